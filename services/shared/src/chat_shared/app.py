@@ -1,0 +1,19 @@
+"""The common part of every service's ``create_app``: logging, middleware, errors, operations."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from chat_shared.errors import install_error_handlers
+from chat_shared.health import Readiness, install_operations
+from chat_shared.logging import configure_logging
+from chat_shared.middleware import RequestContextMiddleware
+from chat_shared.settings import ServiceSettings
+
+
+def install_common(app: FastAPI, settings: ServiceSettings) -> Readiness:
+    """Wire JSON logs, request context + metrics middleware, error rendering and ``/health|/ready|/metrics``."""
+    configure_logging(settings.service_name, settings.log_level)
+    app.add_middleware(RequestContextMiddleware, service=settings.service_name)
+    install_error_handlers(app)
+    return install_operations(app, settings.service_name)

@@ -1,0 +1,187 @@
+"""Access-token verification for every service (python-jose, public keys only).
+
+Only the configured asymmetric algorithm is accepted (never HS*, never ``none``); ``typ``, ``iss``,
+``aud`` and ``exp`` are checked; the key is chosen by ``kid`` from user-service's JWKS (cached,
+refetched when an unknown ``kid`` appears, so a rotated key is picked up without a restart).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any, Protocol
+
+import httpx
+import structlog
+from fastapi import Depends, Request
+from jose import jwk, jwt
+from jose.exceptions import ExpiredSignatureError, JOSEError
+
+from chat_shared.errors import Unauthorized
+from chat_shared.settings import ServiceSettings
+
+log = structlog.get_logger("chat_shared.auth")
+
+ACCESS_TOKEN_TYPE = "at+jwt"
+ALLOWED_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "EdDSA"})
+
+
+@dataclass(frozen=True)
+class AuthUser:
+    """The authenticated caller, as the access token names them."""
+
+    id: int
+    username: str
+    token_id: str
+
+
+class KeySource(Protocol):
+    """Where verification keys come from: a JWKS URL or keys configured locally."""
+
+    async def key_for(self, kid: str) -> dict[str, Any] | None:
+        """The JWK for ``kid``, or None."""
+        ...
+
+
+class StaticKeys:
+    """Keys known in-process (user-service itself, or a public key mounted as a secret)."""
+
+    def __init__(self, keys: dict[str, dict[str, Any]]) -> None:
+        self._keys = keys
+
+    async def key_for(self, kid: str) -> dict[str, Any] | None:
+        """The configured key with this kid."""
+        return self._keys.get(kid)
+
+
+def public_pem_to_jwk(pem: str, kid: str, algorithm: str) -> dict[str, Any]:
+    """A public JWK dict (with ``kid``, ``alg``, ``use``) from a PEM public key."""
+    key = jwk.construct(pem, algorithm).public_key()
+    data: dict[str, Any] = key.to_dict()
+    data.update({"kid": kid, "alg": algorithm, "use": "sig"})
+    return data
+
+
+class JwksKeys:
+    """Keys fetched from a JWKS endpoint, cached for ``ttl`` seconds.
+
+    An unknown ``kid`` triggers at most one refetch per ``min_refetch`` seconds, so garbage tokens
+    cannot make us hammer user-service.
+    """
+
+    def __init__(self, url: str, ttl: float = 300.0, min_refetch: float = 10.0) -> None:
+        self._url = url
+        self._ttl = ttl
+        self._min_refetch = min_refetch
+        self._keys: dict[str, dict[str, Any]] = {}
+        self._fetched_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def key_for(self, kid: str) -> dict[str, Any] | None:
+        """The JWK for ``kid``, refreshing the cache when stale or when the kid is new."""
+        now = time.monotonic()
+        stale = now - self._fetched_at > self._ttl
+        unknown_and_due = kid not in self._keys and now - self._fetched_at > self._min_refetch
+        if stale or unknown_and_due:
+            await self._refresh()
+        return self._keys.get(kid)
+
+    async def _refresh(self) -> None:
+        async with self._lock:
+            if time.monotonic() - self._fetched_at < 1.0:
+                return
+            try:
+                async with httpx.AsyncClient(timeout=3.0) as client:
+                    response = await client.get(self._url)
+                    response.raise_for_status()
+                    self._keys = {k["kid"]: k for k in response.json()["keys"] if "kid" in k}
+            except (httpx.HTTPError, KeyError, ValueError) as exc:
+                # Keep serving with the keys we have; an outage of user-service must not log everyone out.
+                log.warning("jwks_fetch_failed", url=self._url, error=repr(exc)[:200])
+            finally:
+                self._fetched_at = time.monotonic()
+
+
+class TokenVerifier:
+    """Verifies access tokens exactly as CONTRACT §3 requires."""
+
+    def __init__(self, keys: KeySource, algorithm: str, issuer: str, audience: str) -> None:
+        if algorithm not in ALLOWED_ALGORITHMS:
+            raise ValueError(f"JWT algorithm {algorithm!r} is not an allowed asymmetric algorithm")
+        self._keys = keys
+        self._algorithm = algorithm
+        self._issuer = issuer
+        self._audience = audience
+
+    async def verify(self, token: str) -> AuthUser:
+        """The caller named by a valid token; raises :class:`Unauthorized` otherwise."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except JOSEError as exc:
+            raise Unauthorized("Invalid token") from exc
+        if header.get("alg") != self._algorithm or header.get("typ") != ACCESS_TOKEN_TYPE:
+            raise Unauthorized("Invalid token")
+        kid = header.get("kid")
+        key = await self._keys.key_for(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise Unauthorized("Invalid token")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[self._algorithm],
+                audience=self._audience,
+                issuer=self._issuer,
+                options={"require_exp": True, "require_iat": True, "require_sub": True, "require_jti": True,
+                         "require_aud": True, "require_iss": True},
+            )
+        except ExpiredSignatureError as exc:
+            raise Unauthorized("Token expired") from exc
+        except JOSEError as exc:
+            raise Unauthorized("Invalid token") from exc
+        try:
+            return AuthUser(id=int(claims["sub"]), username=str(claims.get("username", "")),
+                            token_id=str(claims["jti"]))
+        except (KeyError, ValueError) as exc:
+            raise Unauthorized("Invalid token") from exc
+
+
+def build_verifier(settings: ServiceSettings) -> TokenVerifier:
+    """A verifier from settings: a configured public key if given, else the JWKS URL."""
+    source: KeySource
+    if settings.jwt_public_key:
+        kid = settings.jwt_public_key_id or "configured"
+        source = StaticKeys({kid: public_pem_to_jwk(settings.jwt_public_key, kid, settings.jwt_algorithm)})
+    else:
+        source = JwksKeys(settings.jwks_url)
+    return TokenVerifier(source, settings.jwt_algorithm, settings.jwt_issuer, settings.jwt_audience)
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, if any."""
+    value = request.headers.get("authorization", "")
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def mark_user(request: Request, user_id: int) -> None:
+    """Make the caller's id part of this request's access log and log context."""
+    request.scope.setdefault("state", {})["user_id"] = user_id
+    structlog.contextvars.bind_contextvars(user_id=user_id)
+
+
+async def get_current_user(request: Request) -> AuthUser:
+    """The verified caller; 401 without a valid bearer token."""
+    token = bearer_token(request)
+    if token is None:
+        raise Unauthorized("Not authenticated")
+    verifier: TokenVerifier = request.app.state.verifier
+    user = await verifier.verify(token)
+    mark_user(request, user.id)
+    return user
+
+
+CurrentUser = Annotated[AuthUser, Depends(get_current_user)]

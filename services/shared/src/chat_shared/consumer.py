@@ -1,0 +1,236 @@
+"""Consumer runner: one handler per event type, idempotent by ``event_id``, DLQ for poison events.
+
+For each record: parse the envelope, skip it if ``(group, event_id)`` is already in
+``processed_events``, otherwise run the handler and record the event in the same transaction.
+Offsets are committed only after the batch's transactions committed, so a crash re-delivers
+(and the processed-events record makes the re-delivery a no-op). A transient failure (the
+database is away) is retried without end and never reaches the DLQ; any other failure is retried a
+few times and then the record goes to ``<topic>.dlq`` with the error, and the consumer moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import String, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+
+from chat_shared import metrics, tracing
+from chat_shared.db import Base, UTCDateTime, commit, utcnow
+from chat_shared.events.envelope import EventEnvelope
+from chat_shared.events.registry import PAYLOADS
+from chat_shared.events.topics import dlq
+from chat_shared.kafka import ProducerHolder, create_consumer
+from chat_shared.settings import ServiceSettings
+
+log = structlog.get_logger("chat_shared.consumer")
+
+Handler = Callable[[AsyncSession, EventEnvelope, Any], Awaitable[None]]
+TRANSIENT = (OperationalError, PoolTimeout, ConnectionError, TimeoutError, OSError)
+
+
+class ProcessedEvent(Base):
+    """An event a consumer group has applied; the key of consumer idempotency."""
+
+    __tablename__ = "processed_events"
+
+    consumer: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    processed_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+class PoisonEvent(Exception):
+    """The record can never be handled (malformed or failing its schema)."""
+
+
+class EventConsumer:
+    """Runs one consumer group over some topics, dispatching each event type to its handler."""
+
+    def __init__(
+        self,
+        *,
+        settings: ServiceSettings,
+        group_id: str,
+        topics: list[str],
+        handlers: Mapping[str, Handler],
+        sessionmaker: async_sessionmaker[AsyncSession],
+        producers: ProducerHolder,
+        max_attempts: int = 3,
+    ) -> None:
+        self.group_id = group_id
+        self.topics = topics
+        self._settings = settings
+        self._handlers = dict(handlers)
+        self._sessionmaker = sessionmaker
+        self._producers = producers
+        self._max_attempts = max_attempts
+        self._service = settings.service_name
+        self._consumer: AIOKafkaConsumer | None = None
+        self._stopping = False
+        self._positions: dict[TopicPartition, int] = {}
+        self.running = asyncio.Event()
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to return after the current batch."""
+        self._stopping = True
+
+    async def run(self) -> None:
+        """Consume until stopped; reconnects with backoff when the broker is away."""
+        backoff = 0.5
+        while not self._stopping:
+            consumer = create_consumer(self._settings, self.group_id, self.topics)
+            try:
+                await consumer.start()
+                self._consumer = consumer
+                self.running.set()
+                backoff = 0.5
+                while not self._stopping:
+                    batch = await consumer.getmany(timeout_ms=500, max_records=500)
+                    for tp, records in batch.items():
+                        for record in records:
+                            await self._handle(record)
+                        await consumer.commit({tp: records[-1].offset + 1})
+                        self._positions[tp] = records[-1].offset + 1
+                    self._record_lag(consumer)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("consumer_failed", group=self.group_id, error=repr(exc)[:300], retry_in_s=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+            finally:
+                self.running.clear()
+                self._consumer = None
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(consumer.stop(), timeout=10)
+
+    async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        try:
+            envelope, payload = self._parse(record)
+        except PoisonEvent as exc:
+            await self._dead_letter(record, "unknown", str(exc))
+            return
+        if envelope is None:
+            return
+        self._bind_context(envelope, record)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                result = await self._apply(envelope, payload)
+                metrics.EVENTS_CONSUMED.labels(self._service, record.topic, envelope.event_type, result).inc()
+                return
+            except TRANSIENT as exc:
+                await self._transient_pause(record, envelope, exc, attempt)
+            except DBAPIError as exc:
+                if exc.connection_invalidated:
+                    await self._transient_pause(record, envelope, exc, attempt)
+                    continue
+                if attempt >= self._max_attempts:
+                    await self._dead_letter(record, envelope.event_type, repr(exc))
+                    return
+            except Exception as exc:
+                if attempt >= self._max_attempts:
+                    await self._dead_letter(record, envelope.event_type, repr(exc))
+                    return
+                metrics.EVENTS_CONSUMED.labels(self._service, record.topic, envelope.event_type, "retried").inc()
+                await asyncio.sleep(0.05 * 2**attempt)
+
+    async def _transient_pause(
+        self, record: ConsumerRecord[bytes, bytes], envelope: EventEnvelope, exc: BaseException, attempt: int
+    ) -> None:
+        delay = min(0.2 * 2 ** min(attempt, 6), 10.0)
+        log.warning("consumer_transient_error", group=self.group_id, event_type=envelope.event_type,
+                    error=repr(exc)[:200], retry_in_s=delay)
+        metrics.EVENTS_CONSUMED.labels(self._service, record.topic, envelope.event_type, "retried").inc()
+        if self._stopping:
+            raise asyncio.CancelledError
+        await asyncio.sleep(delay)
+
+    def _parse(self, record: ConsumerRecord[bytes, bytes]) -> tuple[EventEnvelope | None, BaseModel | None]:
+        try:
+            envelope = EventEnvelope.model_validate(json.loads(record.value or b""))
+        except (ValueError, ValidationError) as exc:
+            raise PoisonEvent(f"malformed envelope: {str(exc)[:300]}") from exc
+        if envelope.event_type not in self._handlers:
+            return None, None  # another consumer's business
+        try:
+            payload = PAYLOADS[envelope.event_type].model_validate(envelope.payload)
+        except ValidationError as exc:
+            raise PoisonEvent(f"payload does not match {envelope.event_type}: {str(exc)[:300]}") from exc
+        return envelope, payload
+
+    async def _apply(self, envelope: EventEnvelope, payload: BaseModel | None) -> str:
+        event_id = str(envelope.event_id)
+        async with self._sessionmaker() as session:
+            try:
+                seen = await session.scalar(
+                    select(ProcessedEvent.event_id).where(
+                        ProcessedEvent.consumer == self.group_id, ProcessedEvent.event_id == event_id
+                    )
+                )
+                if seen:
+                    return "duplicate"
+                await self._handlers[envelope.event_type](session, envelope, payload)
+                session.add(ProcessedEvent(consumer=self.group_id, event_id=event_id))
+                await commit(session)
+            except IntegrityError:
+                await session.rollback()
+                # A concurrent delivery of the same event won the insert of the processed record.
+                still = await session.scalar(
+                    select(ProcessedEvent.event_id).where(
+                        ProcessedEvent.consumer == self.group_id, ProcessedEvent.event_id == event_id
+                    )
+                )
+                if still:
+                    return "duplicate"
+                raise
+            except BaseException:
+                await session.rollback()
+                raise
+        return "handled"
+
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], event_type: str, error: str) -> None:
+        """Publish the raw record to ``<topic>.dlq``; if even that fails, raise so the offset is not committed."""
+        producer = await self._producers.get()
+        headers = [
+            ("dlq.error", error[:1000].encode()),
+            ("dlq.source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
+            ("dlq.group", self.group_id.encode()),
+        ]
+        try:
+            await producer.send_and_wait(dlq(record.topic), record.value, key=record.key, headers=headers)
+        except KafkaError:
+            await self._producers.reset()
+            raise
+        metrics.EVENTS_DLQ.labels(self._service, record.topic).inc()
+        metrics.EVENTS_CONSUMED.labels(self._service, record.topic, event_type, "dlq").inc()
+        log.error("event_dead_lettered", topic=record.topic, offset=record.offset, group=self.group_id,
+                  event_type=event_type, error=error[:300])
+
+    @staticmethod
+    def _bind_context(envelope: EventEnvelope, record: ConsumerRecord[bytes, bytes]) -> None:
+        headers = {k: v.decode("latin-1") for k, v in (record.headers or ())}
+        tracing.bind(
+            tracing.clean_request_id(envelope.correlation_id or headers.get("x-request-id")),
+            tracing.child_traceparent(headers.get("traceparent")),
+        )
+
+    def _record_lag(self, consumer: AIOKafkaConsumer) -> None:
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            if high is None or tp not in self._positions:
+                continue
+            lag = max(0, high - self._positions[tp])
+            metrics.CONSUMER_LAG.labels(self._service, tp.topic, str(tp.partition), self.group_id).set(lag)

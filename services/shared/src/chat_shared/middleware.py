@@ -1,0 +1,89 @@
+"""Pure ASGI middleware: request id in and out, one JSON access line, Prometheus HTTP metrics.
+
+Pure ASGI (not ``BaseHTTPMiddleware``) so streaming responses such as SSE pass through untouched
+and the per-request cost stays small.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from chat_shared import metrics, tracing
+
+log = structlog.get_logger("chat_shared.access")
+_UNLOGGED = frozenset({"/health", "/metrics", "/ready"})
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            try:
+                return str(value.decode("latin-1"))
+            except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
+                return None
+    return None
+
+
+class RequestContextMiddleware:
+    """Sets ``X-Request-ID`` and ``traceparent`` context, logs the request, records metrics."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        structlog.contextvars.clear_contextvars()
+        request_id = tracing.clean_request_id(_header(scope, b"x-request-id"))
+        traceparent = tracing.child_traceparent(_header(scope, b"traceparent"))
+        tracing.bind(request_id, traceparent)
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = 500
+        start = time.perf_counter()
+        in_progress = metrics.HTTP_IN_PROGRESS.labels(self.service)
+        in_progress.inc()
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            in_progress.dec()
+            self._record(scope, status, time.perf_counter() - start)
+
+    def _record(self, scope: Scope, status: int, elapsed: float) -> None:
+        # Metric and log helpers must never break a request.
+        try:
+            route: Any = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope.get("method", "GET")
+            path = scope.get("path", "")
+            if path not in _UNLOGGED:
+                metrics.HTTP_REQUESTS.labels(self.service, method, template, str(status)).inc()
+                metrics.HTTP_DURATION.labels(self.service, method, template).observe(elapsed)
+                level = logging.WARNING if status >= 500 else logging.INFO
+                log.log(
+                    level,
+                    "request",
+                    method=method,
+                    route=template,
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 2),
+                    user_id=scope.get("state", {}).get("user_id"),
+                )
+        except Exception:  # pragma: no cover - defensive
+            logging.getLogger(__name__).exception("metrics_failed")

@@ -1,0 +1,141 @@
+"""What every service's lifespan opens and closes: SQL, Redis, the producer, the outbox relay,
+consumers and background tasks — stored on ``app.state`` and closed in reverse order.
+
+Start-up never fails because the broker is away: topics are ensured and consumers started by a
+background task that retries, and the readiness check reports ``kafka: degraded`` meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Coroutine, Iterable
+from pathlib import Path
+from typing import Any
+
+import structlog
+from fastapi import FastAPI
+from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
+
+from chat_shared import db
+from chat_shared.auth import TokenVerifier
+from chat_shared.consumer import EventConsumer
+from chat_shared.kafka import ProducerHolder, ensure_topics
+from chat_shared.migrations import upgrade_head
+from chat_shared.outbox import Outbox, OutboxRelay
+from chat_shared.redis import create_redis
+from chat_shared.settings import ServiceSettings
+
+log = structlog.get_logger("chat_shared.runtime")
+
+
+class Runtime:
+    """The process-wide resources of one service."""
+
+    def __init__(self, app: FastAPI, settings: ServiceSettings, service_dir: Path) -> None:
+        self.app = app
+        self.settings = settings
+        self.service_dir = service_dir
+        self.engine = db.create_engine(settings.database_url, settings.service_name,
+                                       settings.database_pool_size, settings.database_max_overflow)
+        self.sessionmaker = db.create_sessionmaker(self.engine)
+        self.producers = ProducerHolder(settings)
+        self.relay = OutboxRelay(self.sessionmaker, self.producers, settings.service_name,
+                                 settings.outbox_poll_interval_s, settings.outbox_batch_size)
+        self.outbox = Outbox(self.relay)
+        self.redis: Redis | None = None
+        self.consumers: list[EventConsumer] = []
+        self.kafka_topics: set[str] = set()
+        self.kafka_ready = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._closers: list[Callable[[], Coroutine[Any, Any, Any]]] = []
+        app.state.runtime = self
+        app.state.engine = self.engine
+        app.state.sessionmaker = self.sessionmaker
+        app.state.outbox = self.outbox
+        app.state.producers = self.producers
+
+    # --- start-up -------------------------------------------------------------------------------
+
+    async def migrate_if_asked(self) -> None:
+        """Run ``alembic upgrade head`` when ``RUN_MIGRATIONS_ON_START`` (dev mode) is set."""
+        url = self.settings.database_url
+        if url.startswith("sqlite"):
+            database = make_url(url).database
+            if database:
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+        if self.settings.run_migrations_on_start:
+            await asyncio.to_thread(upgrade_head, self.service_dir, url)
+
+    def open_redis(self) -> Redis:
+        """Open the Redis client and register it for readiness and shutdown."""
+        redis = create_redis(self.settings.redis_url)
+        self.redis = redis
+        self.app.state.redis = redis
+        self._closers.append(redis.aclose)
+        return redis
+
+    def add_consumer(self, consumer: EventConsumer) -> None:
+        """A consumer started once the broker is reachable."""
+        self.consumers.append(consumer)
+        self.kafka_topics.update(consumer.topics)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """A background task cancelled at shutdown."""
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.append(task)
+        return task
+
+    def start_kafka(self, produced_topics: Iterable[str]) -> None:
+        """Start the relay now, and the consumers as soon as the topics exist."""
+        self.kafka_topics.update(produced_topics)
+        self.spawn(self.relay.run(), "outbox-relay")
+        self.spawn(self._bootstrap_kafka(), "kafka-bootstrap")
+
+    async def _bootstrap_kafka(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                if self.settings.kafka_create_topics and self.kafka_topics:
+                    await ensure_topics(self.settings, sorted(self.kafka_topics))
+                break
+            except Exception as exc:
+                log.warning("kafka_unreachable_at_start", error=repr(exc)[:200], retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        for consumer in self.consumers:
+            self.spawn(consumer.run(), f"consumer-{consumer.group_id}")
+        self.kafka_ready.set()
+
+    async def kafka_check(self) -> bool:
+        """Readiness probe of the broker: the producer is connected (reconnects if needed)."""
+        await self.producers.get()
+        return True
+
+    async def sql_check(self) -> None:
+        """Readiness probe of the SQL database."""
+        await db.ping(self.engine)
+
+    # --- shutdown -------------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Stop tasks, flush what the relay can, close clients in reverse order of opening."""
+        for consumer in self.consumers:
+            consumer.stop()
+        self.relay.stop()
+        for task in reversed(self._tasks):
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, timeout=5)
+        await self.producers.close()
+        for closer in reversed(self._closers):
+            with contextlib.suppress(Exception):
+                await closer()
+        await self.engine.dispose()
+
+
+def attach_verifier(app: FastAPI, verifier: TokenVerifier) -> None:
+    """Make the token verifier available to :data:`chat_shared.auth.CurrentUser`."""
+    app.state.verifier = verifier

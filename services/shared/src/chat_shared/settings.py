@@ -1,0 +1,105 @@
+"""Settings base shared by every service (pydantic-settings).
+
+Nothing else in a service reads ``os.environ``: each service derives one class from
+:class:`ServiceSettings`. Secrets may come from the environment or from files in ``/run/secrets``
+(Docker/Kubernetes secrets), the file name being the lower-case field name.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRETS_DIR = Path("/run/secrets")
+_PLACEHOLDER_MARKERS = ("changeme", "change-me", "change_me", "placeholder", "replace-me", "replace_me")
+_PLACEHOLDER_VALUES = ("", "secret", "example", "xxx", "password")
+
+
+class Environment(StrEnum):
+    """Where a service runs; only ``development`` and ``test`` tolerate missing secrets."""
+
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+def is_placeholder(value: str) -> bool:
+    """True for an empty value or one that is obviously an example, never a real secret."""
+    lowered = value.strip().lower()
+    return lowered in _PLACEHOLDER_VALUES or any(marker in lowered for marker in _PLACEHOLDER_MARKERS)
+
+
+class ServiceSettings(BaseSettings):
+    """Fields every service has. Subclasses add their own and list secret field names in ``secret_fields``."""
+
+    model_config = SettingsConfigDict(
+        env_file=None,
+        extra="ignore",
+        secrets_dir=str(SECRETS_DIR) if SECRETS_DIR.is_dir() else None,
+    )
+
+    #: Names of fields that must hold a real value outside development/test.
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+
+    service_name: str = "service"
+    environment: Environment = Environment.DEVELOPMENT
+    port: int = 8000
+    log_level: str = "INFO"
+
+    database_url: str = "sqlite+aiosqlite:///./.data/service.db"
+    database_pool_size: int = 10
+    database_max_overflow: int = 20
+    run_migrations_on_start: bool = False
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_enable_idempotence: bool = True
+    kafka_client_id: str | None = None
+    #: aiokafka's 500 ms default fetch wait would dominate end-to-end latency; see docs/performance.md.
+    kafka_fetch_max_wait_ms: int = 5
+    kafka_linger_ms: int = 0
+    kafka_create_topics: bool = True
+    kafka_topic_replication: int = 1
+
+    jwt_issuer: str = "bigtech-chat"
+    jwt_audience: str = "bigtech-chat-api"
+    jwt_algorithm: str = "RS256"
+    jwks_url: str = "http://127.0.0.1:8005/.well-known/jwks.json"
+    #: A PEM public key (and its kid) that replaces the JWKS fetch, e.g. when the key is mounted as a secret.
+    jwt_public_key: str | None = None
+    jwt_public_key_id: str | None = None
+
+    outbox_poll_interval_s: float = 0.5
+    outbox_batch_size: int = 200
+
+    @property
+    def is_dev(self) -> bool:
+        """Development and test runs may use generated keys and embedded stores."""
+        return self.environment in (Environment.DEVELOPMENT, Environment.TEST)
+
+    @model_validator(mode="after")
+    def _require_real_secrets(self) -> ServiceSettings:
+        if self.is_dev:
+            return self
+        missing = []
+        for name in self.secret_fields:
+            value: Any = getattr(self, name, None)
+            if value is None or (isinstance(value, str) and is_placeholder(value)):
+                missing.append(name.upper())
+        if missing:
+            raise ValueError(
+                f"{self.service_name}: missing or placeholder secret(s) in {self.environment}: "
+                + ", ".join(missing)
+                + " (set the environment variable or mount /run/secrets/<name>)"
+            )
+        return self
+
+    def kafka_client(self) -> str:
+        """Client id shown in broker logs and metrics."""
+        return self.kafka_client_id or self.service_name
+
