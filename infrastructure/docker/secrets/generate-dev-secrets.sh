@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Creates every secret file the compose stacks mount, with fresh random values, in this directory.
+# Existing files are kept (so re-running never locks a service out of a database initialised with the
+# old password); pass --force to replace them all, then remove the database volumes too.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+force=false
+[[ "${1:-}" == "--force" ]] && force=true
+umask 077
+
+# hex only: safe inside URLs, my.cnf and shell without any quoting or percent-encoding
+rand() { openssl rand -hex 24; }
+
+write() {  # write NAME VALUE
+    if [[ -e "$1" && $force == false ]]; then echo "keep    $1"; return; fi
+    printf '%s' "$2" > "$1"
+    echo "created $1"
+}
+
+# Passwords are generated once and reused by every file that embeds them.
+pw_of() {  # the password already inside an existing URL file, or a new one
+    local file=$1 pattern=$2
+    if [[ -e "$file" && $force == false ]]; then sed -nE "s|$pattern|\1|p" "$file"; else rand; fi
+}
+
+mysql_user_pw=$(pw_of user_database_url '.*://user_svc:([^@]*)@.*')
+mysql_friend_pw=$(pw_of friend_database_url '.*://friend_svc:([^@]*)@.*')
+mysql_chat_pw=$(pw_of chat_database_url '.*://chat_svc:([^@]*)@.*')
+redis_pw=$( [[ -e redis_password && $force == false ]] && cat redis_password || rand )
+mongo_chat_pw=$(pw_of chat_mongo_url '.*://chat_svc:([^@]*)@.*')
+exporter_pw=$(pw_of mysqld_exporter.cnf '^password=(.*)$')
+
+write mysql_root_password "$(rand)"
+write user_database_url "mysql+aiomysql://user_svc:${mysql_user_pw}@mysql:3306/user_db"
+write friend_database_url "mysql+aiomysql://friend_svc:${mysql_friend_pw}@mysql:3306/friend_db"
+write chat_database_url "mysql+aiomysql://chat_svc:${mysql_chat_pw}@mysql:3306/chat_db"
+write mysqld_exporter.cnf "$(printf '[client]\nuser=exporter\npassword=%s\nhost=mysql\nport=3306\n' "$exporter_pw")"
+write redis_password "$redis_pw"
+write user_redis_url "redis://:${redis_pw}@redis:6379/0"
+write chat_redis_url "redis://:${redis_pw}@redis:6379/1"
+write mongo_root_password "$(rand)"
+write chat_mongo_url "mongodb://chat_svc:${mongo_chat_pw}@mongodb:27017/chat?authSource=chat"
+write grafana_admin_password "$(rand)"
+
+if [[ ! -e jwt_private_key.pem || $force == true ]]; then
+    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out jwt_private_key.pem 2>/dev/null
+    echo "created jwt_private_key.pem"
+else
+    echo "keep    jwt_private_key.pem"
+fi
+# Containers run as non-root uids that differ per image; compose bind-mounts these files as they are,
+# so they must be readable by others on this host. Keep the directory itself private to your user.
+chmod 0644 -- *_url *_password *.cnf jwt_private_key.pem
+chmod 0700 .
