@@ -30,6 +30,7 @@ mysql_chat_pw=$(pw_of chat_database_url '.*://chat_svc:([^@]*)@.*')
 redis_pw=$( [[ -e redis_password && $force == false ]] && cat redis_password || rand )
 mongo_chat_pw=$(pw_of chat_mongo_url '.*://chat_svc:([^@]*)@.*')
 exporter_pw=$(pw_of mysqld_exporter.cnf '^password=(.*)$')
+mongo_exporter_pw=$(pw_of mongodb_exporter_uri '.*://exporter:([^@]*)@.*')
 
 write mysql_root_password "$(rand)"
 write user_database_url "mysql+aiomysql://user_svc:${mysql_user_pw}@mysql:3306/user_db"
@@ -41,6 +42,7 @@ write user_redis_url "redis://:${redis_pw}@redis:6379/0"
 write chat_redis_url "redis://:${redis_pw}@redis:6379/1"
 write mongo_root_password "$(rand)"
 write chat_mongo_url "mongodb://chat_svc:${mongo_chat_pw}@mongodb:27017/chat?authSource=chat"
+write mongodb_exporter_uri "mongodb://exporter:${mongo_exporter_pw}@mongodb:27017/admin"
 write grafana_admin_password "$(rand)"
 
 if [[ ! -e jwt_private_key.pem || $force == true ]]; then

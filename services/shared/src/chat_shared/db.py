@@ -20,6 +20,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 from chat_shared import metrics
+from chat_shared.errors import AppError
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -144,6 +145,10 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         try:
             yield session
             await commit(session)
+        except AppError as exc:
+            # Some refusals must still persist what they did (e.g. revoking a token family on reuse).
+            await (commit(session) if exc.keep_changes else session.rollback())
+            raise
         except BaseException:
             await session.rollback()
             raise

@@ -19,6 +19,8 @@ class AppError(Exception):
 
     status_code = 400
     default_detail = "Bad request"
+    #: Commit the request's transaction even though the request fails (see ``chat_shared.db.get_session``).
+    keep_changes = False
 
     def __init__(self, detail: str | None = None, headers: Mapping[str, str] | None = None) -> None:
         self.detail = detail or self.default_detail

@@ -1,0 +1,104 @@
+"""pytest plugin shared by the services' suites (``pytest_plugins = ["chat_shared.testing.fixtures"]``).
+
+Real backends every time: the MariaDB/MySQL server at ``TEST_MYSQL_URL`` (a fresh database per
+session, migrated with alembic), the Redis at ``TEST_REDIS_URL`` (one logical db, flushed per test)
+and a Kafka-compatible broker — ``KAFKA_BOOTSTRAP`` if set, else a Tansu started for the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from chat_shared.testing import databases
+from chat_shared.testing.broker import Broker
+
+DEFAULT_REDIS = "redis://127.0.0.1:6379/9"
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Say which real backends this run uses."""
+    return [
+        f"backends: mysql={databases.server_url()} redis={os.environ.get('TEST_REDIS_URL', DEFAULT_REDIS)} "
+        f"kafka={os.environ.get('KAFKA_BOOTSTRAP', 'tansu (started per session)')} "
+        f"mongo={os.environ.get('MONGO_URL') or 'mongomock-motor'}"
+    ]
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """The broker for this session."""
+    if env := os.environ.get("KAFKA_BOOTSTRAP"):
+        yield env
+        return
+    broker = Broker().start()
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+async def mysql_url(service_dir: Path, db_prefix: str) -> AsyncIterator[str]:
+    """A migrated database of this service, dropped at the end of the session."""
+    url = await databases.create_database(db_prefix)
+    await asyncio.to_thread(databases.migrate, service_dir, url)
+    try:
+        yield url
+    finally:
+        await databases.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis logical database the tests may flush."""
+    return os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS)
+
+
+async def flush_redis(url: str) -> None:
+    """Empty the test Redis database."""
+    client = Redis.from_url(url)
+    try:
+        await client.flushdb()
+    finally:
+        await client.aclose()
+
+
+async def reset_state(app: FastAPI, redis: str) -> None:
+    """Truncate every table and flush Redis, so each test starts empty."""
+    await databases.truncate_all(app.state.engine)
+    await flush_redis(redis)
+
+
+async def started_app(app: FastAPI) -> AsyncIterator[FastAPI]:
+    """Run the app's lifespan around a test session."""
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+def asgi_client(app: FastAPI, **kwargs: Any) -> httpx.AsyncClient:
+    """An httpx client speaking to the app in-process."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver", **kwargs)
+
+
+async def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
+    """Poll ``predicate`` (sync or async) until it returns a truthy value; raise on timeout."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if loop.time() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(interval)

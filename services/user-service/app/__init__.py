@@ -1,0 +1,1 @@
+"""user-service: accounts, tokens, profiles and presence (CONTRACT §3)."""

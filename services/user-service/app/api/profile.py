@@ -1,0 +1,31 @@
+"""``/profile/me``: the caller's own profile and password."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from app.api.deps import AuthServiceDep, ProfileServiceDep
+from app.schemas.user import OwnProfile, PasswordChange, ProfileUpdate
+from chat_shared.auth import CurrentUser
+
+router = APIRouter(prefix="/profile", tags=["profile"])
+
+
+@router.get("/me", response_model=OwnProfile)
+async def read_me(user: CurrentUser, profiles: ProfileServiceDep) -> OwnProfile:
+    """The caller's profile, with email."""
+    return await profiles.own(await profiles.me(user.id))
+
+
+@router.patch("/me", response_model=OwnProfile)
+async def update_me(body: ProfileUpdate, user: CurrentUser, profiles: ProfileServiceDep) -> OwnProfile:
+    """Change display name, status message or avatar URL."""
+    return await profiles.own(await profiles.update(user.id, body))
+
+
+@router.put("/me/password", status_code=status.HTTP_204_NO_CONTENT,
+            responses={400: {"description": "Current password is wrong"}})
+async def change_password(body: PasswordChange, user: CurrentUser, auth: AuthServiceDep) -> Response:
+    """Change the password; every refresh token is revoked."""
+    await auth.change_password(user.id, body.current_password, body.new_password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,43 @@
+"""user-service settings."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from chat_shared.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    """Everything user-service reads from the environment (or /run/secrets)."""
+
+    secret_fields: ClassVar[tuple[str, ...]] = ("jwt_private_key", "database_url")
+
+    service_name: str = "user-service"
+    port: int = 8005
+    database_url: str = "sqlite+aiosqlite:///./.data/user.db"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+    #: PEM private key signing access tokens; generated into ``dev_key_file`` in development when unset.
+    jwt_private_key: str | None = None
+    jwt_key_id: str | None = None
+    #: The previous key's public half, kept valid during a rotation so nobody is logged out.
+    jwt_previous_public_key: str | None = None
+    jwt_previous_key_id: str | None = None
+    dev_key_file: str = ".data/keys/user-service-jwt.pem"
+    access_token_ttl_s: int = 900
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+
+    #: Argon2id cost (OWASP minimum: m=19 MiB, t=2, p=1).
+    argon2_memory_kib: int = 19 * 1024
+    argon2_time_cost: int = 2
+    argon2_parallelism: int = 1
+    #: Threads hashing passwords at once, and how many more may wait before new ones are refused (503).
+    hash_threads: int = 2
+    hash_queue_limit: int = 16
+
+    presence_ttl_s: int = 60
+    presence_sweep_interval_s: float = 2.0
+
+    login_max_failures_per_account: int = 5
+    login_max_failures_per_address: int = 20
+    login_failure_window_s: int = 900

@@ -1,0 +1,9 @@
+"""user-service's own Prometheus metrics (see docs/observability.md)."""
+
+from prometheus_client import Counter, Gauge
+
+REGISTRATIONS = Counter("user_registrations_total", "Accounts registered")
+LOGINS = Counter("user_logins_total", "Login attempts by result", ["result"])
+LOGIN_THROTTLED = Counter("user_login_throttled_total", "Logins refused by throttling", ["scope"])
+ONLINE_USERS = Gauge("user_online_users", "Users with a live presence heartbeat", multiprocess_mode="max")
+TOKEN_REFRESHES = Counter("user_token_refreshes_total", "Refresh-token rotations by result", ["result"])

@@ -1,0 +1,57 @@
+"""``create_app``: user-service's FastAPI application and its lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from app.api import auth, jwks, presence, profile, users
+from app.core.config import Settings
+from app.core.keys import load_keyring
+from app.core.passwords import PasswordHasher
+from app.services.presence_service import Presence
+from chat_shared.app import install_common
+from chat_shared.auth import StaticKeys, TokenVerifier
+from chat_shared.events.topics import USER_EVENTS, USER_ONLINE_STATUS
+from chat_shared.runtime import Runtime, attach_verifier
+
+SERVICE_DIR = Path(__file__).resolve().parent.parent
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; resources open in the lifespan, not at import."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime(app, settings, SERVICE_DIR)
+        await runtime.migrate_if_asked()
+        redis = runtime.open_redis()
+        keys = load_keyring(settings)
+        app.state.keys = keys
+        attach_verifier(app, TokenVerifier(StaticKeys(keys.public_jwks), settings.jwt_algorithm,
+                                           settings.jwt_issuer, settings.jwt_audience))
+        app.state.hasher = hasher = PasswordHasher(settings)
+        app.state.presence = presence = Presence(redis, settings.presence_ttl_s)
+        readiness.add("mysql", runtime.sql_check)
+        readiness.add("redis", redis.ping)
+        readiness.add("kafka", runtime.kafka_check)
+        runtime.start_kafka([USER_EVENTS, USER_ONLINE_STATUS])
+        runtime.spawn(presence.run_sweeper(runtime.sessionmaker, runtime.outbox,
+                                           settings.presence_sweep_interval_s), "presence-sweeper")
+        try:
+            yield
+        finally:
+            await runtime.close()
+            hasher.close()
+
+    app = FastAPI(title="BigTech Chat — user-service", version="1.0.0", lifespan=lifespan,
+                  description="Accounts, tokens, profiles and presence (CONTRACT §3).")
+    app.state.settings = settings
+    readiness = install_common(app, settings)
+    for router in (auth.router, profile.router, users.router, presence.router, jwks.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,1 @@
+"""kafka layer of user-service."""

@@ -1,0 +1,142 @@
+"""Registration, login, token refresh with rotation and reuse detection, logout, password change."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.config import Settings
+from app.core.keys import KeyRing
+from app.core.metrics import LOGINS, REGISTRATIONS, TOKEN_REFRESHES
+from app.core.passwords import PasswordHasher, is_common
+from app.core.tokens import hash_refresh_token, issue_access_token, new_refresh_token
+from app.kafka import events
+from app.models.user import RefreshToken, User
+from app.repositories.tokens import RefreshTokenRepository
+from app.repositories.users import UserRepository
+from app.schemas.auth import TokenPair
+from app.schemas.user import RegisterRequest
+from app.services.throttle import LoginThrottle
+from chat_shared.db import utcnow
+from chat_shared.errors import BadRequest, Conflict, Unauthorized, Unprocessable
+from chat_shared.outbox import Outbox
+
+INVALID_CREDENTIALS = "Incorrect email/username or password"
+
+
+class RefreshTokenReused(Unauthorized):
+    """A rotated token came back: the family is revoked, and that revocation must be committed."""
+
+    keep_changes = True
+    default_detail = "Refresh token reuse detected; please log in again"
+
+
+@dataclass
+class AuthService:
+    """Account and token use cases; the request's session dependency owns the commit."""
+
+    session: AsyncSession
+    settings: Settings
+    hasher: PasswordHasher
+    keys: KeyRing
+    outbox: Outbox
+
+    @property
+    def users(self) -> UserRepository:
+        return UserRepository(self.session)
+
+    @property
+    def tokens(self) -> RefreshTokenRepository:
+        return RefreshTokenRepository(self.session)
+
+    async def register(self, body: RegisterRequest) -> User:
+        """Create an account and stage ``UserRegistered``; 409 on a duplicate, 422 on a common password."""
+        if is_common(body.password):
+            raise Unprocessable("This password is too common; choose another")
+        email_key, username_key = str(body.email).lower(), body.username.lower()
+        email_taken, username_taken = await self.users.taken(email_key, username_key)
+        if email_taken or username_taken:
+            raise Conflict("Email already registered" if email_taken else "Username already taken")
+        now = utcnow()
+        user = User(email=str(body.email), email_key=email_key, username=body.username, username_key=username_key,
+                    display_name=body.display_name or body.username,
+                    password_hash=await self.hasher.hash(body.password), created_at=now, updated_at=now)
+        self.session.add(user)
+        try:
+            await self.session.flush()
+        except IntegrityError as exc:  # a concurrent registration won the unique key
+            raise Conflict("Email or username already registered") from exc
+        events.user_registered(self.outbox, self.session, user)
+        REGISTRATIONS.inc()
+        return user
+
+    async def login(self, identifier: str, password: str, address: str, throttle: LoginThrottle) -> TokenPair:
+        """Tokens for valid credentials; the same 401 (and about the same time) whether the account exists."""
+        await throttle.check(identifier, address)
+        user = await self.users.by_login(identifier)
+        ok, needs_rehash = await self.hasher.verify(password, user.password_hash if user else None)
+        if user is None or not ok:
+            await throttle.failed(identifier, address)
+            LOGINS.labels("invalid_credentials").inc()
+            raise Unauthorized(INVALID_CREDENTIALS)
+        await throttle.succeeded(identifier)
+        if needs_rehash:
+            user.password_hash = await self.hasher.hash(password)
+        LOGINS.labels("success").inc()
+        return await self._issue(user, family_id=uuid.uuid4().hex, now=utcnow())
+
+    async def refresh(self, raw_token: str) -> TokenPair:
+        """Rotate a refresh token; presenting a rotated one revokes its whole family."""
+        now = utcnow()
+        token = await self.tokens.by_hash(hash_refresh_token(raw_token), for_update=True)
+        if token is None:
+            TOKEN_REFRESHES.labels("invalid").inc()
+            raise Unauthorized("Invalid refresh token")
+        if token.rotated_at is not None:
+            await self.tokens.revoke_family(token.family_id, now)
+            TOKEN_REFRESHES.labels("reused").inc()
+            raise RefreshTokenReused()
+        if token.revoked_at is not None or token.expires_at <= now:
+            TOKEN_REFRESHES.labels("invalid").inc()
+            raise Unauthorized("Invalid refresh token")
+        user = await self.users.get(token.user_id)
+        if user is None:
+            raise Unauthorized("Invalid refresh token")
+        token.rotated_at = now
+        token.revoked_at = now
+        TOKEN_REFRESHES.labels("ok").inc()
+        return await self._issue(user, family_id=token.family_id, now=now)
+
+    async def logout(self, raw_token: str) -> None:
+        """Revoke the token (unknown or already revoked tokens are accepted silently)."""
+        token = await self.tokens.by_hash(hash_refresh_token(raw_token), for_update=True)
+        if token is not None and token.revoked_at is None:
+            token.revoked_at = utcnow()
+
+    async def change_password(self, user_id: int, current: str, new: str) -> None:
+        """Check the current password, store the new one, revoke every refresh token."""
+        user = await self.users.get(user_id, for_update=True)
+        if user is None:
+            raise Unauthorized("Account no longer exists")
+        ok, _ = await self.hasher.verify(current, user.password_hash)
+        if not ok:
+            raise BadRequest("Current password is incorrect")
+        if is_common(new):
+            raise Unprocessable("This password is too common; choose another")
+        user.password_hash = await self.hasher.hash(new)
+        user.updated_at = utcnow()
+        await self.tokens.revoke_user(user.id, user.updated_at)
+
+    async def _issue(self, user: User, family_id: str, now: datetime) -> TokenPair:
+        raw = new_refresh_token()
+        expires_at = now + timedelta(seconds=self.settings.refresh_token_ttl_s)
+        self.tokens.add(RefreshToken(user_id=user.id, family_id=family_id, token_hash=hash_refresh_token(raw),
+                                     issued_at=now, expires_at=expires_at))
+        access = issue_access_token(self.keys, user_id=user.id, username=user.username,
+                                    issuer=self.settings.jwt_issuer, audience=self.settings.jwt_audience,
+                                    ttl_s=self.settings.access_token_ttl_s, now=now)
+        return TokenPair(access_token=access, refresh_token=raw, expires_in=self.settings.access_token_ttl_s)
