@@ -4,29 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import uuid
-from datetime import datetime, timedelta
-
-from jose import jwt
+from datetime import datetime
 
 from app.core.keys import KeyRing
-from chat_shared.auth import ACCESS_TOKEN_TYPE
+from chat_shared.auth import sign_access_token
 
 
 def issue_access_token(ring: KeyRing, *, user_id: int, username: str, issuer: str, audience: str,
                        ttl_s: int, now: datetime) -> str:
-    """A signed access token with ``kid`` and ``typ: at+jwt``."""
-    claims = {
-        "iss": issuer,
-        "aud": audience,
-        "sub": str(user_id),
-        "username": username,
-        "iat": int(now.timestamp()),
-        "exp": int((now + timedelta(seconds=ttl_s)).timestamp()),
-        "jti": uuid.uuid4().hex,
-    }
-    return jwt.encode(claims, ring.private_pem, algorithm=ring.algorithm,
-                      headers={"kid": ring.kid, "typ": ACCESS_TOKEN_TYPE})
+    """A token signed with the current key, carrying its ``kid`` and ``typ: at+jwt``."""
+    return sign_access_token(ring.private_pem, ring.kid, ring.algorithm, user_id=user_id, username=username,
+                             issuer=issuer, audience=audience, ttl_s=ttl_s, now=now)
 
 
 def new_refresh_token() -> str:
