@@ -26,6 +26,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -225,7 +226,7 @@ def dashboard_expressions() -> Iterator[tuple[str, str]]:
                     yield f"{where}: variable ${variable['name']}", text
 
 
-def _panels(panels: list[dict[str, object]]) -> Iterator[dict[str, object]]:
+def _panels(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     for panel in panels:
         yield panel
         nested = panel.get("panels")
