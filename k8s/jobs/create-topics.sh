@@ -1,0 +1,42 @@
+#!/bin/bash
+# Creates the topics of CONTRACT §7 and their dead-letter topics; safe to run again (--if-not-exists,
+# then configs are re-applied so a retention change in topics.txt reaches existing topics).
+# Broker auto-creation is off outside tests, so this job runs before any service starts.
+#
+# Env: BOOTSTRAP (kafka:9092), REPLICATION_FACTOR (1 single node, 3 in msa/production),
+#      MIN_INSYNC_REPLICAS (1, or 2 with three brokers so acks=all survives one broker down),
+#      TOPICS_FILE (this directory's topics.txt), KAFKA_BIN (/opt/kafka/bin in apache/kafka).
+set -euo pipefail
+
+BOOTSTRAP=${BOOTSTRAP:-kafka:9092}
+RF=${REPLICATION_FACTOR:-1}
+MIN_ISR=${MIN_INSYNC_REPLICAS:-1}
+TOPICS_FILE=${TOPICS_FILE:-$(dirname "$0")/topics.txt}
+KAFKA_BIN=${KAFKA_BIN:-/opt/kafka/bin}
+DLQ_PARTITIONS=3
+DLQ_RETENTION_MS=1209600000  # 14 d: long enough to notice, fix and replay a poison event
+
+echo "waiting for ${BOOTSTRAP}"
+for attempt in $(seq 1 60); do
+    if "${KAFKA_BIN}/kafka-topics.sh" --bootstrap-server "$BOOTSTRAP" --list >/dev/null 2>&1; then break; fi
+    if [[ $attempt == 60 ]]; then echo "broker not reachable" >&2; exit 1; fi
+    sleep 2
+done
+
+ensure_topic() {  # ensure_topic NAME PARTITIONS RETENTION_MS
+    "${KAFKA_BIN}/kafka-topics.sh" --bootstrap-server "$BOOTSTRAP" --create --if-not-exists \
+        --topic "$1" --partitions "$2" --replication-factor "$RF" \
+        --config "retention.ms=$3" --config "min.insync.replicas=$MIN_ISR"
+    "${KAFKA_BIN}/kafka-configs.sh" --bootstrap-server "$BOOTSTRAP" --alter \
+        --entity-type topics --entity-name "$1" \
+        --add-config "retention.ms=$3,min.insync.replicas=$MIN_ISR" >/dev/null
+}
+
+grep -vE '^\s*(#|$)' "$TOPICS_FILE" | while read -r topic partitions retention; do
+    ensure_topic "$topic" "$partitions" "$retention"
+    ensure_topic "${topic}.dlq" "$DLQ_PARTITIONS" "$DLQ_RETENTION_MS"
+done
+
+"${KAFKA_BIN}/kafka-topics.sh" --bootstrap-server "$BOOTSTRAP" --describe \
+    | grep -E '^Topic:' | grep -vE 'Topic: __' || true
+echo "topics ready"

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Creates or updates the Kubernetes Secrets of k8s/secrets/secrets.example.yaml from the files that
+# infrastructure/docker/secrets/generate-dev-secrets.sh writes (or any directory with the same names),
+# so compose and Kubernetes share one set of credentials and one way to make them.
+#   k8s/secrets/create-secrets.sh [SECRETS_DIR] [NAMESPACE]
+# Idempotent (create --dry-run | apply). Uses the current kubectl context: check it first.
+set -euo pipefail
+
+dir=${1:-$(dirname "$0")/../../infrastructure/docker/secrets}
+ns=${2:-bigtech-chat}
+
+for f in mysql_root_password user_database_url friend_database_url chat_database_url user_redis_url \
+         chat_redis_url redis_password mongo_root_password chat_mongo_url jwt_private_key.pem; do
+    [[ -s "$dir/$f" ]] || { echo "missing $dir/$f (run generate-dev-secrets.sh)" >&2; exit 1; }
+done
+
+kubectl get namespace "$ns" >/dev/null 2>&1 || kubectl create namespace "$ns"
+
+apply() {  # apply NAME --from-file=key=path ...
+    local name=$1; shift
+    kubectl -n "$ns" create secret generic "$name" "$@" --dry-run=client -o yaml | kubectl apply -f -
+}
+
+apply user-service-secrets \
+    --from-file=database_url="$dir/user_database_url" \
+    --from-file=redis_url="$dir/user_redis_url" \
+    --from-file=jwt_private_key="$dir/jwt_private_key.pem"
+apply friend-service-secrets \
+    --from-file=database_url="$dir/friend_database_url"
+apply chat-service-secrets \
+    --from-file=database_url="$dir/chat_database_url" \
+    --from-file=redis_url="$dir/chat_redis_url" \
+    --from-file=mongo_url="$dir/chat_mongo_url"
+apply mysql-secrets \
+    --from-file=mysql_root_password="$dir/mysql_root_password" \
+    --from-file=user_database_url="$dir/user_database_url" \
+    --from-file=friend_database_url="$dir/friend_database_url" \
+    --from-file=chat_database_url="$dir/chat_database_url"
+apply mongodb-secrets \
+    --from-file=mongo_root_password="$dir/mongo_root_password" \
+    --from-file=chat_mongo_url="$dir/chat_mongo_url"
+apply redis-secrets \
+    --from-file=redis_password="$dir/redis_password"
