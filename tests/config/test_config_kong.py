@@ -307,3 +307,44 @@ def test_login_has_a_stricter_rate_limit(kong: dict[str, Any]) -> None:
     assert limit["config"]["minute"] < _global_plugins(kong)["rate-limiting"]["config"]["minute"]
     # the login route is only for login: no other route carries plugins
     assert [r2["name"] for _, r2 in _routes(kong) if r2.get("plugins")] == [r["name"]]
+
+
+# ------------------------------------------------------------------------------------ companions
+KONG_TEST_YML = REPO / "infrastructure/docker/kong/kong.test.yml"
+ERROR_TEMPLATE = REPO / "infrastructure/docker/kong/error-template.json"
+
+
+def test_deck_validates_the_e2e_variant() -> None:
+    deck = shutil.which("deck")
+    if deck is None:
+        pytest.fail("decK is not installed: apt-get install -y deck")
+    result = subprocess.run(
+        [deck, "validate", "-s", str(KONG_TEST_YML)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _rate_limits(config: dict[str, Any]) -> list[dict[str, Any]]:
+    plugins = list(config["plugins"]) + [p for _, r in _routes(config) for p in r.get("plugins", [])]
+    return [p for p in plugins if p["name"] == "rate-limiting"]
+
+
+def test_e2e_variant_differs_only_in_the_rate_limits() -> None:
+    variant = yaml.safe_load(KONG_TEST_YML.read_text(encoding="utf-8"))
+    original = yaml.safe_load(KONG_YML.read_text(encoding="utf-8"))
+    assert len(_rate_limits(variant)) == len(_rate_limits(original)) == 2
+    for limit in _rate_limits(variant):
+        assert limit["config"]["minute"] >= 100_000
+        limit["config"]["minute"] = None
+    for limit in _rate_limits(original):
+        limit["config"]["minute"] = None
+    assert variant == original
+
+
+def test_error_template_renders_the_contract_error_shape() -> None:
+    """Kong's KONG_ERROR_TEMPLATE_JSON: its own 404/413/429/502 bodies become {"detail": ...}."""
+    import json
+
+    template = ERROR_TEMPLATE.read_text(encoding="utf-8")
+    assert template.count("%s") == 1
+    assert json.loads(template.replace("%s", "API rate limit exceeded")) == {"detail": "API rate limit exceeded"}
