@@ -45,12 +45,16 @@ def migrate(service_dir: Path, url: str) -> None:
 
 
 async def truncate_all(engine: AsyncEngine) -> None:
-    """Empty every table but alembic's, so each test starts from a migrated, empty schema."""
+    """Empty every table but alembic's, so each test starts from a migrated, empty schema.
+
+    DELETE rather than TRUNCATE keeps AUTO_INCREMENT counters, so ids stay unique across the session
+    and a test can pick its own events out of a topic that earlier tests also wrote to.
+    """
     async with engine.begin() as conn:
         tables = (await conn.execute(text(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() "
             "AND table_name <> 'alembic_version'"))).scalars().all()
         await conn.execute(text("SET FOREIGN_KEY_CHECKS = 0"))
         for table in tables:
-            await conn.execute(text(f"TRUNCATE TABLE `{table}`"))
+            await conn.execute(text(f"DELETE FROM `{table}`"))
         await conn.execute(text("SET FOREIGN_KEY_CHECKS = 1"))

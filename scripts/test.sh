@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Everything `make test` runs, in order: lint, types, each service's suite (separate processes: every
+# service has a top-level `app` package), then the cross-cutting suites under tests/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=.venv/bin
+fail=0
+run() { echo; echo "==> $*"; "$@" || fail=1; }
+
+run "$VENV/ruff" check .
+run "$VENV/mypy" services/shared/src
+for svc in services/*-service; do
+  [ -f "$svc/main.py" ] || continue
+  (cd "$svc" && echo && echo "==> mypy $svc" && "../../$VENV/mypy" .) || fail=1
+done
+for svc in services/*-service; do
+  [ -d "$svc/tests" ] || continue
+  (cd "$svc" && echo && echo "==> pytest $svc" && "../../$VENV/pytest" -q -p no:cacheprovider tests) || fail=1
+done
+suites=()
+for dir in tests/config tests/infra tests/gateway tests/e2e; do
+  if compgen -G "$dir/test_*.py" >/dev/null; then suites+=("$dir"); fi
+done
+if [ ${#suites[@]} -gt 0 ]; then run "$VENV/pytest" -q -p no:cacheprovider "${suites[@]}"; fi
+exit $fail

@@ -1,0 +1,42 @@
+"""CONTRACT §3 presence: heartbeat TTL, online/offline transitions published once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from redis.asyncio import Redis
+
+from app.services.presence_service import ONLINE_SET, presence_key
+from chat_shared.testing.broker import read_events
+
+from .conftest import auth_headers
+
+
+async def test_heartbeat_marks_online_for_60s_and_publishes_once(
+    client: httpx.AsyncClient, app: Any, kafka_bootstrap: str
+) -> None:
+    me, headers = await auth_headers(client)
+    for _ in range(3):
+        assert (await client.post("/presence/heartbeat", headers=headers)).status_code == 200
+    redis: Redis = app.state.redis
+    assert 55 <= await redis.ttl(presence_key(me["id"])) <= 60
+    assert (await client.get(f"/users/{me['id']}", headers=headers)).json()["is_online"] is True
+    events = await read_events(kafka_bootstrap, "user.online_status", lambda evs: any(
+        e["payload"]["user_id"] == me["id"] for e in evs))
+    mine = [e for e in events if e["payload"]["user_id"] == me["id"]]
+    assert [e["event_type"] for e in mine] == ["UserOnline"]
+
+
+async def test_expired_heartbeat_goes_offline(client: httpx.AsyncClient, app: Any, kafka_bootstrap: str) -> None:
+    me, headers = await auth_headers(client)
+    await client.post("/presence/heartbeat", headers=headers)
+    redis: Redis = app.state.redis
+    # What 60 s of silence leaves behind: the key expired, the member's deadline passed.
+    await redis.delete(presence_key(me["id"]))
+    await redis.zadd(ONLINE_SET, {str(me["id"]): 0})
+    events = await read_events(kafka_bootstrap, "user.online_status", lambda evs: any(
+        e["payload"]["user_id"] == me["id"] and e["event_type"] == "UserOffline" for e in evs))
+    assert [e["event_type"] for e in events if e["payload"]["user_id"] == me["id"]] == ["UserOnline", "UserOffline"]
+    profile = (await client.get(f"/users/{me['id']}", headers=headers)).json()
+    assert profile["is_online"] is False and profile["last_seen_at"] is not None
