@@ -1,0 +1,109 @@
+"""Queries on pairs, requests, friendships and blocks."""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, delete, or_, select
+from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models.friend import Block, FriendPair, FriendRequest, Friendship, ReplicaUser, RequestStatus, pair_key
+
+
+class FriendRepository:
+    """Reads and writes of friend_db's relationship tables."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def lock_pair(self, a: int, b: int) -> None:
+        """Take the exclusive row lock of the pair (creating its row on first use) until the transaction ends.
+
+        ``INSERT … ON DUPLICATE KEY UPDATE`` takes an exclusive lock whether the row is new or not, so
+        two transactions on the same pair queue up instead of deadlocking on a shared→exclusive
+        upgrade (as ``INSERT IGNORE`` followed by ``SELECT … FOR UPDATE`` would).
+        """
+        low, high = sorted((a, b))
+        dialect = self.session.get_bind().dialect.name
+        if dialect == "mysql":
+            ins = mysql.insert(FriendPair).values(user_low=low, user_high=high, version=0)
+            await self.session.execute(ins.on_duplicate_key_update(version=FriendPair.version + 1))
+        else:
+            lite = sqlite.insert(FriendPair).values(user_low=low, user_high=high, version=0)
+            await self.session.execute(lite.on_conflict_do_update(
+                index_elements=[FriendPair.user_low, FriendPair.user_high],
+                set_={"version": FriendPair.version + 1}))
+
+    # --- requests ---------------------------------------------------------------------------------
+
+    async def request(self, request_id: int, *, for_update: bool = False) -> FriendRequest | None:
+        """A request by id (re-read from the database when locking)."""
+        stmt = select(FriendRequest).where(FriendRequest.id == request_id)
+        if for_update:
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        return (await self.session.scalars(stmt)).first()
+
+    async def pending_between(self, a: int, b: int) -> FriendRequest | None:
+        """The pending request of the pair, in either direction."""
+        stmt = select(FriendRequest).where(FriendRequest.pending_pair == pair_key(a, b)).with_for_update()
+        return (await self.session.scalars(stmt.execution_options(populate_existing=True))).first()
+
+    async def pending_page(self, user_id: int, incoming: bool, before_id: int | None,
+                           limit: int) -> list[FriendRequest]:
+        """Pending requests to (incoming) or from the user, newest first, before a cursor."""
+        column = FriendRequest.addressee_id if incoming else FriendRequest.requester_id
+        stmt = select(FriendRequest).where(column == user_id, FriendRequest.status == RequestStatus.PENDING.value)
+        if before_id is not None:
+            stmt = stmt.where(FriendRequest.id < before_id)
+        return list((await self.session.scalars(stmt.order_by(FriendRequest.id.desc()).limit(limit))).all())
+
+    # --- friendships ------------------------------------------------------------------------------
+
+    async def are_friends(self, a: int, b: int) -> bool:
+        """Whether the friendship exists."""
+        return await self.session.get(Friendship, (a, b)) is not None
+
+    def add_friendship(self, a: int, b: int) -> None:
+        """Stage both rows of a friendship (the primary key refuses a second one)."""
+        self.session.add_all([Friendship(user_id=a, friend_id=b), Friendship(user_id=b, friend_id=a)])
+
+    async def remove_friendship(self, a: int, b: int) -> bool:
+        """Delete both rows; True if the friendship existed."""
+        result = await self.session.execute(delete(Friendship).where(or_(
+            and_(Friendship.user_id == a, Friendship.friend_id == b),
+            and_(Friendship.user_id == b, Friendship.friend_id == a))))
+        return bool(getattr(result, "rowcount", 0))
+
+    async def friends_page(self, user_id: int, after_id: int | None,
+                           limit: int) -> list[tuple[Friendship, ReplicaUser | None]]:
+        """The user's friends by friend id after a cursor, each with its replicated profile."""
+        stmt = (select(Friendship, ReplicaUser)
+                .outerjoin(ReplicaUser, ReplicaUser.id == Friendship.friend_id)
+                .where(Friendship.user_id == user_id))
+        if after_id is not None:
+            stmt = stmt.where(Friendship.friend_id > after_id)
+        rows = await self.session.execute(stmt.order_by(Friendship.friend_id).limit(limit))
+        return [(f, u) for f, u in rows.tuples()]
+
+    # --- blocks -----------------------------------------------------------------------------------
+
+    async def block(self, blocker_id: int, blocked_id: int) -> Block | None:
+        """The block placed by ``blocker_id`` on ``blocked_id``."""
+        return await self.session.get(Block, (blocker_id, blocked_id))
+
+    async def blocked_either_way(self, a: int, b: int) -> bool:
+        """Whether either user blocked the other."""
+        found = await self.session.scalar(select(Block.blocker_id).where(or_(
+            and_(Block.blocker_id == a, Block.blocked_id == b),
+            and_(Block.blocker_id == b, Block.blocked_id == a))).limit(1))
+        return found is not None
+
+    async def blocks_page(self, blocker_id: int, after_id: int | None,
+                          limit: int) -> list[tuple[Block, ReplicaUser | None]]:
+        """Users blocked by ``blocker_id``, by id after a cursor."""
+        stmt = (select(Block, ReplicaUser)
+                .outerjoin(ReplicaUser, ReplicaUser.id == Block.blocked_id)
+                .where(Block.blocker_id == blocker_id))
+        if after_id is not None:
+            stmt = stmt.where(Block.blocked_id > after_id)
+        rows = await self.session.execute(stmt.order_by(Block.blocked_id).limit(limit))
+        return [(b, u) for b, u in rows.tuples()]
