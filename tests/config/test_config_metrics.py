@@ -76,7 +76,8 @@ def test_service_metrics_shape() -> None:
     [
         ("rate(http_requests_total[5m])", {"http_requests_total"}),
         (
-            'histogram_quantile(0.95, sum by (service, le) (rate(http_request_duration_seconds_bucket{route!="/x"}[5m])))',  # noqa: E501
+            "histogram_quantile(0.95, sum by (service, le) "
+            '(rate(http_request_duration_seconds_bucket{route!="/x"}[5m])))',
             {"http_request_duration_seconds"},
         ),
         (
