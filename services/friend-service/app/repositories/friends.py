@@ -82,7 +82,7 @@ class FriendRepository:
         if after_id is not None:
             stmt = stmt.where(Friendship.friend_id > after_id)
         rows = await self.session.execute(stmt.order_by(Friendship.friend_id).limit(limit))
-        return [(f, u) for f, u in rows.tuples()]
+        return [(row[0], row[1]) for row in rows.all()]
 
     # --- blocks -----------------------------------------------------------------------------------
 
@@ -106,4 +106,4 @@ class FriendRepository:
         if after_id is not None:
             stmt = stmt.where(Block.blocked_id > after_id)
         rows = await self.session.execute(stmt.order_by(Block.blocked_id).limit(limit))
-        return [(b, u) for b, u in rows.tuples()]
+        return [(row[0], row[1]) for row in rows.all()]

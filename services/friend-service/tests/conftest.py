@@ -1,0 +1,124 @@
+"""friend-service test fixtures: the real app on a fresh MariaDB database, real Redis and broker, and a
+real user-service process for the fallback lookup."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.core.config import Settings
+from app.factory import create_app
+from chat_shared.testing import databases
+from chat_shared.testing.broker import Broker, free_port
+from chat_shared.testing.fixtures import asgi_client, reset_state, started_app
+from chat_shared.testing.tokens import TestKeys
+
+pytest_plugins = ["chat_shared.testing.fixtures"]
+
+SERVICE_DIR = Path(__file__).resolve().parent.parent
+USER_SERVICE_DIR = SERVICE_DIR.parent / "user-service"
+VENV_BIN = SERVICE_DIR.parent.parent / ".venv" / "bin"
+
+
+@pytest.fixture(scope="session")
+def service_dir() -> Path:
+    return SERVICE_DIR
+
+
+@pytest.fixture(scope="session")
+def db_prefix() -> str:
+    return "test_friend"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """friend-service's tests own Redis logical db 10 (other suites use other dbs)."""
+    return os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/10")
+
+
+@pytest.fixture(scope="session")
+def keys() -> TestKeys:
+    """The key pair standing in for user-service's (user-service below signs with it too)."""
+    return TestKeys()
+
+
+@pytest.fixture(scope="session")
+async def user_service(keys: TestKeys) -> AsyncIterator[str]:
+    """A real user-service process (its own database and broker, so its ``UserRegistered`` never reaches
+    friend-service's replica: replica lag is then a certainty, not a race)."""
+    url = await databases.create_database("test_userfx")
+    broker = Broker().start()
+    port = free_port()
+    env = {**os.environ, "ENVIRONMENT": "test", "DATABASE_URL": url, "RUN_MIGRATIONS_ON_START": "true",
+           "REDIS_URL": "redis://127.0.0.1:6379/12", "KAFKA_BOOTSTRAP": broker.bootstrap,
+           "KAFKA_ENABLE_IDEMPOTENCE": "false", "JWT_PRIVATE_KEY": keys.private_pem, "JWT_KEY_ID": keys.kid,
+           "LOG_LEVEL": "WARNING"}
+    log = tempfile.NamedTemporaryFile(prefix="friend-tests-user-service-", suffix=".log", delete=False)  # noqa: SIM115
+    process = subprocess.Popen([str(VENV_BIN / "uvicorn"), "main:app", "--host", "127.0.0.1", "--port", str(port)],
+                               cwd=USER_SERVICE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        async with httpx.AsyncClient(timeout=1.0) as probe:
+            while True:
+                try:
+                    if (await probe.get(f"{base}/health")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"user-service did not start; see {log.name}")
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+        broker.stop()
+        await databases.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def settings(mysql_url: str, redis_url: str, kafka_bootstrap: str, keys: TestKeys, user_service: str) -> Settings:
+    return Settings(environment="test", database_url=mysql_url, redis_url=redis_url, kafka_bootstrap=kafka_bootstrap,
+                    kafka_enable_idempotence=False, jwt_public_key=keys.public_pem, jwt_public_key_id=keys.kid,
+                    user_service_url=user_service, user_lookup_timeout_s=1.0, user_lookup_failure_threshold=3,
+                    user_lookup_open_s=30.0, outbox_poll_interval_s=0.1)
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    async for started in started_app(create_app(settings)):
+        yield started
+
+
+@pytest.fixture(autouse=True)
+async def _clean(app: FastAPI, redis_url: str) -> None:
+    await reset_state(app, redis_url)
+    app.state.user_directory.breaker.reset()
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with asgi_client(app) as c:
+        yield c
+
+
+@pytest.fixture
+def users(app: FastAPI, keys: TestKeys) -> Iterator[Any]:
+    """Factory of replicated users: ``await users.make()`` → a :class:`tests.helpers.TestUser`."""
+    from tests.helpers import UserFactory
+
+    yield UserFactory(app, keys)
