@@ -1,0 +1,1 @@
+"""chat-service: rooms, messages and the live stream (CONTRACT §5–6)."""

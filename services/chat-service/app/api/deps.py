@@ -1,0 +1,51 @@
+"""Dependencies of chat-service routes, as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.core.config import Settings
+from app.models.room import Room, RoomMember
+from app.services.message_service import MessageService
+from app.services.room_service import RoomService
+from chat_shared.auth import CurrentUser
+from chat_shared.db import SessionDep
+
+
+def get_room_service(request: Request, session: SessionDep) -> RoomService:
+    """Room use cases bound to this request's session."""
+    settings: Settings = request.app.state.settings
+    return RoomService(session=session, outbox=request.app.state.outbox, max_members=settings.group_max_members)
+
+
+def get_message_service(request: Request, session: SessionDep) -> MessageService:
+    """Message use cases bound to this request's session."""
+    return MessageService(session=session, outbox=request.app.state.outbox)
+
+
+RoomServiceDep = Annotated[RoomService, Depends(get_room_service)]
+MessageServiceDep = Annotated[MessageService, Depends(get_message_service)]
+
+
+@dataclass
+class Membership:
+    """The room a route acts on and the caller's membership of it."""
+
+    room: Room
+    member: RoomMember
+
+    @property
+    def user_id(self) -> int:
+        return self.member.user_id
+
+
+async def get_membership(room_id: int, user: CurrentUser, rooms: RoomServiceDep) -> Membership:
+    """401 without a token, 404 if the room does not exist, 403 if the caller is not a member."""
+    room, member = await rooms.membership(room_id, user.id)
+    return Membership(room=room, member=member)
+
+
+RoomMemberDep = Annotated[Membership, Depends(get_membership)]

@@ -1,0 +1,74 @@
+"""``/rooms/{id}/messages``: send, history, edit, delete, reactions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from app.api.deps import MessageServiceDep, RoomMemberDep
+from app.schemas.message import MessageCreate, MessageOut, MessagePage, MessageUpdate, valid_emoji
+from chat_shared.errors import Unprocessable
+
+router = APIRouter(prefix="/rooms/{room_id}/messages", tags=["messages"])
+
+MessageId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+def _emoji(value: str) -> str:
+    if not valid_emoji(value):
+        raise Unprocessable("emoji must be 1–32 characters without whitespace")
+    return value
+
+
+@router.post("", response_model=MessageOut, status_code=status.HTTP_201_CREATED,
+             responses={200: {"model": MessageOut, "description": "A retry: the original message"}})
+async def send_message(body: MessageCreate, access: RoomMemberDep, messages: MessageServiceDep,
+                       response: Response) -> MessageOut:
+    """Send; 201 means durable. The same ``client_msg_id`` again returns the original (200)."""
+    message, created = await messages.send(access.room, access.member, body)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return message
+
+
+@router.get("", response_model=MessagePage)
+async def history(
+    access: RoomMemberDep,
+    messages: MessageServiceDep,
+    before: Annotated[int | None, Query(ge=1)] = None,
+    after: Annotated[int | None, Query(ge=0)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> MessagePage:
+    """A page in ascending seq: the newest (before ``before``), or forward from ``after``."""
+    if before is not None and after is not None:
+        raise Unprocessable("use either before or after, not both")
+    return await messages.history(access.room, before=before, after=after, limit=limit)
+
+
+@router.patch("/{message_id}", response_model=MessageOut)
+async def edit_message(message_id: MessageId, body: MessageUpdate, access: RoomMemberDep,
+                       messages: MessageServiceDep) -> MessageOut:
+    """Edit (sender only)."""
+    return await messages.edit(access.room, message_id, access.user_id, body.content)
+
+
+@router.delete("/{message_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_message(message_id: MessageId, access: RoomMemberDep, messages: MessageServiceDep) -> Response:
+    """Soft delete (sender only)."""
+    await messages.delete(access.room, message_id, access.user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.put("/{message_id}/reactions/{emoji}", response_model=MessageOut)
+async def add_reaction(message_id: MessageId, emoji: str, access: RoomMemberDep,
+                       messages: MessageServiceDep) -> MessageOut:
+    """React (idempotent)."""
+    return await messages.react(access.room, message_id, access.user_id, _emoji(emoji), add=True)
+
+
+@router.delete("/{message_id}/reactions/{emoji}", response_model=MessageOut)
+async def remove_reaction(message_id: MessageId, emoji: str, access: RoomMemberDep,
+                          messages: MessageServiceDep) -> MessageOut:
+    """Take a reaction back (idempotent)."""
+    return await messages.react(access.room, message_id, access.user_id, _emoji(emoji), add=False)

@@ -1,0 +1,25 @@
+"""``/stream/tickets`` (the stream itself is the bare ASGI endpoint in ``app.stream.endpoint``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, status
+from pydantic import BaseModel
+
+from app.stream.tickets import TicketStore
+from chat_shared.auth import CurrentUser
+
+router = APIRouter(prefix="/stream", tags=["stream"])
+
+
+class TicketOut(BaseModel):
+    """A stream ticket for ``GET /stream?ticket=``."""
+
+    ticket: str
+    expires_in: int
+
+
+@router.post("/tickets", response_model=TicketOut, status_code=status.HTTP_201_CREATED)
+async def create_ticket(request: Request, user: CurrentUser) -> TicketOut:
+    """A ticket to open the caller's stream from a browser (EventSource cannot send headers); 5 minutes."""
+    tickets: TicketStore = request.app.state.tickets
+    return TicketOut(ticket=await tickets.issue(user.id), expires_in=tickets.ttl_s)

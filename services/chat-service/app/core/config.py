@@ -1,0 +1,32 @@
+"""chat-service settings."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from chat_shared.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    """Everything chat-service reads from the environment (or /run/secrets)."""
+
+    secret_fields: ClassVar[tuple[str, ...]] = ("database_url",)
+
+    service_name: str = "chat-service"
+    port: int = 8002
+    database_url: str = "sqlite+aiosqlite:///./.data/chat.db"
+    redis_url: str = "redis://127.0.0.1:6379/1"
+    #: ``mongodb://…`` for a real MongoDB; ``mongomock://`` selects the in-process mongomock-motor.
+    mongo_url: str = "mongomock://"
+    mongo_db: str = "chat"
+
+    group_max_members: int = 100
+    message_max_chars: int = 4000
+
+    #: Live stream (CONTRACT §6).
+    sse_heartbeat_s: float = 15.0
+    sse_max_lifetime_s: float = 3600.0
+    stream_ticket_ttl_s: int = 300
+    #: Per-user event log in Redis: entries kept and how long an idle log lives.
+    user_stream_maxlen: int = 1000
+    user_stream_ttl_s: int = 24 * 3600

@@ -1,0 +1,92 @@
+"""Consumers: the permission replica (friend.events), the user-name replica (user.events) and the fan-out
+of chat.events + message.events into members' stream logs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.repositories.permissions import PermissionRepository
+from app.repositories.rooms import RoomRepository
+from app.stream.hub import encode_data
+from app.stream.log import SSE_EVENTS, UserLog
+from chat_shared.consumer import Handler
+from chat_shared.events import EventEnvelope
+from chat_shared.events import friend as fe
+from chat_shared.events import user as ue
+
+PERMISSIONS_GROUP = "chat-service.permissions"
+USERS_GROUP = "chat-service.users"
+FANOUT_GROUP = "chat-service.fanout"
+
+
+async def on_friend_accepted(session: AsyncSession, _: EventEnvelope, p: fe.FriendRequestAccepted) -> None:
+    await PermissionRepository(session).set_friendship(p.requester_id, p.addressee_id, True, p.at)
+
+
+async def on_friend_removed(session: AsyncSession, _: EventEnvelope, p: fe.FriendRemoved) -> None:
+    await PermissionRepository(session).set_friendship(p.user_id, p.friend_id, False, p.at)
+
+
+async def on_blocked(session: AsyncSession, _: EventEnvelope, p: fe.UserBlocked) -> None:
+    repo = PermissionRepository(session)
+    await repo.set_block(p.blocker_id, p.blocked_id, True, p.at)
+    await repo.set_friendship(p.blocker_id, p.blocked_id, False, p.at)  # a block ends any friendship
+
+
+async def on_unblocked(session: AsyncSession, _: EventEnvelope, p: fe.UserUnblocked) -> None:
+    await PermissionRepository(session).set_block(p.blocker_id, p.blocked_id, False, p.at)
+
+
+async def on_user_registered(session: AsyncSession, _: EventEnvelope, p: ue.UserRegistered) -> None:
+    await PermissionRepository(session).upsert_user(p.user_id, p.username, p.display_name, p.created_at)
+
+
+async def on_user_updated(session: AsyncSession, _: EventEnvelope, p: ue.UserProfileUpdated) -> None:
+    await PermissionRepository(session).upsert_user(p.user_id, p.username, p.display_name, p.updated_at)
+
+
+PERMISSION_HANDLERS: dict[str, Handler] = {
+    "FriendRequestAccepted": on_friend_accepted,
+    "FriendRemoved": on_friend_removed,
+    "UserBlocked": on_blocked,
+    "UserUnblocked": on_unblocked,
+}
+USER_HANDLERS: dict[str, Handler] = {"UserRegistered": on_user_registered, "UserProfileUpdated": on_user_updated}
+
+
+def stream_data(event_type: str, payload: Any) -> tuple[dict[str, Any], list[int] | None]:
+    """The SSE ``data`` object of an event, and its recipients when the event names them (else: the
+    room's current members)."""
+    if event_type in ("MessageSent", "MessageEdited", "MessageDeleted", "ReactionsChanged"):
+        return {"room_id": payload.room_id, "message": payload.message}, None
+    if event_type == "MessagesRead":
+        return {"room_id": payload.room_id, "user_id": payload.user_id, "last_read_seq": payload.last_read_seq}, None
+    if event_type == "RoomCreated":
+        room = {"id": payload.room_id, "type": payload.type, "name": payload.name, "member_ids": payload.member_ids}
+        return {"room_id": payload.room_id, "room": room}, list(payload.member_ids)
+    if event_type == "MemberJoined":
+        return ({"room_id": payload.room_id, "user_id": payload.user_id, "by_user_id": payload.by_user_id,
+                 "member_ids": payload.member_ids}, list(payload.member_ids))
+    # MemberLeft: the remaining members and the one who left.
+    return ({"room_id": payload.room_id, "user_id": payload.user_id, "member_ids": payload.member_ids},
+            sorted({*payload.member_ids, payload.user_id}))
+
+
+def fanout_handlers(user_log: UserLog) -> dict[str, Handler]:
+    """One handler per chat/message event: append it to each recipient's log (once per event id)."""
+
+    async def fan_out(session: AsyncSession, envelope: EventEnvelope, payload: Any) -> None:
+        data, recipients = stream_data(envelope.event_type, payload)
+        if recipients is None:
+            recipients = await RoomRepository(session).member_ids(payload.room_id)
+        try:
+            await user_log.append(str(envelope.event_id), recipients, SSE_EVENTS[envelope.event_type],
+                                  encode_data(data), envelope.occurred_at.timestamp())
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise ConnectionError(f"redis: {exc}") from exc  # transient: retried, never dead-lettered
+
+    return dict.fromkeys(SSE_EVENTS, fan_out)

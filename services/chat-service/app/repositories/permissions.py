@@ -1,0 +1,72 @@
+"""The permission replica (friendships, blocks) and the user-name replica, built from events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models.replica import Block, Friendship, UserReplica
+
+
+def _pair(a: int, b: int) -> tuple[int, int]:
+    return (a, b) if a < b else (b, a)
+
+
+class PermissionRepository:
+    """Who may talk to whom, as friend-service last told us."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def are_friends(self, a: int, b: int) -> bool:
+        """Whether ``a`` and ``b`` are friends."""
+        low, high = _pair(a, b)
+        row = await self.session.get(Friendship, (low, high))
+        return bool(row and row.active)
+
+    async def friends_among(self, user_id: int, others: list[int]) -> set[int]:
+        """Which of ``others`` are friends of ``user_id``."""
+        if not others:
+            return set()
+        rows = await self.session.scalars(select(Friendship).where(
+            Friendship.active.is_(True),
+            or_(
+                (Friendship.user_low == user_id) & Friendship.user_high.in_(others),
+                (Friendship.user_high == user_id) & Friendship.user_low.in_(others),
+            )))
+        return {r.user_high if r.user_low == user_id else r.user_low for r in rows.all()}
+
+    async def blocked_between(self, a: int, b: int) -> bool:
+        """Whether either user blocks the other."""
+        row = (await self.session.scalars(select(Block.blocker_id).where(
+            Block.active.is_(True),
+            or_((Block.blocker_id == a) & (Block.blocked_id == b), (Block.blocker_id == b) & (Block.blocked_id == a)),
+        ).limit(1))).first()
+        return row is not None
+
+    async def set_friendship(self, a: int, b: int, active: bool, at: datetime) -> None:
+        """Record the pair's state unless a newer event already did."""
+        low, high = _pair(a, b)
+        row = await self.session.get(Friendship, (low, high), with_for_update=True)
+        if row is None:
+            self.session.add(Friendship(user_low=low, user_high=high, active=active, updated_at=at))
+        elif row.updated_at <= at:
+            row.active, row.updated_at = active, at
+
+    async def set_block(self, blocker: int, blocked: int, active: bool, at: datetime) -> None:
+        """Record a block (or its lifting) unless a newer event already did."""
+        row = await self.session.get(Block, (blocker, blocked), with_for_update=True)
+        if row is None:
+            self.session.add(Block(blocker_id=blocker, blocked_id=blocked, active=active, updated_at=at))
+        elif row.updated_at <= at:
+            row.active, row.updated_at = active, at
+
+    async def upsert_user(self, user_id: int, username: str, display_name: str, at: datetime) -> None:
+        """Keep the newest name of a user."""
+        row = await self.session.get(UserReplica, user_id, with_for_update=True)
+        if row is None:
+            self.session.add(UserReplica(id=user_id, username=username, display_name=display_name, updated_at=at))
+        elif row.updated_at <= at:
+            row.username, row.display_name, row.updated_at = username, display_name, at

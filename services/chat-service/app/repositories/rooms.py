@@ -1,0 +1,93 @@
+"""Queries on rooms and members."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models.room import Room, RoomMember
+
+
+class RoomRepository:
+    """Reads and writes of ``rooms`` and ``room_members``."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, room_id: int) -> Room | None:
+        """A room by id."""
+        return await self.session.get(Room, room_id)
+
+    async def by_pair(self, key: str) -> Room | None:
+        """The direct room of a pair."""
+        return (await self.session.scalars(select(Room).where(Room.pair_key == key))).first()
+
+    async def member(self, room_id: int, user_id: int) -> RoomMember | None:
+        """One membership row."""
+        return await self.session.get(RoomMember, (room_id, user_id))
+
+    async def member_ids(self, room_id: int) -> list[int]:
+        """Members of a room, by id."""
+        rows = await self.session.scalars(
+            select(RoomMember.user_id).where(RoomMember.room_id == room_id).order_by(RoomMember.user_id))
+        return list(rows.all())
+
+    async def members_of(self, room_ids: list[int]) -> dict[int, list[int]]:
+        """Members of several rooms at once."""
+        result: dict[int, list[int]] = {r: [] for r in room_ids}
+        if room_ids:
+            rows = await self.session.execute(
+                select(RoomMember.room_id, RoomMember.user_id).where(RoomMember.room_id.in_(room_ids))
+                .order_by(RoomMember.room_id, RoomMember.user_id))
+            for room_id, user_id in rows.all():
+                result[room_id].append(user_id)
+        return result
+
+    async def count_members(self, room_id: int) -> int:
+        """How many members a room has."""
+        return int(await self.session.scalar(
+            select(func.count()).select_from(RoomMember).where(RoomMember.room_id == room_id)) or 0)
+
+    def add_members(self, room_id: int, user_ids: list[int], now: datetime) -> None:
+        """Stage membership rows."""
+        for user_id in user_ids:
+            self.session.add(RoomMember(room_id=room_id, user_id=user_id, last_read_seq=0, joined_at=now))
+
+    async def remove_member(self, room_id: int, user_id: int) -> bool:
+        """Delete a membership; False if there was none."""
+        result = await self.session.execute(
+            delete(RoomMember).where(RoomMember.room_id == room_id, RoomMember.user_id == user_id))
+        return bool(getattr(result, "rowcount", 0))
+
+    async def allocate_seq(self, room_id: int, now: datetime) -> int:
+        """Take the next ``seq`` of the room: an atomic increment whose row lock lasts until the commit.
+
+        Concurrent senders of one room queue on the row lock, senders of other rooms never wait.
+        """
+        await self.session.execute(
+            update(Room).where(Room.id == room_id)
+            .values(last_seq=Room.last_seq + 1, last_activity_at=now)
+            .execution_options(synchronize_session=False))
+        seq = await self.session.scalar(select(Room.last_seq).where(Room.id == room_id))
+        return int(seq or 0)
+
+    async def advance_read(self, room_id: int, user_id: int, seq: int) -> bool:
+        """Move the read position forward to ``seq``; never backwards. True if it moved."""
+        result = await self.session.execute(
+            update(RoomMember)
+            .where(RoomMember.room_id == room_id, RoomMember.user_id == user_id, RoomMember.last_read_seq < seq)
+            .values(last_read_seq=seq).execution_options(synchronize_session=False))
+        return bool(getattr(result, "rowcount", 0))
+
+    async def rooms_of(self, user_id: int, cursor: tuple[datetime, int] | None,
+                       limit: int) -> list[tuple[Room, RoomMember]]:
+        """The user's rooms with their membership, most recent activity first (keyset cursor)."""
+        stmt = (select(Room, RoomMember).join(RoomMember, RoomMember.room_id == Room.id)
+                .where(RoomMember.user_id == user_id))
+        if cursor is not None:
+            at, room_id = cursor
+            stmt = stmt.where(or_(Room.last_activity_at < at, and_(Room.last_activity_at == at, Room.id < room_id)))
+        stmt = stmt.order_by(Room.last_activity_at.desc(), Room.id.desc()).limit(limit)
+        return [(room, member) for room, member in (await self.session.execute(stmt)).all()]

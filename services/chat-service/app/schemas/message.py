@@ -1,0 +1,67 @@
+"""Message bodies and the public message object (CONTRACT §5)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, Field
+
+from app.schemas.common import ClosedModel, Timestamp
+
+MAX_CONTENT = 4000
+_WHITESPACE = re.compile(r"\s")
+
+
+def _content(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("content must not be blank")
+    if len(value) > MAX_CONTENT:
+        raise ValueError(f"content must be at most {MAX_CONTENT} characters")
+    return value
+
+
+def valid_emoji(value: str) -> bool:
+    """1–32 characters, no whitespace."""
+    return 1 <= len(value) <= 32 and not _WHITESPACE.search(value)
+
+
+Content = Annotated[str, AfterValidator(_content)]
+
+
+class MessageCreate(ClosedModel):
+    """``POST /rooms/{id}/messages``."""
+
+    content: Content
+    message_type: Literal["text"] = "text"
+    client_msg_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+
+class MessageUpdate(ClosedModel):
+    """``PATCH /rooms/{id}/messages/{message_id}``."""
+
+    content: Content
+
+
+class MessageOut(BaseModel):
+    """The public message object."""
+
+    id: str
+    room_id: int
+    seq: int
+    sender_id: int
+    content: str | None
+    message_type: str
+    client_msg_id: str | None
+    created_at: Timestamp
+    edited_at: Timestamp | None
+    deleted: bool
+    reactions: dict[str, list[int]]
+
+
+class MessagePage(BaseModel):
+    """A page of messages in ascending ``seq``; ``next_cursor`` continues in the direction asked."""
+
+    items: list[MessageOut]
+    next_cursor: int | None

@@ -1,0 +1,151 @@
+"""Messages: durable, idempotent send with a per-room seq; history; edit; soft delete; reactions.
+
+The send path (why a 201 is never lost, and what happens to a document whose transaction fails) is
+described in docs/chat-service.md, "Durable send".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bson import ObjectId
+from pymongo.errors import DuplicateKeyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core import metrics
+from app.kafka import events
+from app.models.message import Message
+from app.models.room import DIRECT, Room, RoomMember
+from app.repositories.messages import MessageRepository
+from app.repositories.permissions import PermissionRepository
+from app.repositories.rooms import RoomRepository
+from app.schemas.message import MessageCreate, MessageOut, MessagePage
+from app.services.views import message_json, message_out
+from chat_shared.db import utcnow
+from chat_shared.errors import AppError, Conflict, Forbidden, NotFound
+from chat_shared.outbox import Outbox
+
+
+class AlreadySent(AppError):
+    """A retry of a send that committed while this request waited for the room's lock.
+
+    Raised (rather than returned) so the request's transaction rolls back the seq it had taken; the app
+    renders it as 200 with the original message.
+    """
+
+    status_code = 200
+
+    def __init__(self, message: MessageOut) -> None:
+        super().__init__("already sent")
+        self.message = message
+
+
+@dataclass
+class MessageService:
+    """Message use cases, bound to one request's session."""
+
+    session: AsyncSession
+    outbox: Outbox
+
+    @property
+    def repo(self) -> MessageRepository:
+        return MessageRepository()
+
+    async def _check_can_write(self, room: Room, user_id: int) -> None:
+        """In a direct room, a block (either way) stops new messages; history stays readable."""
+        if room.type != DIRECT or not room.pair_key:
+            return
+        low, high = (int(p) for p in room.pair_key.split(":"))
+        other = high if low == user_id else low
+        if await PermissionRepository(self.session).blocked_between(user_id, other):
+            raise Forbidden("You cannot message this user")
+
+    async def send(self, room: Room, member: RoomMember, body: MessageCreate) -> tuple[MessageOut, bool]:
+        """Store a message; (message, created). A known ``client_msg_id`` returns the original (False)."""
+        user_id = member.user_id
+        if body.client_msg_id is not None:
+            # Fast path for retries: no lock needed when the original committed long ago.
+            found = await self.repo.by_dedupe(room.id, user_id, body.client_msg_id)
+            if found is not None and found.seq <= room.last_seq:
+                return message_out(found), False
+        await self._check_can_write(room, user_id)
+        now = utcnow()
+        rooms = RoomRepository(self.session)
+        seq = await rooms.allocate_seq(room.id, now)  # row lock on the room until our commit
+        committed = seq - 1
+        if body.client_msg_id is not None:
+            found = await self.repo.by_dedupe(room.id, user_id, body.client_msg_id)
+            if found is not None and found.seq <= committed:
+                raise AlreadySent(message_out(found))  # a concurrent retry won; give our seq back
+        oid = ObjectId()
+        message = Message(id=oid, room_id=room.id, seq=seq, sender_id=user_id, content=body.content,
+                          message_type=body.message_type, client_msg_id=body.client_msg_id,
+                          dedupe_key=body.client_msg_id or f"~{oid}", created_at=now)
+        try:
+            await self.repo.insert(message)
+        except DuplicateKeyError:
+            # Only an orphan (a document of a send whose transaction rolled back) can hold a seq above the
+            # committed one or block our dedupe key while we hold the lock: remove and retry once.
+            await self.repo.delete_orphans(room.id, committed)
+            message = Message(**{**message.model_dump(), "id": oid, "revision_id": None})
+            await self.repo.insert(message)
+        room.last_seq = seq
+        room.last_activity_at = now
+        data = message_json(message)
+        events.message_event(self.outbox, self.session, "MessageSent", data)
+        metrics.MESSAGES_SENT.labels(body.message_type).inc()
+        return message_out(message), True
+
+    async def history(self, room: Room, *, before: int | None, after: int | None, limit: int) -> MessagePage:
+        """A page in ascending seq; ``next_cursor`` is the ``before`` (or ``after``) of the next page."""
+        items = await self.repo.page(room.id, room.last_seq, before=before, after=after, limit=limit)
+        cursor: int | None = None
+        if len(items) == limit:
+            if after is not None:
+                cursor = items[-1].seq if items[-1].seq < room.last_seq else None
+            elif items[0].seq > 1:
+                cursor = items[0].seq
+        return MessagePage(items=[message_out(m) for m in items], next_cursor=cursor)
+
+    async def _own(self, room: Room, message_id: str, user_id: int) -> Message:
+        message = await self.repo.get(room.id, message_id, room.last_seq)
+        if message is None:
+            raise NotFound("Message not found")
+        if message.sender_id != user_id:
+            raise Forbidden("Only the sender can change a message")
+        return message
+
+    async def edit(self, room: Room, message_id: str, user_id: int, content: str) -> MessageOut:
+        """Change the content (sender only); sets ``edited_at``."""
+        message = await self._own(room, message_id, user_id)
+        if message.deleted:
+            raise Conflict("The message was deleted")
+        await self._check_can_write(room, user_id)
+        updated = await self.repo.set_content(message, content, utcnow())
+        if updated.deleted:
+            raise Conflict("The message was deleted")
+        events.message_event(self.outbox, self.session, "MessageEdited", message_json(updated))
+        return message_out(updated)
+
+    async def delete(self, room: Room, message_id: str, user_id: int) -> None:
+        """Soft delete (sender only); repeating it is a no-op."""
+        message = await self._own(room, message_id, user_id)
+        if await self.repo.soft_delete(message):
+            message.deleted, message.content, message.reactions = True, None, []
+            events.message_event(self.outbox, self.session, "MessageDeleted", message_json(message))
+
+    async def react(self, room: Room, message_id: str, user_id: int, emoji: str, add: bool) -> MessageOut:
+        """Add or remove the caller's reaction; idempotent, an event only when something changed."""
+        message = await self.repo.get(room.id, message_id, room.last_seq)
+        if message is None:
+            raise NotFound("Message not found")
+        if message.deleted:
+            raise Conflict("The message was deleted")
+        if add:
+            await self._check_can_write(room, user_id)
+        updated, changed = await self.repo.react(message.id, emoji, user_id, add)
+        if updated is None:
+            raise NotFound("Message not found")
+        if changed:
+            events.message_event(self.outbox, self.session, "ReactionsChanged", message_json(updated))
+        return message_out(updated)

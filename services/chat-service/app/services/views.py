@@ -1,0 +1,32 @@
+"""Public representations of messages and rooms, shared by routes, events and the stream."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.models.message import Message
+from app.schemas.message import MessageOut
+
+
+def reactions_map(pairs: list[dict[str, Any]]) -> dict[str, list[int]]:
+    """``[{"e": "👍", "u": 1}, …]`` → ``{"👍": [1, …]}`` (first reaction first)."""
+    result: dict[str, list[int]] = {}
+    for pair in pairs:
+        result.setdefault(str(pair["e"]), []).append(int(pair["u"]))
+    return result
+
+
+def message_out(message: Message) -> MessageOut:
+    """The public message object."""
+    return MessageOut(
+        id=str(message.id), room_id=message.room_id, seq=message.seq, sender_id=message.sender_id,
+        content=None if message.deleted else message.content, message_type=message.message_type,
+        client_msg_id=message.client_msg_id, created_at=message.created_at, edited_at=message.edited_at,
+        deleted=message.deleted, reactions=reactions_map(message.reactions),
+    )
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    """The public message object as JSON-ready data (what events and the stream carry)."""
+    data: dict[str, Any] = message_out(message).model_dump(mode="json")
+    return data

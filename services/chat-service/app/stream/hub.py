@@ -1,0 +1,217 @@
+"""The per-process stream hub: local connections by user, one Redis subscription, one heartbeat timer.
+
+No task exists per idle stream: a connection is a small object parked in its own ASGI call (waiting for
+the client to go away). A wake-up on ``chat:user:{id}`` starts a short-lived pump per connection of that
+user, which reads the user's log from the connection's last id and writes the frames; one timer writes
+``: ping`` to every idle stream and closes streams past their lifetime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+
+from app.core import metrics
+from app.stream.log import UserLog, channel, parse_user
+
+log = structlog.get_logger("app.stream.hub")
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+PING = b": ping\n\n"
+BATCH = 200
+
+
+def frame(entry_id: str, event: str, data: str) -> bytes:
+    """One SSE event."""
+    return f"id: {entry_id}\nevent: {event}\ndata: {data}\n\n".encode()
+
+
+class Connection:
+    """One open stream."""
+
+    __slots__ = ("closed", "dirty", "expires_at", "last_id", "pumping", "replaying", "send", "user_id")
+
+    def __init__(self, user_id: int, send: Send, expires_at: float) -> None:
+        self.user_id = user_id
+        self.send = send
+        self.expires_at = expires_at
+        self.last_id = "0-0"
+        self.pumping = True  # until the endpoint has replayed, wake-ups only mark the connection dirty
+        self.dirty = False
+        self.replaying = False
+        self.closed: str | None = None
+
+    async def write(self, body: bytes) -> None:
+        await self.send({"type": "http.response.body", "body": body, "more_body": True})
+
+
+class StreamHub:
+    """Registry of this process's streams and the machinery that feeds them."""
+
+    def __init__(self, redis: Redis, user_log: UserLog, heartbeat_s: float, max_lifetime_s: float) -> None:
+        self.redis = redis
+        self.log = user_log
+        self.heartbeat_s = heartbeat_s
+        self.max_lifetime_s = max_lifetime_s
+        self.connections: dict[int, set[Connection]] = {}
+        self.closing = False
+        self._pubsub: PubSub | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._pumps: set[asyncio.Task[Any]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the subscription connection and start the listener and the heartbeat timer."""
+        self._loop = asyncio.get_running_loop()
+        self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        await self._pubsub.subscribe("chat:hub")  # keeps the connection open while no user is subscribed
+        self._tasks = [asyncio.create_task(self._listen(), name="stream-hub-listener"),
+                       asyncio.create_task(self._heartbeat(), name="stream-hub-heartbeat")]
+
+    def request_shutdown(self) -> None:
+        """Close every stream now (thread/signal safe); called when the server starts to stop."""
+        if self._loop is not None and not self.closing:
+            self._loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self.close_all("shutdown")))
+
+    async def close_all(self, reason: str) -> None:
+        """End every stream, so clients reconnect (to another replica during a rolling deploy)."""
+        self.closing = True
+        for conns in list(self.connections.values()):
+            for conn in list(conns):
+                await self.close(conn, reason)
+
+    async def stop(self) -> None:
+        """Close the streams, stop the tasks, drop the subscription."""
+        await self.close_all("shutdown")
+        for task in [*self._tasks, *self._pumps]:
+            task.cancel()
+        for task in [*self._tasks, *self._pumps]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, timeout=2)
+        if self._pubsub is not None:
+            with contextlib.suppress(Exception):
+                await self._pubsub.aclose()
+
+    # --- connections ----------------------------------------------------------------------------
+
+    def new_connection(self, user_id: int, send: Send) -> Connection:
+        """A connection with a lifetime jittered by ±10 %, so a fleet's streams do not expire together."""
+        lifetime = self.max_lifetime_s * random.uniform(0.9, 1.1)
+        return Connection(user_id, send, time.monotonic() + lifetime)
+
+    async def register(self, conn: Connection) -> None:
+        """Track the connection; subscribe to the user's channel on their first stream in this process."""
+        conns = self.connections.setdefault(conn.user_id, set())
+        conns.add(conn)
+        metrics.SSE_OPEN.inc()
+        metrics.SSE_OPENED.inc()
+        if len(conns) == 1 and self._pubsub is not None:
+            await self._pubsub.subscribe(channel(conn.user_id))
+
+    async def unregister(self, conn: Connection, reason: str) -> None:
+        """Forget the connection (once) and record why it closed."""
+        conns = self.connections.get(conn.user_id)
+        if conns is None or conn not in conns:
+            return
+        conns.discard(conn)
+        metrics.SSE_OPEN.dec()
+        metrics.SSE_CLOSED.labels(conn.closed or reason).inc()
+        if not conns:
+            del self.connections[conn.user_id]
+            if self._pubsub is not None:
+                with contextlib.suppress(Exception):
+                    await self._pubsub.unsubscribe(channel(conn.user_id))
+
+    async def close(self, conn: Connection, reason: str) -> None:
+        """End the response; the endpoint's wait for the client then returns and unregisters."""
+        if conn.closed:
+            return
+        conn.closed = reason
+        with contextlib.suppress(Exception):
+            await conn.send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    # --- delivery -------------------------------------------------------------------------------
+
+    def kick(self, user_id: int) -> None:
+        """New entries in the user's log: pump each of their local streams."""
+        for conn in self.connections.get(user_id, ()):
+            if conn.pumping:
+                conn.dirty = True
+            elif not conn.closed:
+                conn.pumping = True
+                task = asyncio.create_task(self.pump(conn))
+                self._pumps.add(task)
+                task.add_done_callback(self._pumps.discard)
+
+    async def pump(self, conn: Connection) -> None:
+        """Write every entry after the connection's last id, until none is left."""
+        conn.pumping = True
+        try:
+            while not conn.closed:
+                conn.dirty = False
+                entries = await self.log.after(conn.user_id, conn.last_id, BATCH)
+                for entry_id, fields in entries:
+                    event = fields.get("e", "message")
+                    await conn.write(frame(entry_id, event, fields.get("d", "{}")))
+                    conn.last_id = entry_id
+                    metrics.SSE_DELIVERED.labels(event).inc()
+                    if conn.replaying:
+                        metrics.SSE_REPLAYED.inc()
+                    elif event == "message.created":
+                        with contextlib.suppress(ValueError):
+                            metrics.DELIVERY_LATENCY.observe(max(0.0, time.time() - float(fields.get("t", ""))))
+                if not conn.dirty and len(entries) < BATCH:
+                    break
+        except Exception as exc:
+            log.warning("stream_pump_failed", user_id=conn.user_id, error=repr(exc)[:200])
+            await self.close(conn, "error")
+        finally:
+            conn.pumping = False
+            conn.replaying = False
+
+    async def _listen(self) -> None:
+        assert self._pubsub is not None
+        while True:
+            try:
+                message = await self._pubsub.get_message(timeout=1.0)
+                if message is None or message.get("type") != "message":
+                    continue
+                user_id = parse_user(str(message.get("channel", "")))
+                if user_id is not None:
+                    self.kick(user_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # Wake-ups may have been missed while Redis was away: catch every stream up.
+                log.warning("stream_hub_listener_failed", error=repr(exc)[:200])
+                await asyncio.sleep(0.5)
+                for user_id in list(self.connections):
+                    self.kick(user_id)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_s)
+            now = time.monotonic()
+            for conns in list(self.connections.values()):
+                for conn in list(conns):
+                    if conn.expires_at <= now:
+                        await self.close(conn, "lifetime")
+                    elif not conn.pumping and not conn.closed:
+                        with contextlib.suppress(Exception):
+                            await conn.write(PING)
+
+
+def encode_data(payload: dict[str, Any]) -> str:
+    """Compact one-line JSON for a ``data:`` field."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)

@@ -1,0 +1,117 @@
+"""The per-user event log: a Redis Stream ``stream:user:{id}`` per user, written once per event by the fan-out.
+
+The Redis entry id is the SSE ``id``; replay is ``XRANGE`` after it. An append is one Lua script: it
+claims the event id (``SET NX``), appends the entry to every recipient's stream (``MAXLEN ~``), renews the
+24 h expiry and ``PUBLISH``es a wake-up on ``chat:user:{id}`` — all or nothing, so a redelivered event
+is never appended twice and a crash cannot append it to only some members.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+log = structlog.get_logger("app.stream.log")
+
+#: Domain event type → SSE event name (CONTRACT §6).
+SSE_EVENTS = {
+    "MessageSent": "message.created",
+    "MessageEdited": "message.updated",
+    "MessageDeleted": "message.deleted",
+    "ReactionsChanged": "reaction.updated",
+    "MessagesRead": "read.updated",
+    "RoomCreated": "room.created",
+    "MemberJoined": "room.member_joined",
+    "MemberLeft": "room.member_left",
+}
+
+_APPEND = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  for i = 2, #KEYS do
+    local id = redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[2], '*', 'e', ARGV[4], 'd', ARGV[5], 't', ARGV[6])
+    redis.call('EXPIRE', KEYS[i], ARGV[3])
+    redis.call('PUBLISH', ARGV[6 + i - 1], id)
+  end
+  return 1
+end
+return 0
+"""
+
+DEDUPE_TTL_S = 7 * 24 * 3600  # the topics' retention: a redelivery can only come from within it
+
+
+def stream_key(user_id: int) -> str:
+    """The Redis key of a user's log."""
+    return f"stream:user:{user_id}"
+
+
+def channel(user_id: int) -> str:
+    """The wake-up channel of a user (pub/sub ignores logical dbs, hence the ``chat:`` namespace)."""
+    return f"chat:user:{user_id}"
+
+
+def parse_user(channel_name: str) -> int | None:
+    """The user id of a wake-up channel."""
+    try:
+        return int(channel_name.rsplit(":", 1)[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def id_tuple(entry_id: str) -> tuple[int, int]:
+    """``"1700000000000-3"`` → ``(1700000000000, 3)`` for comparisons; ValueError on garbage."""
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+class UserLog:
+    """Append to and read from users' logs."""
+
+    def __init__(self, redis: Redis, maxlen: int = 1000, ttl_s: int = 24 * 3600) -> None:
+        self.redis = redis
+        self.maxlen = maxlen
+        self.ttl_s = ttl_s
+        self._script = redis.register_script(_APPEND)
+        self._lua = True
+
+    async def append(self, event_id: str, user_ids: list[int], event: str, data: str, at: float) -> bool:
+        """Append one event to each user's log, once per ``event_id``; False if it was already appended."""
+        if not user_ids:
+            return False
+        keys = [f"chat:fanout:{event_id}", *(stream_key(u) for u in user_ids)]
+        args: list[Any] = [DEDUPE_TTL_S, self.maxlen, self.ttl_s, event, data, repr(at),
+                           *(channel(u) for u in user_ids)]
+        if self._lua:
+            try:
+                return bool(await self._script(keys=keys, args=args))
+            except ResponseError as exc:
+                if "unknown command" not in str(exc).lower() and "lua" not in str(exc).lower():
+                    raise
+                # fakeredis without a Lua runtime (no-Docker dev mode, one process): same steps, not atomic.
+                log.warning("user_log_lua_unavailable", error=str(exc)[:200])
+                self._lua = False
+        if not await self.redis.set(keys[0], "1", nx=True, ex=DEDUPE_TTL_S):
+            return False
+        for user_id in user_ids:
+            entry_id = await self.redis.xadd(stream_key(user_id), {"e": event, "d": data, "t": repr(at)},
+                                             maxlen=self.maxlen, approximate=True)
+            await self.redis.expire(stream_key(user_id), self.ttl_s)
+            await self.redis.publish(channel(user_id), entry_id)
+        return True
+
+    async def latest_id(self, user_id: int) -> str:
+        """The id of the user's newest entry, or ``0-0``."""
+        entries = await self.redis.xrevrange(stream_key(user_id), count=1)
+        return str(entries[0][0]) if entries else "0-0"
+
+    async def has(self, user_id: int, entry_id: str) -> bool:
+        """Whether the entry is still retained (then everything after it is too: no gap)."""
+        return bool(await self.redis.xrange(stream_key(user_id), min=entry_id, max=entry_id, count=1))
+
+    async def after(self, user_id: int, entry_id: str, count: int) -> list[tuple[str, dict[str, str]]]:
+        """Up to ``count`` entries strictly after ``entry_id``, oldest first."""
+        entries = await self.redis.xrange(stream_key(user_id), min=f"({entry_id}", count=count)
+        return [(str(i), f) for i, f in entries]

@@ -1,0 +1,201 @@
+"""Helpers of the chat-service suite: fresh users, friendships through the consumer path, an SSE reader."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import count
+from typing import Any
+
+import httpx
+import uvicorn
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+
+from app.kafka import consumers
+from chat_shared.consumer import ProcessedEvent
+from chat_shared.db import commit
+from chat_shared.events import EventEnvelope
+from chat_shared.events import friend as fe
+from chat_shared.testing.broker import free_port
+
+_ids = count(random.randint(1, 1_000_000) * 1000)
+
+
+def new_user() -> int:
+    """A user id no other test uses."""
+    return next(_ids)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+_HANDLERS: dict[str, Any] = consumers.PERMISSION_HANDLERS
+_MODELS: dict[str, Any] = {"FriendRequestAccepted": fe.FriendRequestAccepted, "FriendRemoved": fe.FriendRemoved,
+                           "UserBlocked": fe.UserBlocked, "UserUnblocked": fe.UserUnblocked}
+
+
+def friend_event(event_type: str, **payload: Any) -> EventEnvelope:
+    """A friend.events envelope as friend-service would publish it."""
+    payload.setdefault("at", now())
+    model = _MODELS[event_type](**payload)
+    return EventEnvelope(event_type=event_type, producer="friend-service", payload=model.model_dump(mode="json"))
+
+
+async def apply(app: FastAPI, envelope: EventEnvelope) -> None:
+    """Apply an event through the permission consumer's handler (same path the consumer runs)."""
+    payload = _MODELS[envelope.event_type].model_validate(envelope.payload)
+    async with app.state.sessionmaker() as session:
+        await _HANDLERS[envelope.event_type](session, envelope, payload)
+        session.add(ProcessedEvent(consumer=consumers.PERMISSIONS_GROUP, event_id=str(envelope.event_id)))
+        await commit(session)
+
+
+async def befriend(app: FastAPI, a: int, *others: int) -> None:
+    """Make ``a`` friends with each of ``others``."""
+    for b in others:
+        await apply(app, friend_event("FriendRequestAccepted", request_id=random.randint(1, 10**9),
+                                      requester_id=a, addressee_id=b))
+
+
+async def block(app: FastAPI, blocker: int, blocked: int) -> None:
+    await apply(app, friend_event("UserBlocked", blocker_id=blocker, blocked_id=blocked))
+
+
+async def publish(bootstrap: str, topic: str, envelope: EventEnvelope, key: int) -> None:
+    """Publish an envelope to the broker, as another service's outbox relay would."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, envelope.model_dump_json().encode(), key=str(key).encode(),
+                                     headers=[("event_type", envelope.event_type.encode())])
+    finally:
+        await producer.stop()
+
+
+async def dm(client: httpx.AsyncClient, keys: Any, a: int, b: int) -> int:
+    response = await client.post("/rooms", json={"type": "direct", "member_ids": [b]}, headers=keys.headers(a))
+    assert response.status_code in (200, 201), response.text
+    return int(response.json()["id"])
+
+
+async def send(client: httpx.AsyncClient, keys: Any, user: int, room: int, content: str, **extra: Any) -> Any:
+    response = await client.post(f"/rooms/{room}/messages", json={"content": content, **extra},
+                                 headers=keys.headers(user))
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+class UvicornServer:
+    """An app served by uvicorn on a free port inside the test's event loop (lifespan run by the caller)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, lifespan="off", log_level="warning",
+                                timeout_graceful_shutdown=2)
+        self.server = uvicorn.Server(config)
+        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._task: asyncio.Task[Any] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self.server.serve())
+        while not self.server.started:
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        if self._task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._task, 10)
+
+
+@dataclass
+class Event:
+    id: str | None
+    event: str
+    data: Any
+
+
+@dataclass
+class SSE:
+    """An open stream read incrementally; ``next()`` returns the next event (comments are recorded apart)."""
+
+    response: httpx.Response
+    events: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
+    comments: list[str] = field(default_factory=list)
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[Any] | None = None
+
+    async def _read(self) -> None:
+        block: dict[str, str] = {}
+        try:
+            async for line in self.response.aiter_lines():
+                if line == "":
+                    if "event" in block or "data" in block:
+                        data = block.get("data", "")
+                        with contextlib.suppress(ValueError):
+                            data = json.loads(data)
+                        await self.events.put(Event(block.get("id"), block.get("event", "message"), data))
+                    block = {}
+                elif line.startswith(":"):
+                    self.comments.append(line[1:].strip())
+                    if line[1:].strip() == "connected":
+                        self.connected.set()
+                else:
+                    name, _, value = line.partition(":")
+                    block[name] = value[1:] if value.startswith(" ") else value
+        except (httpx.HTTPError, asyncio.CancelledError):
+            pass
+        finally:
+            self.ended.set()
+
+    async def next(self, timeout: float = 10.0) -> Event:
+        return await asyncio.wait_for(self.events.get(), timeout)
+
+    async def take(self, n: int, timeout: float = 15.0) -> list[Event]:
+        return [await self.next(timeout) for _ in range(n)]
+
+    async def until(self, predicate: Any, timeout: float = 15.0) -> Event:
+        """The first event matching ``predicate`` (others are dropped)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            event = await self.next(max(0.01, deadline - loop.time()))
+            if predicate(event):
+                return event
+
+    def assert_quiet(self) -> None:
+        assert self.events.empty(), f"unexpected events: {list(self.events._queue)}"  # type: ignore[attr-defined]
+
+
+@contextlib.asynccontextmanager
+async def open_stream(base_url: str, headers: dict[str, str] | None = None, params: dict[str, str] | None = None,
+                      expect: int = 200) -> Any:
+    """Open ``GET /stream`` on a real server and read it in the background."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(10.0, read=None)) as http:
+        async with http.stream("GET", "/stream", headers=headers or {}, params=params or {}) as response:
+            assert response.status_code == expect, response.status_code
+            sse = SSE(response)
+            if expect != 200:
+                yield sse
+                return
+            sse.task = asyncio.create_task(sse._read())
+            await asyncio.wait_for(sse.connected.wait(), 10)
+            try:
+                yield sse
+            finally:
+                sse.task.cancel()
+                with contextlib.suppress(BaseException):
+                    await sse.task
+
+
+def event_id() -> str:
+    return str(uuid.uuid4())
