@@ -99,9 +99,34 @@ def settings(mysql_url: str, redis_url: str, kafka_bootstrap: str, keys: TestKey
 
 
 @pytest.fixture(scope="session")
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+async def app(settings: Settings, kafka_bootstrap: str) -> AsyncIterator[FastAPI]:
     async for started in started_app(create_app(settings)):
+        await warm_up_consumers(started, kafka_bootstrap)
         yield started
+
+
+async def warm_up_consumers(app: FastAPI, bootstrap: str) -> None:
+    """Wait until both consumer groups joined and applied an event, so tests time steady-state lag only
+    (the first group join on a fresh broker takes a few seconds)."""
+    from datetime import UTC, datetime
+
+    from app.models.friend import ReplicaUser
+    from app.services.presence import presence_key
+    from chat_shared.events.topics import USER_EVENTS, USER_ONLINE_STATUS
+    from chat_shared.testing.fixtures import wait_until
+    from tests.helpers import envelope, publish
+
+    now = datetime.now(UTC).isoformat()
+    await publish(bootstrap, USER_EVENTS, envelope("UserRegistered", {
+        "user_id": 1, "username": "warmup", "display_name": "warm", "created_at": now}), 1)
+    await publish(bootstrap, USER_ONLINE_STATUS, envelope("UserOnline", {"user_id": 1, "at": now}), 1)
+
+    async def replica_has_it() -> bool:
+        async with app.state.sessionmaker() as session:
+            return await session.get(ReplicaUser, 1) is not None
+
+    await wait_until(replica_has_it, timeout=30)
+    await wait_until(lambda: app.state.redis.exists(presence_key(1)), timeout=30)
 
 
 @pytest.fixture(autouse=True)
