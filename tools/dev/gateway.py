@@ -353,7 +353,7 @@ class Gateway:
             self._log(scope, found, status, started, request_id)
 
         if found is None:
-            await respond(404, "Not Found: no route matches this path")
+            await respond(404, "no Route matched with those values")  # Kong's words
             return
         method = scope["method"]
         origin = _get(headers, b"origin")

@@ -30,6 +30,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[2]
 SERVICES_DIR = REPO / "services"
 GATEWAY = Path(__file__).resolve().parent / "gateway.py"
+GATEWAY_CONFIG = REPO / "infrastructure/docker/kong/kong.yml"
 STATE_FILE = "dev.json"
 LOCK_FILE = "dev.lock"
 START_TIMEOUT_S = 60.0
@@ -177,6 +178,7 @@ class DevSystem:
     console: Console
     log_level: str = "INFO"
     rate_limit: bool = True
+    kong_yml: Path = GATEWAY_CONFIG
     children: list[Child] = field(default_factory=list)
     stopping: bool = False
 
@@ -243,7 +245,8 @@ class DevSystem:
                                          "--timeout-graceful-shutdown", "5", "--log-level", self.log_level.lower()],
                              spec.directory, self.env(spec))
         upstreams = [f"{s.name}=127.0.0.1:{self.ports.service(s)}" for s in SERVICES]
-        gateway_argv = [sys.executable, str(GATEWAY), "--port", str(self.ports.gateway)]
+        gateway_argv = [sys.executable, str(GATEWAY), "--port", str(self.ports.gateway),
+                        "--kong-yml", str(self.kong_yml)]
         for item in upstreams:
             gateway_argv += ["--upstream", item]
         if not self.rate_limit:
@@ -387,6 +390,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--raw-logs", action="store_true", help="print the services' JSON log lines as they are")
     parser.add_argument("--no-rate-limit", action="store_true",
                         help="gateway skips kong.yml's rate limits (env DEV_NO_RATE_LIMIT=1)")
+    parser.add_argument("--kong-yml", type=Path, default=Path(os.environ.get("DEV_KONG_YML", GATEWAY_CONFIG)),
+                        help="the Kong declarative file the gateway routes by (env DEV_KONG_YML; default kong.yml)")
     parser.add_argument("--only", default=os.environ.get("DEV_SERVICES", ""),
                         help="comma-separated services to start (env DEV_SERVICES; default: every service "
                              "whose main.py exists)")
@@ -396,9 +401,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
 def banner(system: DevSystem, elapsed: float) -> list[str]:
     p = system.ports
-    lines = [f"ready in {elapsed:.1f}s — gateway http://127.0.0.1:{p.gateway}/api (routes from kong.yml)"]
+    lines = [f"ready in {elapsed:.1f}s — gateway http://127.0.0.1:{p.gateway}/api "
+             f"(routes from {_relative(system.kong_yml)})"]
     for spec in SERVICES:
         where = (f"http://127.0.0.1:{p.service(spec)}/docs" if spec in system.services
                  else "not started" + ("" if spec.present else " (no main.py / app/factory.py yet)"))
@@ -412,7 +425,7 @@ async def amain(args: argparse.Namespace, console: Console) -> int:
     ports = Ports(args.port_base)
     only = frozenset(n.strip() for n in args.only.split(",") if n.strip()) or None
     system = DevSystem(ports, Backends(args.data_dir), console, args.log_level.upper(), not args.no_rate_limit,
-                       only=only)
+                       kong_yml=args.kong_yml.resolve(), only=only)
     wanted = {"gateway": ports.gateway, **{s.name: ports.service(s) for s in system.services}}
     if not system.backends.kafka_bootstrap:
         wanted["broker"] = ports.broker

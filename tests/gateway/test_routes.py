@@ -1,0 +1,147 @@
+"""Every public route of every service is reachable through the gateway; nothing internal is.
+
+The routing is the one of ``tools/dev/gateway.py`` (Kong's matching and path joining over kong.yml), so
+this test, the no-Docker gateway and Kong itself cannot disagree. Each service's OpenAPI document is built
+in a subprocess (every service has a top-level ``app`` package, so two cannot share one interpreter).
+Adding a public route to a service without a gateway route makes this test fail.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+KONG_FILES = [REPO / "infrastructure/docker/kong/kong.yml", REPO / "infrastructure/docker/kong/kong.test.yml"]
+SERVICES = ("user-service", "friend-service", "chat-service")
+# Served by every service for operators and tooling, never through the gateway (CONTRACT §1).
+INTERNAL_EXACT = frozenset({"/health", "/ready", "/metrics", "/docs", "/redoc", "/openapi.json",
+                            "/docs/oauth2-redirect"})
+INTERNAL_PREFIXES = ("/.well-known/", "/internal/")
+OPENAPI_SCRIPT = (
+    "import json, sys\n"
+    "from app.factory import create_app\n"
+    "with open(sys.argv[1], 'w') as f:\n"
+    "    json.dump(create_app().openapi(), f)\n"
+)
+
+
+def load_gateway() -> ModuleType:
+    """tools/dev/gateway.py, imported by path (tools/dev is a folder of scripts, not a package)."""
+    path = REPO / "tools/dev/gateway.py"
+    spec = importlib.util.spec_from_file_location("dev_gateway", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("dev_gateway", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+gateway = load_gateway()
+
+
+def is_internal(path: str) -> bool:
+    return path in INTERNAL_EXACT or path.startswith(INTERNAL_PREFIXES)
+
+
+def present(service: str) -> bool:
+    directory = REPO / "services" / service
+    return (directory / "main.py").is_file() and (directory / "app" / "factory.py").is_file()
+
+
+def concrete(template: str) -> str:
+    """``/rooms/{room_id}/messages/{message_id}`` → ``/rooms/1/messages/1`` (a path Kong would see)."""
+    return re.sub(r"\{[^}]+\}", "1", template)
+
+
+@pytest.fixture(scope="module")
+def documents(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any] | str]:
+    """Each present service's OpenAPI document (or the error building it), built in parallel subprocesses."""
+    running = {}
+    for service in filter(present, SERVICES):
+        work = tmp_path_factory.mktemp(service)
+        env = {**os.environ, "ENVIRONMENT": "development", "LOG_LEVEL": "WARNING",
+               "DATABASE_URL": f"sqlite+aiosqlite:///{work}/db.sqlite", "REDIS_URL": "fakeredis://",
+               "MONGO_URL": "mongomock://", "DEV_KEY_FILE": str(work / "key.pem")}
+        process = subprocess.Popen([sys.executable, "-c", OPENAPI_SCRIPT, str(work / "openapi.json")],
+                                   cwd=REPO / "services" / service, env=env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True)
+        running[service] = (process, work / "openapi.json")
+    out: dict[str, dict[str, Any] | str] = {}
+    for service, (process, path) in running.items():
+        _, stderr = process.communicate(timeout=90)
+        out[service] = json.loads(path.read_text()) if process.returncode == 0 else stderr[-3000:]
+    return out
+
+
+@pytest.fixture(params=SERVICES)
+def openapi(request: pytest.FixtureRequest, documents: dict[str, dict[str, Any] | str]) -> tuple[str, dict[str, Any]]:
+    service: str = request.param
+    if service not in documents:
+        pytest.skip(f"{service} has no main.py / app/factory.py yet")
+    document = documents[service]
+    assert isinstance(document, dict), f"{service}: create_app().openapi() failed:\n{document}"
+    return service, document
+
+
+@pytest.mark.parametrize("kong_file", KONG_FILES, ids=lambda p: p.name)
+def test_every_public_route_is_reachable_through_the_gateway(openapi: tuple[str, dict[str, Any]],
+                                                              kong_file: Path) -> None:
+    service, document = openapi
+    config = gateway.load_config(kong_file)
+    public = sorted(p for p in document["paths"] if not is_internal(p))
+    assert public, f"{service} documents no public path"
+    problems = []
+    for template in public:
+        path = concrete(template)
+        found = gateway.match(config, "/api" + path)
+        if found is None:
+            problems.append(f"/api{path}: no gateway route (add one to {kong_file.name})")
+        elif found.route.host != service:
+            problems.append(f"/api{path}: routed to {found.route.host}, not {service}")
+        elif found.upstream_path != path:
+            problems.append(f"/api{path}: reaches {found.upstream_path}, not {path}")
+    assert not problems, f"{service}:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("kong_file", KONG_FILES, ids=lambda p: p.name)
+def test_internal_paths_are_not_reachable(openapi: tuple[str, dict[str, Any]], kong_file: Path) -> None:
+    service, document = openapi
+    config = gateway.load_config(kong_file)
+    internal = {p for p in document["paths"] if is_internal(p)} | INTERNAL_EXACT | {"/.well-known/jwks.json"}
+    reachable = []
+    for path in sorted(internal):
+        for request in ("/api" + path, path, f"/api/auth/..{path}", f"/api/rooms/%2e%2e/..{path}"):
+            found = gateway.match(config, request)
+            if found is not None and is_internal(found.upstream_path):
+                reachable.append(f"{request} -> {found.route.host}{found.upstream_path}")
+    assert not reachable, f"{service}: internal paths reachable through the gateway:\n" + "\n".join(reachable)
+
+
+@pytest.mark.parametrize("kong_file", KONG_FILES, ids=lambda p: p.name)
+def test_no_route_forwards_the_service_root(kong_file: Path) -> None:
+    """A route whose upstream base is ``/`` (or an internal path) would expose /health, /metrics, /docs …"""
+    config = gateway.load_config(kong_file)
+    assert config.routes
+    for route in config.routes:
+        assert route.base_path not in ("", "/"), f"{route.name} forwards to the service root"
+        assert not is_internal(route.base_path), f"{route.name} forwards to {route.base_path}"
+        assert route.prefix.startswith("/api/"), f"{route.name}: {route.prefix} is outside /api"
+
+
+@pytest.mark.parametrize("kong_file", KONG_FILES, ids=lambda p: p.name)
+def test_every_route_targets_a_known_service(kong_file: Path) -> None:
+    config = gateway.load_config(kong_file)
+    ports = {"user-service": "8005", "friend-service": "8003", "chat-service": "8002"}
+    for route in config.routes:
+        assert route.host in ports, f"{route.name}: unknown upstream {route.netloc}"
+        assert route.netloc == f"{route.host}:{ports[route.host]}", f"{route.name}: port of {route.netloc}"
