@@ -7,7 +7,7 @@ import os
 import subprocess
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -142,8 +142,8 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def users(app: FastAPI, keys: TestKeys) -> Iterator[Any]:
+def users(app: FastAPI, keys: TestKeys) -> Any:
     """Factory of replicated users: ``await users.make()`` → a :class:`tests.helpers.TestUser`."""
     from tests.helpers import UserFactory
 
-    yield UserFactory(app, keys)
+    return UserFactory(app, keys)

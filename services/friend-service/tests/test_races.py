@@ -8,7 +8,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from app.models.friend import Friendship, FriendRequest
+from app.models.friend import FriendRequest, Friendship
 from tests.helpers import UserFactory, friend_events, types
 
 ROUNDS = 5
@@ -50,7 +50,7 @@ async def test_accept_racing_cancel_has_one_outcome(client: httpx.AsyncClient, u
             client.delete(f"/friends/requests/{request_id}", headers=alice.headers))
         assert sorted([accept.status_code, cancel.status_code]) in ([200, 409], [204, 409]), (accept, cancel)
         async with app.state.sessionmaker() as session:
-            status = (await session.get(FriendRequest, request_id)).status  # type: ignore[union-attr]
+            status = (await session.get(FriendRequest, request_id)).status
         rows = await friendship_rows(app, alice.id, bob.id)
         if accept.status_code == 200:
             assert status == "accepted" and rows == 2
