@@ -10,7 +10,7 @@ dir=${1:-$(dirname "$0")/../../infrastructure/docker/secrets}
 ns=${2:-bigtech-chat}
 
 for f in mysql_root_password user_database_url friend_database_url chat_database_url user_redis_url \
-         chat_redis_url redis_password mongo_root_password chat_mongo_url jwt_private_key.pem; do
+         friend_redis_url chat_redis_url redis_password mongo_root_password chat_mongo_url jwt_private_key.pem; do
     [[ -s "$dir/$f" ]] || { echo "missing $dir/$f (run generate-dev-secrets.sh)" >&2; exit 1; }
 done
 
@@ -26,7 +26,8 @@ apply user-service-secrets \
     --from-file=redis_url="$dir/user_redis_url" \
     --from-file=jwt_private_key="$dir/jwt_private_key.pem"
 apply friend-service-secrets \
-    --from-file=database_url="$dir/friend_database_url"
+    --from-file=database_url="$dir/friend_database_url" \
+    --from-file=redis_url="$dir/friend_redis_url"
 apply chat-service-secrets \
     --from-file=database_url="$dir/chat_database_url" \
     --from-file=redis_url="$dir/chat_redis_url" \

@@ -39,6 +39,7 @@ write chat_database_url "mysql+aiomysql://chat_svc:${mysql_chat_pw}@mysql:3306/c
 write mysqld_exporter.cnf "$(printf '[client]\nuser=exporter\npassword=%s\nhost=mysql\nport=3306\n' "$exporter_pw")"
 write redis_password "$redis_pw"
 write user_redis_url "redis://:${redis_pw}@redis:6379/0"
+write friend_redis_url "redis://:${redis_pw}@redis:6379/2"
 write chat_redis_url "redis://:${redis_pw}@redis:6379/1"
 write mongo_root_password "$(rand)"
 write chat_mongo_url "mongodb://chat_svc:${mongo_chat_pw}@mongodb:27017/chat?authSource=chat"
