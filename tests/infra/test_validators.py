@@ -11,6 +11,7 @@ Prometheus (promtool) and Kong (deck) files are checked by tests/config/.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import subprocess
@@ -89,6 +90,37 @@ def test_dockerfile_matches_service(service: str) -> None:
     assert f"--package {service}" in text
     assert "USER 10001:10001" in text
     assert "HEALTHCHECK" in text
+
+
+_CONTEXT_SCRIPT = """
+import json, sys
+from docker.utils.build import exclude_paths
+root = sys.argv[1]
+patterns = [l.strip() for l in open(root + '/.dockerignore') if l.strip() and not l.startswith('#')]
+print(json.dumps(sorted(exclude_paths(root, patterns))))
+"""
+
+
+def test_dockerignore_build_context() -> None:
+    """The files the Dockerfiles COPY are in the build context, and nothing private is.
+
+    Uses the .dockerignore matcher of docker-py, the library docker-compose itself runs on (so the
+    interpreter of the docker-compose script has it).
+    """
+    compose = Path(_tool("docker-compose"))
+    interpreter = compose.read_text().splitlines()[0].removeprefix("#!").strip().split()[-1]
+    context = set(json.loads(_run(interpreter, "-c", _CONTEXT_SCRIPT, str(ROOT))))
+    required = {"pyproject.toml", "uv.lock", "services/shared/pyproject.toml"}
+    for service in SERVICES:
+        required |= {f"services/{service}/{name}" for name in ("pyproject.toml", "main.py", "alembic.ini")}
+    assert required <= context, sorted(required - context)
+    assert any(p.startswith("services/shared/src/chat_shared/") for p in context)
+    for service in SERVICES:
+        assert any(p.startswith(f"services/{service}/app/") for p in context), service
+    private = [
+        p for p in context if "/tests/" in p or p.startswith((".git/", ".venv/")) or p.endswith((".pem", ".env"))
+    ]
+    assert not private, private
 
 
 # ------------------------------------------------------------------------------------------- compose
