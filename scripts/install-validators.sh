@@ -13,6 +13,7 @@ declare -A PACKAGE_OF=(
     [docker-compose]=docker-compose   # compose v1 (1.29): `docker-compose -f F config -q` needs no engine
     [promtool]=prometheus             # Debian ships promtool inside the prometheus package
     [deck]=deck                       # Kong's decK, for `deck validate` of the DB-less kong.yml
+    [amtool]=prometheus-alertmanager  # amtool check-config of alertmanager.yml
 )
 
 missing=()

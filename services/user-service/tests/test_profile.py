@@ -33,8 +33,8 @@ async def test_update_profile_publishes_event(client: httpx.AsyncClient, kafka_b
     assert response.status_code == 200, response.text
     assert response.json()["display_name"] == "New Name"
     events = await read_events(kafka_bootstrap, "user.events", lambda evs: any(
-        e["event_type"] == "UserProfileUpdated" and e["payload"]["user_id"] == me["id"] for e in evs))
-    (event,) = [e for e in events if e["event_type"] == "UserProfileUpdated" and e["payload"]["user_id"] == me["id"]]
+        e.get("event_type") == "UserProfileUpdated" and e.get("payload", {}).get("user_id") == me["id"] for e in evs))
+    (event,) = [e for e in events if e.get("event_type") == "UserProfileUpdated" and e.get("payload", {}).get("user_id") == me["id"]]
     assert event["payload"]["display_name"] == "New Name"
     assert event["payload"]["avatar_url"] == "https://cdn.example.com/a.png"
 
