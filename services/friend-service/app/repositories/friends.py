@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import NamedTuple
+
 from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models.friend import Block, FriendPair, FriendRequest, Friendship, ReplicaUser, RequestStatus, pair_key
+
+
+class FriendRow(NamedTuple):
+    """One line of a friends list."""
+
+    friend_id: int
+    since: datetime
+    username: str | None
+    display_name: str | None
 
 
 class FriendRepository:
@@ -73,16 +85,19 @@ class FriendRepository:
             and_(Friendship.user_id == b, Friendship.friend_id == a))))
         return bool(getattr(result, "rowcount", 0))
 
-    async def friends_page(self, user_id: int, after_id: int | None,
-                           limit: int) -> list[tuple[Friendship, ReplicaUser | None]]:
-        """The user's friends by friend id after a cursor, each with its replicated profile."""
-        stmt = (select(Friendship, ReplicaUser)
+    async def friends_page(self, user_id: int, after_id: int | None, limit: int) -> list[FriendRow]:
+        """The user's friends by friend id after a cursor, each with its replicated names.
+
+        Plain column rows, not ORM entities: this is the hot read, and building identity-mapped
+        objects for a page of 100 costs more than the query itself.
+        """
+        stmt = (select(Friendship.friend_id, Friendship.since, ReplicaUser.username, ReplicaUser.display_name)
                 .outerjoin(ReplicaUser, ReplicaUser.id == Friendship.friend_id)
                 .where(Friendship.user_id == user_id))
         if after_id is not None:
             stmt = stmt.where(Friendship.friend_id > after_id)
         rows = await self.session.execute(stmt.order_by(Friendship.friend_id).limit(limit))
-        return [(row[0], row[1]) for row in rows.all()]
+        return [FriendRow(*row) for row in rows.all()]
 
     # --- blocks -----------------------------------------------------------------------------------
 

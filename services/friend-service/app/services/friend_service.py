@@ -146,13 +146,13 @@ class FriendService:
     async def friends(self, me: int, cursor: int | None, limit: int) -> FriendPage:
         """The caller's friends with their current names and presence."""
         rows = await self.repo.friends_page(me, cursor, limit + 1)
-        next_cursor = str(rows[limit - 1][0].friend_id) if len(rows) > limit else None
+        next_cursor = str(rows[limit - 1].friend_id) if len(rows) > limit else None
         rows = rows[:limit]
-        online = await self.presence.online([f.friend_id for f, _ in rows])
+        online = await self.presence.online([r.friend_id for r in rows])
         return FriendPage(items=[
-            FriendOut(user_id=f.friend_id, username=u.username if u else "", display_name=u.display_name if u else "",
-                      is_online=f.friend_id in online, since=f.since)
-            for f, u in rows], next_cursor=next_cursor)
+            FriendOut(user_id=r.friend_id, username=r.username or "", display_name=r.display_name or "",
+                      is_online=r.friend_id in online, since=r.since)
+            for r in rows], next_cursor=next_cursor)
 
     async def unfriend(self, me: int, other: int) -> None:
         """End the friendship for both; 404 if there is none."""
