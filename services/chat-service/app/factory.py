@@ -63,11 +63,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         readiness.add("kafka", runtime.kafka_check)
         common = {"settings": settings, "sessionmaker": runtime.sessionmaker, "producers": runtime.producers}
         runtime.add_consumer(EventConsumer(group_id=PERMISSIONS_GROUP, topics=[FRIEND_EVENTS],
-                                           handlers=PERMISSION_HANDLERS, **common))  # type: ignore[arg-type]
+                                           handlers=PERMISSION_HANDLERS, **common))
         runtime.add_consumer(EventConsumer(group_id=USERS_GROUP, topics=[USER_EVENTS],
-                                           handlers=USER_HANDLERS, **common))  # type: ignore[arg-type]
+                                           handlers=USER_HANDLERS, **common))
         runtime.add_consumer(EventConsumer(group_id=FANOUT_GROUP, topics=[MESSAGE_EVENTS, CHAT_EVENTS],
-                                           handlers=fanout_handlers(user_log), **common))  # type: ignore[arg-type]
+                                           handlers=fanout_handlers(user_log), **common))
         runtime.start_kafka([CHAT_EVENTS, MESSAGE_EVENTS])
         try:
             yield

@@ -101,7 +101,6 @@ class UvicornServer:
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, lifespan="off", log_level="warning",
                                 timeout_graceful_shutdown=2)
         self.server = uvicorn.Server(config)
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._task: asyncio.Task[Any] | None = None
 
     async def start(self) -> None:
@@ -180,21 +179,21 @@ class SSE:
 async def open_stream(base_url: str, headers: dict[str, str] | None = None, params: dict[str, str] | None = None,
                       expect: int = 200) -> Any:
     """Open ``GET /stream`` on a real server and read it in the background."""
-    async with httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(10.0, read=None)) as http:
-        async with http.stream("GET", "/stream", headers=headers or {}, params=params or {}) as response:
-            assert response.status_code == expect, response.status_code
-            sse = SSE(response)
-            if expect != 200:
-                yield sse
-                return
-            sse.task = asyncio.create_task(sse._read())
-            await asyncio.wait_for(sse.connected.wait(), 10)
-            try:
-                yield sse
-            finally:
-                sse.task.cancel()
-                with contextlib.suppress(BaseException):
-                    await sse.task
+    async with (httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(10.0, read=None)) as http,
+                http.stream("GET", "/stream", headers=headers or {}, params=params or {}) as response):
+        assert response.status_code == expect, response.status_code
+        sse = SSE(response)
+        if expect != 200:
+            yield sse
+            return
+        sse.task = asyncio.create_task(sse._read())
+        await asyncio.wait_for(sse.connected.wait(), 10)
+        try:
+            yield sse
+        finally:
+            sse.task.cancel()
+            with contextlib.suppress(BaseException):
+                await sse.task
 
 
 def event_id() -> str:

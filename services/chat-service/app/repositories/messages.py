@@ -104,6 +104,8 @@ class MessageRepository:
                     add: bool) -> tuple[Message | None, bool]:
         """Add or remove one user's reaction; (the message after, whether anything changed)."""
         pair = {"e": emoji, "u": user_id}
+        query: dict[str, Any]
+        change: dict[str, Any]
         if add:
             query = {"_id": message_id, "reactions": {"$ne": pair}}
             change = {"$push": {"reactions": pair}}

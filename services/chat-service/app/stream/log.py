@@ -113,5 +113,5 @@ class UserLog:
 
     async def after(self, user_id: int, entry_id: str, count: int) -> list[tuple[str, dict[str, str]]]:
         """Up to ``count`` entries strictly after ``entry_id``, oldest first."""
-        entries = await self.redis.xrange(stream_key(user_id), min=f"({entry_id}", count=count)
-        return [(str(i), f) for i, f in entries]
+        entries: Any = await self.redis.xrange(stream_key(user_id), min=f"({entry_id}", count=count)
+        return [(str(i), dict(f)) for i, f in entries or ()]
