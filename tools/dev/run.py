@@ -135,7 +135,8 @@ class Console:
 
     def line(self, source: str, text: str) -> None:
         prefix = self.paint(f"{source:<{self.width}} |", COLOURS.get(source, "0"))
-        self.stream.write(f"{prefix} {text if self.raw else self.render(text)}\n")
+        rendered = text if self.raw else self.render(text)
+        self.stream.write("".join(f"{prefix} {part}\n" for part in rendered.splitlines() or [""]))
         self.stream.flush()
 
     def render(self, text: str) -> str:
@@ -150,10 +151,12 @@ class Console:
         stamp = str(record.pop("timestamp", ""))[11:19] or time.strftime("%H:%M:%S")
         level = str(record.pop("level", "info"))
         event = record.pop("event")
+        exception = record.pop("exception", None)
         level_code = {"warning": "33", "error": "31", "critical": "31"}.get(level)
         rest = " ".join(f"{k}={v}" for k, v in record.items() if v is not None)
         head = f"{stamp} {level:<7} {event}"
-        return f"{self.paint(head, level_code) if level_code else head} {rest}".rstrip()
+        out = f"{self.paint(head, level_code) if level_code else head} {rest}".rstrip()
+        return f"{out}\n{exception}" if exception else out
 
 
 # ------------------------------------------------------------------------------------------ processes
