@@ -1,0 +1,54 @@
+"""Stream lifecycle: a maximum lifetime, and shutdown closing every stream so clients reconnect elsewhere."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.factory import create_app
+from chat_shared.testing.fixtures import asgi_client, started_app
+from chat_shared.testing.tokens import TestKeys as Keys
+from tests.support import UvicornServer, new_user, open_stream
+
+
+@pytest.fixture(scope="module")
+async def short_lived(make_settings: Any) -> AsyncIterator[tuple[FastAPI, UvicornServer]]:
+    """An app whose streams live about a second (no broker needed for this)."""
+    settings = make_settings(kafka_bootstrap="127.0.0.1:1", sse_heartbeat_s=0.2, sse_max_lifetime_s=1.0)
+    async for app in started_app(create_app(settings)):
+        srv = UvicornServer(app)
+        await srv.start()
+        try:
+            yield app, srv
+        finally:
+            await srv.stop()
+
+
+async def _closed(client: httpx.AsyncClient, reason: str) -> float:
+    text = (await client.get("/metrics")).text
+    line = f'chat_sse_streams_closed_total{{reason="{reason}"}} '
+    return next((float(x.split()[-1]) for x in text.splitlines() if x.startswith(line)), 0.0)
+
+
+async def test_streams_end_at_their_maximum_lifetime(short_lived: tuple[FastAPI, UvicornServer], keys: Keys) -> None:
+    app, srv = short_lived
+    async with asgi_client(app) as client:
+        before = await _closed(client, "lifetime")
+        async with open_stream(srv.url, headers=keys.headers(new_user())) as sse:
+            await asyncio.wait_for(sse.ended.wait(), 5)
+        assert await _closed(client, "lifetime") == before + 1
+
+
+async def test_shutdown_closes_every_stream(short_lived: tuple[FastAPI, UvicornServer], keys: Keys) -> None:
+    app, srv = short_lived
+    async with open_stream(srv.url, headers=keys.headers(new_user())) as one, \
+            open_stream(srv.url, headers=keys.headers(new_user())) as two:
+        app.state.hub.request_shutdown()  # what SIGTERM does through uvicorn's handle_exit
+        await asyncio.wait_for(asyncio.gather(one.ended.wait(), two.ended.wait()), 5)
+    async with open_stream(srv.url, headers=keys.headers(new_user()), expect=503):
+        pass  # a closing process refuses new streams: the client retries another replica
