@@ -124,3 +124,31 @@ async def test_block_stops_new_messages_but_history_stays(app: FastAPI, client: 
         assert refused.status_code == 403
     history = await client.get(f"/rooms/{room}/messages", headers=keys.headers(a))
     assert history.status_code == 200 and [m["content"] for m in history.json()["items"]] == ["before the block"]
+
+
+async def test_an_orphan_of_a_failed_commit_is_invisible_and_its_seq_reused(app: FastAPI, client: httpx.AsyncClient,
+                                                                              keys: Keys) -> None:
+    from datetime import UTC, datetime
+
+    from bson import ObjectId
+
+    from app.models.message import Message
+
+    a, b, room = await _pair_room(app, client, keys)
+    await send(client, keys, a, room, "committed")
+    # What a send leaves behind when its MySQL commit fails after the Mongo insert.
+    oid = ObjectId()
+    await Message(id=oid, room_id=room, seq=2, sender_id=a, content="orphan", client_msg_id="lost",
+                  dedupe_key="lost", created_at=datetime.now(UTC)).insert()
+    page = (await client.get(f"/rooms/{room}/messages", headers=keys.headers(b))).json()
+    assert [m["content"] for m in page["items"]] == ["committed"]
+    assert (await client.get(f"/rooms/{room}/messages/{oid}", headers=keys.headers(a))).status_code == 405
+    assert (await client.patch(f"/rooms/{room}/messages/{oid}", json={"content": "x"},
+                               headers=keys.headers(a))).status_code == 404
+    retried = await client.post(f"/rooms/{room}/messages", json={"content": "retried", "client_msg_id": "lost"},
+                                headers=keys.headers(a))
+    assert retried.status_code == 201 and retried.json()["seq"] == 2 and retried.json()["id"] != str(oid)
+    nxt = await send(client, keys, b, room, "next")
+    assert nxt["seq"] == 3
+    page = (await client.get(f"/rooms/{room}/messages", headers=keys.headers(b))).json()
+    assert [m["content"] for m in page["items"]] == ["committed", "retried", "next"]
