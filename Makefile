@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
-.PHONY: help install dev test lint typecheck backends validators bench clean-data
+.PHONY: help install dev test e2e lint backends validators bench clean-data
 
 help:
 	@echo "make dev    - the whole system without Docker (gateway on http://localhost:8000)"
@@ -27,6 +27,9 @@ validators:
 
 test: install backends validators
 	scripts/test.sh
+
+e2e: install
+	$(UV) run --frozen pytest tests/e2e -q
 
 lint: install
 	$(UV) run --frozen ruff check .
