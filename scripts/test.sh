@@ -23,4 +23,10 @@ for dir in tests/docs tests/config tests/infra tests/gateway tests/e2e; do
   if compgen -G "$dir/test_*.py" >/dev/null; then suites+=("$dir"); fi
 done
 if [ ${#suites[@]} -gt 0 ]; then run "$VENV/pytest" -q -p no:cacheprovider "${suites[@]}"; fi
+# The same e2e journey once more with real MariaDB and Redis behind make dev's processes.
+if [ -z "${E2E_BASE_URL:-}" ] && compgen -G "tests/e2e/test_*.py" >/dev/null; then
+  E2E_MYSQL_URL="${TEST_MYSQL_URL:-mysql+aiomysql://root@127.0.0.1:3306}" \
+  E2E_REDIS_URL="${TEST_REDIS_URL_E2E:-redis://127.0.0.1:6379/14}" \
+    run "$VENV/pytest" -q -p no:cacheprovider tests/e2e
+fi
 exit $fail

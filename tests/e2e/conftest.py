@@ -62,7 +62,11 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log_path = data.parent / "run.log"
     base = _free_port_base()
     kong = KONG_TEST_YML if KONG_TEST_YML.is_file() else REPO / "infrastructure/docker/kong/kong.yml"
-    env = {k: v for k, v in os.environ.items() if k not in ("MYSQL_URL", "REDIS_URL", "MONGO_URL", "KAFKA_BOOTSTRAP")}
+    backends = ("MYSQL_URL", "REDIS_URL", "MONGO_URL", "KAFKA_BOOTSTRAP")
+    env = {k: v for k, v in os.environ.items() if k not in backends}
+    # Embedded stores unless asked: E2E_MYSQL_URL=mysql+aiomysql://root@127.0.0.1:3306 E2E_REDIS_URL=... run the
+    # same journey on real servers (make test does both).
+    env.update({k: os.environ[f"E2E_{k}"] for k in backends if os.environ.get(f"E2E_{k}")})
     env["NO_COLOR"] = "1"
     with log_path.open("w") as log:
         process = subprocess.Popen(
