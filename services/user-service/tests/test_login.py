@@ -69,3 +69,26 @@ async def test_bcrypt_hash_verifies_and_is_upgraded(client: httpx.AsyncClient, a
     assert stored is not None and stored.startswith("$argon2id$")
     assert "m=19456,t=2,p=1" in stored
     await login(client, user["email"], "legacy-password-1")
+
+
+async def test_overload_is_refused_fast_not_queued(make_settings: Any) -> None:
+    """Beyond the hashing pool's capacity, logins/registrations get 503 + Retry-After at once."""
+    import asyncio
+
+    from app.factory import create_app
+    from chat_shared.testing.fixtures import asgi_client, started_app
+
+    from .conftest import unique_name
+
+    async for small in started_app(create_app(make_settings(hash_threads=1, hash_queue_limit=1))):
+        async with asgi_client(small) as client:
+            names = [unique_name("burst") for _ in range(12)]
+            responses = await asyncio.gather(*(
+                client.post("/auth/register", json={"email": f"{n}@example.com", "username": n,
+                                                     "password": "correct-horse-9"}) for n in names))
+            statuses = sorted(r.status_code for r in responses)
+            assert set(statuses) == {201, 503}, statuses
+            assert statuses.count(201) >= 2
+            refused = [r for r in responses if r.status_code == 503]
+            assert all(r.headers["retry-after"] == "1" for r in refused)
+            assert "user_auth_overload_refused_total" in (await client.get("/metrics")).text

@@ -109,8 +109,17 @@ class Runtime:
         self.kafka_ready.set()
 
     async def kafka_check(self) -> bool:
-        """Readiness probe of the broker: the producer is connected (reconnects if needed)."""
-        await self.producers.get()
+        """Readiness probe of the broker: a metadata round-trip through the producer's connection.
+
+        A started producer alone proves nothing once the broker goes away, so ask the broker something.
+        """
+        producer = await self.producers.get()
+        try:
+            await asyncio.wait_for(producer.client.fetch_all_metadata(), timeout=1.5)
+        except Exception:
+            self.producers.healthy = False
+            raise
+        self.producers.healthy = True
         return True
 
     async def sql_check(self) -> None:

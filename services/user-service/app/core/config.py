@@ -31,9 +31,10 @@ class Settings(ServiceSettings):
     argon2_memory_kib: int = 19 * 1024
     argon2_time_cost: int = 2
     argon2_parallelism: int = 1
-    #: Threads hashing passwords at once, and how many more may wait before new ones are refused (503).
+    #: Threads hashing passwords at once, and how many more requests may wait for them before new ones are
+    #: refused with 503: a waiting request costs up to queue/threads hash times (~3 × 25 ms here).
     hash_threads: int = 2
-    hash_queue_limit: int = 16
+    hash_queue_limit: int = 6
 
     presence_ttl_s: int = 60
     presence_sweep_interval_s: float = 2.0

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import unicodedata
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from passlib.context import CryptContext
 
 from app.core.config import Settings
+from app.core.metrics import HASH_REFUSED
 from chat_shared.errors import ServiceUnavailable
 
 _COMMON_FILE = Path(__file__).with_name("common_passwords.txt")
@@ -54,19 +56,30 @@ class PasswordHasher:
         )
         self._pool = ThreadPoolExecutor(max_workers=settings.hash_threads, thread_name_prefix="hash")
         self._capacity = settings.hash_threads + settings.hash_queue_limit
-        self._in_flight = 0
+        self._admitted = 0
         # Verifying against this keeps unknown-account logins as slow as real ones (no user enumeration).
         self._dummy_hash = self._context.hash("dummy-password-for-timing")
 
-    async def _run(self, fn: Callable[..., Any], *args: str) -> Any:
-        if self._in_flight >= self._capacity:
+    @asynccontextmanager
+    async def admit(self) -> AsyncIterator[None]:
+        """Admit one hashing request for its whole duration, or refuse it at once with 503.
+
+        Taken before any I/O, so excess requests cost microseconds and hold no database connection
+        while they would wait for a hashing thread (queueing them there is what turns overload into
+        timeouts).
+        """
+        if self._admitted >= self._capacity:
+            HASH_REFUSED.inc()
             raise ServiceUnavailable("Authentication is busy, retry shortly", retry_after=1)
-        self._in_flight += 1
+        self._admitted += 1
         try:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._pool, fn, *args)
+            yield
         finally:
-            self._in_flight -= 1
+            self._admitted -= 1
+
+    async def _run(self, fn: Callable[..., Any], *args: str) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, fn, *args)
 
     async def hash(self, password: str) -> str:
         """An Argon2id hash of the NFKC-normalised password."""

@@ -55,6 +55,10 @@ class AuthService:
 
     async def register(self, body: RegisterRequest) -> User:
         """Create an account and stage ``UserRegistered``; 409 on a duplicate, 422 on a common password."""
+        async with self.hasher.admit():
+            return await self._register(body)
+
+    async def _register(self, body: RegisterRequest) -> User:
         if is_common(body.password):
             raise Unprocessable("This password is too common; choose another")
         email_key, username_key = str(body.email).lower(), body.username.lower()
@@ -77,6 +81,10 @@ class AuthService:
     async def login(self, identifier: str, password: str, address: str, throttle: LoginThrottle) -> TokenPair:
         """Tokens for valid credentials; the same 401 (and about the same time) whether the account exists."""
         await throttle.check(identifier, address)
+        async with self.hasher.admit():
+            return await self._login(identifier, password, address, throttle)
+
+    async def _login(self, identifier: str, password: str, address: str, throttle: LoginThrottle) -> TokenPair:
         user = await self.users.by_login(identifier)
         ok, needs_rehash = await self.hasher.verify(password, user.password_hash if user else None)
         if user is None or not ok:
@@ -119,6 +127,10 @@ class AuthService:
 
     async def change_password(self, user_id: int, current: str, new: str) -> None:
         """Check the current password, store the new one, revoke every refresh token."""
+        async with self.hasher.admit():
+            await self._change_password(user_id, current, new)
+
+    async def _change_password(self, user_id: int, current: str, new: str) -> None:
         user = await self.users.get(user_id, for_update=True)
         if user is None:
             raise Unauthorized("Account no longer exists")
