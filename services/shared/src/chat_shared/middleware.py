@@ -29,6 +29,15 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def _with_request_id(send: Send, request_id: str) -> Send:
+    async def send_wrapper(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+        await send(message)
+
+    return send_wrapper
+
+
 class RequestContextMiddleware:
     """Sets ``X-Request-ID`` and ``traceparent`` context, logs the request, records metrics."""
 
@@ -40,8 +49,12 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        structlog.contextvars.clear_contextvars()
         request_id = tracing.clean_request_id(_header(scope, b"x-request-id"))
+        if scope.get("path") in _UNLOGGED:
+            # Probes and scrapes: only the request id, none of the logging/tracing/metrics work.
+            await self.app(scope, receive, _with_request_id(send, request_id))
+            return
+        structlog.contextvars.clear_contextvars()
         traceparent = tracing.child_traceparent(_header(scope, b"traceparent"))
         tracing.bind(request_id, traceparent)
         scope.setdefault("state", {})["request_id"] = request_id
@@ -50,14 +63,13 @@ class RequestContextMiddleware:
         in_progress = metrics.HTTP_IN_PROGRESS.labels(self.service)
         in_progress.inc()
 
+        send_with_id = _with_request_id(send, request_id)
+
         async def send_wrapper(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode()))
-                message["headers"] = headers
-            await send(message)
+            await send_with_id(message)
 
         try:
             await self.app(scope, receive, send_wrapper)
@@ -71,19 +83,17 @@ class RequestContextMiddleware:
             route: Any = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = scope.get("method", "GET")
-            path = scope.get("path", "")
-            if path not in _UNLOGGED:
-                metrics.HTTP_REQUESTS.labels(self.service, method, template, str(status)).inc()
-                metrics.HTTP_DURATION.labels(self.service, method, template).observe(elapsed)
-                level = logging.WARNING if status >= 500 else logging.INFO
-                log.log(
-                    level,
-                    "request",
-                    method=method,
-                    route=template,
-                    status=status,
-                    duration_ms=round(elapsed * 1000, 2),
-                    user_id=scope.get("state", {}).get("user_id"),
-                )
+            metrics.HTTP_REQUESTS.labels(self.service, method, template, str(status)).inc()
+            metrics.HTTP_DURATION.labels(self.service, method, template).observe(elapsed)
+            level = logging.WARNING if status >= 500 else logging.INFO
+            log.log(
+                level,
+                "request",
+                method=method,
+                route=template,
+                status=status,
+                duration_ms=round(elapsed * 1000, 2),
+                user_id=scope.get("state", {}).get("user_id"),
+            )
         except Exception:  # pragma: no cover - defensive
             logging.getLogger(__name__).exception("metrics_failed")
