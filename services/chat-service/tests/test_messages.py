@@ -124,6 +124,11 @@ async def test_block_stops_new_messages_but_history_stays(app: FastAPI, client: 
         assert refused.status_code == 403
     history = await client.get(f"/rooms/{room}/messages", headers=keys.headers(a))
     assert history.status_code == 200 and [m["content"] for m in history.json()["items"]] == ["before the block"]
+    assert (await client.get(f"/rooms/{room}", headers=keys.headers(a))).status_code == 200
+    for opener, other in ((a, b), (b, a)):
+        reopened = await client.post("/rooms", json={"type": "direct", "member_ids": [other]},
+                                     headers=keys.headers(opener))
+        assert reopened.status_code == 403  # never across a block, even for the existing room
 
 
 async def test_an_orphan_of_a_failed_commit_is_invisible_and_its_seq_reused(app: FastAPI, client: httpx.AsyncClient,

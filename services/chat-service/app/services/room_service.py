@@ -71,12 +71,14 @@ class RoomService:
     async def _open_direct(self, user_id: int, other: int) -> tuple[RoomOut, bool]:
         if other == user_id:
             raise BadRequest("A direct room needs another user")
+        # Never across a block (CONTRACT §5), even when the room exists: its history stays readable
+        # through GET /rooms/{id}, but it cannot be (re)opened as a conversation.
+        if await self.permissions.blocked_between(user_id, other):
+            raise Forbidden("You cannot message this user")
         key = pair_key(user_id, other)
         existing = await self.rooms.by_pair(key)
         if existing is not None:
             return await self.view(existing, user_id), False
-        if await self.permissions.blocked_between(user_id, other):
-            raise Forbidden("You cannot message this user")
         if not await self.permissions.are_friends(user_id, other):
             raise Forbidden("Direct rooms are only between friends")
         now = utcnow()
