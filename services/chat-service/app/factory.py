@@ -29,7 +29,6 @@ from app.stream.log import UserLog
 from app.stream.tickets import TicketStore
 from chat_shared.app import install_common
 from chat_shared.auth import build_verifier
-from chat_shared.consumer import EventConsumer
 from chat_shared.events.topics import CHAT_EVENTS, FRIEND_EVENTS, MESSAGE_EVENTS, USER_EVENTS
 from chat_shared.runtime import Runtime, attach_verifier
 
@@ -57,17 +56,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.hub = hub = StreamHub(redis, user_log, settings.sse_heartbeat_s, settings.sse_max_lifetime_s)
         await hub.start()
         shutdown.watch(hub)
-        readiness.add("mysql", runtime.sql_check)
-        readiness.add("redis", redis.ping)
-        readiness.add("mongo", lambda: mongo.ping(client, settings.mongo_db))
-        readiness.add("kafka", runtime.kafka_check)
-        common = {"settings": settings, "sessionmaker": runtime.sessionmaker, "producers": runtime.producers}
-        runtime.add_consumer(EventConsumer(group_id=PERMISSIONS_GROUP, topics=[FRIEND_EVENTS],
-                                           handlers=PERMISSION_HANDLERS, **common))
-        runtime.add_consumer(EventConsumer(group_id=USERS_GROUP, topics=[USER_EVENTS],
-                                           handlers=USER_HANDLERS, **common))
-        runtime.add_consumer(EventConsumer(group_id=FANOUT_GROUP, topics=[MESSAGE_EVENTS, CHAT_EVENTS],
-                                           handlers=fanout_handlers(user_log), **common))
+        runtime.readiness.add("mongo", lambda: mongo.ping(client, settings.mongo_db))
+        runtime.consume(PERMISSIONS_GROUP, [FRIEND_EVENTS], PERMISSION_HANDLERS)
+        runtime.consume(USERS_GROUP, [USER_EVENTS], USER_HANDLERS)
+        runtime.consume(FANOUT_GROUP, [MESSAGE_EVENTS, CHAT_EVENTS], fanout_handlers(user_log))
         runtime.start_kafka([CHAT_EVENTS, MESSAGE_EVENTS])
         try:
             yield
@@ -81,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="BigTech Chat — chat-service", version="1.0.0", lifespan=lifespan,
                   description="Rooms, messages and the live stream (CONTRACT §5–6).")
     app.state.settings = settings
-    readiness = install_common(app, settings)
+    install_common(app, settings)
     app.add_exception_handler(AlreadySent, _already_sent)
     for router in (rooms.router, messages.router, stream.router):
         app.include_router(router)

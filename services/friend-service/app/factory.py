@@ -15,7 +15,6 @@ from app.services.presence import PresenceReplica
 from app.services.user_directory import UserDirectory
 from chat_shared.app import install_common
 from chat_shared.auth import build_verifier
-from chat_shared.consumer import EventConsumer
 from chat_shared.events.topics import FRIEND_EVENTS, USER_EVENTS, USER_ONLINE_STATUS
 from chat_shared.runtime import Runtime, attach_verifier
 
@@ -35,13 +34,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.user_directory = directory = UserDirectory.from_settings(settings)
         app.state.presence = presence = PresenceReplica(redis, settings.presence_online_ttl_s,
                                                         settings.presence_offline_ttl_s)
-        for group, topic, handlers in ((REPLICA_GROUP, USER_EVENTS, REPLICA_HANDLERS),
-                                       (PRESENCE_GROUP, USER_ONLINE_STATUS, presence_handlers(presence))):
-            runtime.add_consumer(EventConsumer(settings=settings, group_id=group, topics=[topic], handlers=handlers,
-                                               sessionmaker=runtime.sessionmaker, producers=runtime.producers))
-        readiness.add("mysql", runtime.sql_check)
-        readiness.add("redis", redis.ping)
-        readiness.add("kafka", runtime.kafka_check)
+        runtime.consume(REPLICA_GROUP, [USER_EVENTS], REPLICA_HANDLERS)
+        runtime.consume(PRESENCE_GROUP, [USER_ONLINE_STATUS], presence_handlers(presence))
         runtime.start_kafka([FRIEND_EVENTS])
         try:
             yield
@@ -52,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="BigTech Chat — friend-service", version="1.0.0", lifespan=lifespan,
                   description="Friend requests, friendships and blocks (CONTRACT §4).")
     app.state.settings = settings
-    readiness = install_common(app, settings)
+    install_common(app, settings)
     for router in (requests.router, friends.router, blocks.router):
         app.include_router(router)
     return app

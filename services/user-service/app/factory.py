@@ -36,9 +36,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                            settings.jwt_issuer, settings.jwt_audience))
         app.state.hasher = hasher = PasswordHasher(settings)
         app.state.presence = presence = Presence(redis, settings.presence_ttl_s)
-        readiness.add("mysql", runtime.sql_check)
-        readiness.add("redis", redis.ping)
-        readiness.add("kafka", runtime.kafka_check)
         runtime.start_kafka([USER_EVENTS, USER_ONLINE_STATUS])
         runtime.spawn(presence.run_sweeper(runtime.sessionmaker, runtime.outbox,
                                            settings.presence_sweep_interval_s), "presence-sweeper")
@@ -51,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="BigTech Chat — user-service", version="1.0.0", lifespan=lifespan,
                   description="Accounts, tokens, profiles and presence (CONTRACT §3).")
     app.state.settings = settings
-    readiness = install_common(app, settings)
+    install_common(app, settings)
     for router in (auth.router, profile.router, users.router, presence.router, jwks.router):
         app.include_router(router)
     return app

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,8 @@ from sqlalchemy.engine import make_url
 
 from chat_shared import db
 from chat_shared.auth import TokenVerifier
-from chat_shared.consumer import EventConsumer
+from chat_shared.consumer import EventConsumer, Handler
+from chat_shared.health import Readiness
 from chat_shared.kafka import ProducerHolder, ensure_topics
 from chat_shared.migrations import upgrade_head
 from chat_shared.outbox import Outbox, OutboxRelay
@@ -50,6 +51,9 @@ class Runtime:
         self.kafka_ready = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self._closers: list[Callable[[], Coroutine[Any, Any, Any]]] = []
+        self.readiness: Readiness = app.state.readiness
+        self.readiness.add("mysql", self.sql_check)
+        self.readiness.add("kafka", self.kafka_check)
         app.state.runtime = self
         app.state.engine = self.engine
         app.state.sessionmaker = self.sessionmaker
@@ -73,6 +77,7 @@ class Runtime:
         redis = create_redis(self.settings.redis_url)
         self.redis = redis
         self.app.state.redis = redis
+        self.readiness.add("redis", redis.ping)
         self._closers.append(redis.aclose)
         return redis
 
@@ -80,6 +85,13 @@ class Runtime:
         """A consumer started once the broker is reachable."""
         self.consumers.append(consumer)
         self.kafka_topics.update(consumer.topics)
+
+    def consume(self, group_id: str, topics: list[str], handlers: Mapping[str, Handler]) -> EventConsumer:
+        """Declare a consumer group of this service on these topics (started once the broker is reachable)."""
+        consumer = EventConsumer(settings=self.settings, group_id=group_id, topics=topics, handlers=handlers,
+                                 sessionmaker=self.sessionmaker, producers=self.producers)
+        self.add_consumer(consumer)
+        return consumer
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """A background task cancelled at shutdown."""
