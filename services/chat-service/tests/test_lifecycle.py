@@ -52,3 +52,23 @@ async def test_shutdown_closes_every_stream(short_lived: tuple[FastAPI, UvicornS
         await asyncio.wait_for(asyncio.gather(one.ended.wait(), two.ended.wait()), 5)
     async with open_stream(srv.url, headers=keys.headers(new_user()), expect=503):
         pass  # a closing process refuses new streams: the client retries another replica
+
+
+async def test_a_client_that_stops_reading_does_not_hold_up_the_heartbeat(monkeypatch: Any) -> None:
+    """One timer pings every stream; a stalled socket is closed instead of blocking the others."""
+    from app.stream import hub as hub_module
+
+    monkeypatch.setattr(hub_module, "PING_TIMEOUT_S", 0.1)
+    stalled = asyncio.Event()
+    sent: list[dict[str, Any]] = []
+
+    async def never_drains(message: dict[str, Any]) -> None:
+        if message.get("body") == hub_module.PING:
+            await stalled.wait()  # the socket buffer is full and stays full
+        sent.append(message)
+
+    hub = hub_module.StreamHub(redis=None, user_log=None, heartbeat_s=15, max_lifetime_s=3600)  # type: ignore[arg-type]
+    conn = hub.new_connection(1, never_drains)
+    await asyncio.wait_for(hub._ping(conn), timeout=2)
+    assert conn.closed == "error"
+    assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}

@@ -16,6 +16,7 @@ from bson.errors import InvalidId
 from pymongo import ReturnDocument
 
 from app.models.message import Message
+from app.repositories.timing import mongo_call, mongo_timer
 
 
 def object_id(value: str) -> ObjectId | None:
@@ -37,15 +38,18 @@ def _parse(raw: dict[str, Any] | None) -> Message | None:
 class MessageRepository:
     """Reads and writes of messages."""
 
+    @mongo_call("find")
     async def by_dedupe(self, room_id: int, sender_id: int, key: str) -> Message | None:
         """The message a sender already sent with this ``client_msg_id``."""
         return await Message.find_one({"room_id": room_id, "sender_id": sender_id, "dedupe_key": key})
 
+    @mongo_call("insert")
     async def insert(self, message: Message) -> Message:
         """Insert; raises ``DuplicateKeyError`` if the seq or the dedupe key is taken."""
         await message.insert()
         return message
 
+    @mongo_call("delete")
     async def delete_orphans(self, room_id: int, above_seq: int) -> int:
         """Remove documents of sends that never committed (seq above the committed ``last_seq``)."""
         result = await _collection().delete_many({"room_id": room_id, "seq": {"$gt": above_seq}})
@@ -56,8 +60,10 @@ class MessageRepository:
         oid = object_id(message_id)
         if oid is None:
             return None
-        return await Message.find_one({"_id": oid, "room_id": room_id, "seq": {"$lte": last_seq}})
+        with mongo_timer("find"):
+            return await Message.find_one({"_id": oid, "room_id": room_id, "seq": {"$lte": last_seq}})
 
+    @mongo_call("find")
     async def page(self, room_id: int, last_seq: int, *, before: int | None, after: int | None,
                    limit: int) -> list[Message]:
         """Up to ``limit`` messages in ascending seq: after ``after``, or the newest before ``before``."""
@@ -74,18 +80,21 @@ class MessageRepository:
         wanted = [{"room_id": r, "seq": s} for r, s in pairs if s > 0]
         if not wanted:
             return {}
-        found = await Message.find({"$or": wanted}).to_list()
+        with mongo_timer("find"):
+            found = await Message.find({"$or": wanted}).to_list()
         return {m.room_id: m for m in found}
 
     async def unread(self, room_id: int, user_id: int, after_seq: int, last_seq: int) -> int:
         """Messages above the read position, up to the committed seq, not sent by the user, not deleted."""
         if last_seq <= after_seq:
             return 0
-        return int(await _collection().count_documents({
-            "room_id": room_id, "seq": {"$gt": after_seq, "$lte": last_seq},
-            "sender_id": {"$ne": user_id}, "deleted": {"$ne": True},
-        }))
+        with mongo_timer("count"):
+            return int(await _collection().count_documents({
+                "room_id": room_id, "seq": {"$gt": after_seq, "$lte": last_seq},
+                "sender_id": {"$ne": user_id}, "deleted": {"$ne": True},
+            }))
 
+    @mongo_call("update")
     async def set_content(self, message: Message, content: str, at: datetime) -> Message:
         """Replace the content of a (not deleted) message; sets ``edited_at``."""
         raw = await _collection().find_one_and_update(
@@ -93,6 +102,7 @@ class MessageRepository:
             {"$set": {"content": content, "edited_at": at}}, return_document=ReturnDocument.AFTER)
         return _parse(raw) or message
 
+    @mongo_call("update")
     async def soft_delete(self, message: Message) -> bool:
         """Mark deleted and drop the content; False if it already was."""
         result = await _collection().update_one(
@@ -100,6 +110,7 @@ class MessageRepository:
             {"$set": {"deleted": True, "content": None, "reactions": []}})
         return bool(result.modified_count)
 
+    @mongo_call("update")
     async def react(self, message_id: PydanticObjectId | None, emoji: str, user_id: int,
                     add: bool) -> tuple[Message | None, bool]:
         """Add or remove one user's reaction; (the message after, whether anything changed)."""

@@ -27,6 +27,7 @@ log = structlog.get_logger("app.stream.hub")
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 PING = b": ping\n\n"
+PING_TIMEOUT_S = 2.0
 BATCH = 200
 
 
@@ -208,8 +209,16 @@ class StreamHub:
                     if conn.expires_at <= now:
                         await self.close(conn, "lifetime")
                     elif not conn.pumping and not conn.closed:
-                        with contextlib.suppress(Exception):
-                            await conn.write(PING)
+                        await self._ping(conn)
+
+    async def _ping(self, conn: Connection) -> None:
+        # One timer serves every stream, so a client that stopped reading (full socket buffer) must not
+        # hold it up: give up on that client after a short wait; it resumes later with Last-Event-ID.
+        try:
+            async with asyncio.timeout(PING_TIMEOUT_S):
+                await conn.write(PING)
+        except Exception:  # TimeoutError, or the client is gone
+            await self.close(conn, "error")
 
 
 def encode_data(payload: dict[str, Any]) -> str:
