@@ -7,7 +7,6 @@ in compose (one host, several workers) and in Kubernetes (few workers per pod, m
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -40,16 +39,10 @@ def _default_workers() -> int:
     return min(2 * _cpu_limit() + 1, _MAX_DEFAULT_WORKERS)
 
 
-def _worker_class() -> str:
-    """Prefer the maintained ``uvicorn-worker`` package; ``uvicorn.workers`` is deprecated since 0.30."""
-    if importlib.util.find_spec("uvicorn_worker") is not None:
-        return "uvicorn_worker.UvicornWorker"
-    return "uvicorn.workers.UvicornWorker"
-
-
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WORKERS") or _default_workers())
-worker_class = _worker_class()
+# The maintained home of the worker (``uvicorn.workers`` is deprecated since uvicorn 0.30).
+worker_class = "uvicorn_worker.UvicornWorker"
 
 # SSE streams are closed by the app when a worker is told to stop, so clients reconnect elsewhere with
 # Last-Event-ID; 30 s is enough for in-flight requests to finish. Kubernetes' terminationGracePeriodSeconds
