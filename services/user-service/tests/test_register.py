@@ -119,3 +119,20 @@ async def test_refused_registration_publishes_nothing(client: httpx.AsyncClient,
         e.get("payload", {}).get("user_id") == marker["id"] for e in evs))
     registered = [e for e in events if e.get("event_type") == "UserRegistered"]
     assert [e.get("payload", {}).get("username") for e in registered].count(user["username"]) == 1
+
+
+async def test_concurrent_duplicates_one_account_one_event(client: httpx.AsyncClient, app: Any,
+                                                           kafka_bootstrap: str) -> None:
+    """Racing registrations of one username: the unique key decides, the loser's transaction rolls back
+    and publishes nothing."""
+    import asyncio
+
+    name = unique_name("race")
+    responses = await asyncio.gather(*(
+        client.post("/auth/register", json={"email": f"{name}{i}@example.com", "username": name,
+                                             "password": "correct-horse-9"}) for i in range(4)))
+    assert sorted(r.status_code for r in responses) == [201, 409, 409, 409]
+    marker = await register(client)
+    events = await read_events(kafka_bootstrap, "user.events", lambda evs: any(
+        e.get("payload", {}).get("user_id") == marker["id"] for e in evs))
+    assert [e.get("payload", {}).get("username") for e in events].count(name) == 1
