@@ -1,0 +1,414 @@
+"""S8 — `message.events`: chat-service outbox → relay → broker → fan-out consumer → per-user Redis streams.
+
+    uv run --frozen python tests/load/chat_s8_fanout.py [--rate 500] [--duration 30] [--runs 3] [--no-record]
+
+Starts a scratch MariaDB database, a Tansu broker and chat-service as a real process (uvicorn, 1 worker,
+uvloop + httptools, `ENVIRONMENT=development`, migrations on start, Redis db 14, `MONGO_URL=mongomock://`).
+**Nothing here touches Mongo**: the bench writes `MessageSent` rows straight into chat-service's MySQL
+`outbox` table (what a send commits, minus the Mongo insert), for rooms of 10 members it created in
+`rooms`/`room_members`. So the send's own latency (Mongo insert + seq allocation) is **not measured here**
+(it needs a real MongoDB: S4); what is measured is the pipeline after the commit.
+
+Rows written by another process cannot wake the relay (a send wakes it right after its own commit), so the
+service runs with `OUTBOX_POLL_INTERVAL_S=0.005`: the relay looks every 5 ms, as it would be kept busy by
+wake-ups at hundreds of sends/s; up to 5 ms of the latency below is that poll.
+
+* **C_kafka** (same run): aiokafka produce → consume p50/p99 at the same rate, `fetch_max_wait_ms=5`.
+* **Handled latency** at `--rate` (open loop, 50 rooms × 10 members, one outbox row per scheduled time):
+  scheduled insert time → the Redis stream entry's id (its millisecond = when the Lua `XADD` ran in Redis),
+  read back from the members' `stream:user:{id}`. Also the relay's share (→ `outbox.published_at`).
+  Target: p99 ≤ C_kafka p99 + 30 ms.
+* **Burst**: 10,000 rows inserted at once; relay publish rate (first → last `published_at`) and fan-out
+  drain rate (first → last `XADD`), one process. Target ≥ 1,000 events/s.
+* **kill -9**: a 10,000-row burst, the chat process `kill -9`ed after ≈ 30 % are in the streams, restarted;
+  then every member's stream holds each of its room's events exactly once, in seq order (0 lost,
+  0 duplicated), and every outbox row is published.
+CPU-µs per event of chat-service, MariaDB, Redis and the broker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from itertools import pairwise
+from pathlib import Path
+
+import aiomysql
+import eventbench as eb
+import httpx
+from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
+
+from chat_shared.events.envelope import EventEnvelope
+from chat_shared.testing import databases
+from chat_shared.testing.broker import Broker, free_port
+from chat_shared.testing.tokens import TestKeys
+
+CHAT_DIR = eb.ROOT / "services" / "chat-service"
+UVICORN = eb.ROOT / ".venv" / "bin" / "uvicorn"
+REDIS_URL = "redis://127.0.0.1:6379/14"
+ROOMS = 50
+MEMBERS = 10
+
+
+class Service:
+    """chat-service under uvicorn; restartable on the same database, Redis and broker."""
+
+    def __init__(self, env: dict[str, str], logdir: Path) -> None:
+        self.env = env
+        self.logdir = logdir
+        self.process: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self.starts = 0
+
+    async def start(self) -> None:
+        self.port = free_port()
+        self.starts += 1
+        log = (self.logdir / f"chat-{self.starts}.log").open("wb")
+        self.process = subprocess.Popen(
+            [str(UVICORN), "main:app", "--port", str(self.port), "--loop", "uvloop", "--http", "httptools",
+             "--no-access-log", "--log-level", "warning"],
+            cwd=CHAT_DIR, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT)
+        async with httpx.AsyncClient(timeout=2) as client:
+            for _ in range(1200):
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"chat-service exited: see {log.name}")
+                try:
+                    if (await client.get(f"http://127.0.0.1:{self.port}/health")).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise RuntimeError("chat-service not healthy after 120 s")
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+def outbox_row(room_id: int, seq: int, sender: int, mid: str, occurred: float) -> tuple:
+    """A `MessageSent` outbox row as chat-service's send would commit it (the whole public message)."""
+    at = datetime.fromtimestamp(occurred, UTC)
+    message = {"id": mid, "room_id": room_id, "seq": seq, "sender_id": sender, "content": f"bench {mid}",
+               "message_type": "text", "client_msg_id": None, "created_at": at.isoformat(), "edited_at": None,
+               "deleted": False, "reactions": {}}
+    env = EventEnvelope(event_type="MessageSent", producer="chat-service", occurred_at=at,
+                        payload={"room_id": room_id, "seq": seq, "message": message})
+    return (str(env.event_id), "MessageSent", "message.events", str(room_id), env.model_dump_json(), None,
+            at.replace(tzinfo=None))
+
+
+INSERT = ("INSERT INTO outbox (event_id, event_type, topic, `key`, envelope, traceparent, created_at) "
+          "VALUES (%s, %s, %s, %s, %s, %s, %s)")
+
+
+class Bench:
+    def __init__(self, pool: aiomysql.Pool, redis: Redis, service: Service, broker: Broker) -> None:
+        self.pool = pool
+        self.redis = redis
+        self.service = service
+        self.broker = broker
+        self.user_base = random.randint(10, 90) * 10_000_000
+        self.users_made: list[int] = []
+
+    async def rooms(self, count: int = ROOMS) -> dict[int, list[int]]:
+        """Fresh group rooms of MEMBERS members (fresh users: each stream starts empty)."""
+        now = datetime.now(UTC).replace(tzinfo=None)
+        out = {}
+        async with self.pool.acquire() as conn, conn.cursor() as cur:
+            for _ in range(count):
+                await cur.execute("INSERT INTO rooms (type, name, created_by, last_seq, created_at, last_activity_at)"
+                                  " VALUES ('group', 'bench', %s, 0, %s, %s)", (self.user_base, now, now))
+                room = cur.lastrowid
+                members = [self.user_base + k for k in range(MEMBERS)]
+                self.user_base += MEMBERS
+                await cur.executemany("INSERT INTO room_members (room_id, user_id, last_read_seq, joined_at) "
+                                      "VALUES (%s, %s, 0, %s)", [(room, m, now) for m in members])
+                out[room] = members
+                self.users_made += members
+        return out
+
+    def cpus(self) -> dict[str, float]:
+        return {"chat-service": eb.cpu_seconds(self.service.pid), "mariadb": eb.cpu_seconds(eb.mysqld_pid()),
+                "redis": eb.cpu_seconds(eb.pid_of("redis-server")),
+                "broker": eb.cpu_seconds(self.broker._process.pid if self.broker._process else None)}
+
+    async def entries(self, user: int) -> list[tuple[float, dict]]:
+        """(XADD time s, data) of every entry of a user's stream."""
+        raw = await self.redis.xrange(f"stream:user:{user}")
+        return [(int(i.split(b"-")[0]) / 1000, json.loads(f[b"d"])) for i, f in raw]
+
+    async def appended(self, rooms: dict[int, list[int]]) -> int:
+        """Events in the streams so far (one member per room)."""
+        return sum([await self.redis.xlen(f"stream:user:{m[0]}") for m in rooms.values()])
+
+    async def wait_appended(self, rooms: dict[int, list[int]], expected: int, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        last, since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            n = await self.appended(rooms)
+            if n >= expected:
+                return n
+            if n != last:
+                last, since = n, time.monotonic()
+            elif time.monotonic() - since > 60:
+                return n  # stuck
+            await asyncio.sleep(0.25)
+        return await self.appended(rooms)
+
+    async def published(self, ids: set[str]) -> dict[str, float]:
+        async with self.pool.acquire() as conn, conn.cursor() as cur:
+            await cur.execute("SELECT event_id, published_at FROM outbox WHERE published_at IS NOT NULL "
+                              "AND created_at >= NOW(6) - INTERVAL 1 HOUR")
+            return {e: eb.utc(t) for e, t in await cur.fetchall() if e in ids}
+
+    async def steady(self, rate: float, duration: float, label: str) -> tuple[eb.Window, list[float]]:
+        rooms = await self.rooms()
+        room_ids = list(rooms)
+        seqs = dict.fromkeys(room_ids, 0)
+        sent: dict[str, float] = {}
+        ids: dict[str, str] = {}
+        tasks = []
+
+        async def insert(row: tuple) -> None:
+            async with self.pool.acquire() as conn, conn.cursor() as cur:
+                await cur.execute(INSERT, row)
+
+        cpu0 = self.cpus()
+        start = time.perf_counter()
+        wall0 = time.time()
+        for i in range(int(rate * duration)):
+            scheduled = start + i / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            room = room_ids[i % len(room_ids)]
+            seqs[room] += 1
+            mid = f"m{uuid.uuid4().hex[:12]}"
+            wall = wall0 + (scheduled - start)
+            row = outbox_row(room, seqs[room], rooms[room][0], mid, wall)
+            sent[mid] = wall
+            ids[row[0]] = mid
+            tasks.append(asyncio.create_task(insert(row)))
+        await asyncio.gather(*tasks)
+        await self.wait_appended(rooms, len(sent), 300)
+        elapsed = time.perf_counter() - start
+        cpu1 = self.cpus()
+        seen: dict[str, float] = {}
+        for members in rooms.values():
+            for at, data in await self.entries(members[0]):
+                seen[data["message"]["id"]] = at
+        window = eb.Window(label, elapsed=elapsed, expected=len(sent))
+        window.latencies = [seen[m] - w for m, w in sent.items() if m in seen]
+        window.cpu = {k: cpu1[k] - cpu0[k] for k in cpu0}
+        pub = await self.published(set(ids))
+        relay = [pub[e] - sent[m] for e, m in ids.items() if e in pub]
+        return window, relay
+
+    async def burst(self, count: int, kill_after: int | None = None) -> dict[str, object]:
+        rooms = await self.rooms()
+        room_ids = list(rooms)
+        rows, expect = [], {r: [] for r in room_ids}
+        now = time.time()
+        for i in range(count):
+            room = room_ids[i % len(room_ids)]
+            seq = len(expect[room]) + 1
+            mid = f"m{uuid.uuid4().hex[:12]}"
+            rows.append(outbox_row(room, seq, rooms[room][0], mid, now))
+            expect[room].append(mid)
+        cpu0 = self.cpus()
+        t0 = time.time()
+        async with self.pool.acquire() as conn, conn.cursor() as cur:
+            for i in range(0, count, 1000):
+                await cur.executemany(INSERT, rows[i:i + 1000])
+        out: dict[str, object] = {"insert_s": time.time() - t0, "expected": count}
+        if kill_after is not None:
+            while await self.appended(rooms) < kill_after:
+                await asyncio.sleep(0.02)
+            cpu_killed = eb.cpu_seconds(self.service.pid) - cpu0["chat-service"]
+            eb.kill9(self.service.process)
+            killed = time.time()
+            out["at_kill"] = await self.appended(rooms)
+            await self.service.start()
+            out["restart_s"] = time.time() - killed
+        got = await self.wait_appended(rooms, count, 300)
+        await asyncio.sleep(2 if kill_after is None else 5)  # let late duplicates (if any) land
+        cpu1 = self.cpus()
+        if kill_after is not None:
+            cpu1["chat-service"] += cpu_killed
+            cpu0["chat-service"] = 0.0
+        out["cpu"] = {k: cpu1[k] - cpu0[k] for k in cpu0}
+        out["appended"] = got
+        # every member: each of its room's events exactly once, in seq order
+        lost = dup = disorder = 0
+        stamps = []
+        for room, members in rooms.items():
+            for m in members:
+                entries = await self.entries(m)
+                mids = [d["message"]["id"] for _, d in entries]
+                seqs = [d["message"]["seq"] for _, d in entries]
+                stamps += [t for t, _ in entries] if m == members[0] else []
+                dup += len(mids) - len(set(mids))
+                lost += len(set(expect[room]) - set(mids))
+                disorder += sum(1 for a, b in pairwise(seqs) if b <= a)
+        stamps.sort()
+        out.update(lost=lost, duplicated=dup, disorder=disorder, first=stamps[0], last=stamps[-1], t0=t0,
+                   drain=len(stamps) / max(stamps[-1] - stamps[0], 1e-9))
+        pub = sorted((await self.published({r[0] for r in rows})).values())
+        out["published"] = len(pub)
+        out["publish_rate"] = len(pub) / max(pub[-1] - pub[0], 1e-9) if pub else 0.0
+        if kill_after is not None:
+            out["resumed_s"] = min((t for t in stamps if t > killed), default=float("nan")) - killed
+        return out
+
+
+def fmt_ms(values: list[float]) -> str:
+    return eb.spread([v * 1e3 for v in values], "{:.1f}") + " ms"
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=500.0)
+    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--burst", type=int, default=10_000)
+    parser.add_argument("--no-record", action="store_true")
+    args = parser.parse_args()
+
+    load0 = await eb.wait_quiet()
+    print(f"S8 chat: load avg {os.getloadavg()} at start, {os.cpu_count()} CPUs", flush=True)
+    keys = TestKeys()
+    url = await databases.create_database("bench_chat_s8")
+    broker = Broker().start()
+    logdir = Path(tempfile.mkdtemp(prefix="bench-chat-s8-"))
+    env = {"ENVIRONMENT": "development", "DATABASE_URL": url, "RUN_MIGRATIONS_ON_START": "true",
+           "REDIS_URL": REDIS_URL, "MONGO_URL": "mongomock://", "KAFKA_BOOTSTRAP": broker.bootstrap,
+           "KAFKA_ENABLE_IDEMPOTENCE": "false", "LOG_LEVEL": "WARNING", "JWT_PUBLIC_KEY": keys.public_pem,
+           "JWT_PUBLIC_KEY_ID": keys.kid, "OUTBOX_POLL_INTERVAL_S": "0.005"}
+    service = Service(env, logdir)
+    u = make_url(url)
+    pool = None
+    redis = Redis.from_url(REDIS_URL)
+    bench = None
+    ck, steady, relays, bursts, kill = [], [], [], [], {}
+    idle = float("nan")
+    try:
+        await service.start()
+        pool = await aiomysql.create_pool(host=u.host, port=u.port or 3306, user=u.username,
+                                          password=u.password or "", db=u.database, autocommit=True, maxsize=16)
+        bench = Bench(pool, redis, service, broker)
+        warm_rooms = await bench.rooms(2)
+        async with pool.acquire() as conn, conn.cursor() as cur:  # warm-up: group joins, connections
+            for i in range(20):
+                room = list(warm_rooms)[i % 2]
+                await cur.execute(INSERT, outbox_row(room, i // 2 + 1, warm_rooms[room][0], f"w{i}", time.time()))
+        if await bench.wait_appended(warm_rooms, 20, 120) < 20:
+            raise RuntimeError("warm-up events did not reach the streams within 120 s")
+        await asyncio.sleep(2)
+        idle0, t_idle = eb.cpu_seconds(service.pid), time.monotonic()
+        await asyncio.sleep(10)
+        idle = (eb.cpu_seconds(service.pid) - idle0) / (time.monotonic() - t_idle)
+        print(f"  idle chat-service (consumers polling, no events): {idle * 100:.1f} % of a core", flush=True)
+        for run in range(1, args.runs + 1):
+            c = await eb.c_kafka(broker.bootstrap, args.rate, args.duration, args.warmup)
+            print(c.line(), f"load={eb.load():.2f}", flush=True)
+            ck.append(c)
+            await bench.steady(args.rate, args.warmup, "warm-up")
+            w, relay = await bench.steady(args.rate, args.duration, f"handled run {run}")
+            print(w.line(), f"relay p99={eb.pct(relay, .99) * 1e3:.1f} ms load={eb.load():.2f}", flush=True)
+            steady.append(w)
+            relays.append(relay)
+        for run in range(1, args.runs + 1):
+            b = await bench.burst(args.burst)
+            print(f"  burst run {run}: { {k: v for k, v in b.items() if k not in ('first', 'last', 't0')} } "
+                  f"load={eb.load():.2f}", flush=True)
+            bursts.append(b)
+        kill = await bench.burst(args.burst, kill_after=int(args.burst * 0.3))
+        print(f"  kill -9: {kill}", flush=True)
+    finally:
+        service.stop()
+        broker.stop()
+        if pool is not None:
+            pool.close()
+            await pool.wait_closed()
+        if bench is not None:  # our streams only
+            for i in range(0, len(bench.users_made), 500):
+                await redis.delete(*(f"stream:user:{m}" for m in bench.users_made[i:i + 500]))
+        await redis.aclose()
+        await databases.drop_database(url)
+    load1 = eb.load()
+
+    ck99 = [eb.pct(c.latencies, .99) for c in ck]
+    p99 = [eb.pct(w.latencies, .99) for w in steady]
+    limit = eb.med(ck99) + 0.030
+    lost_steady = sum(w.expected - len(w.latencies) for w in steady)
+    steady_ok = eb.med(p99) <= limit and lost_steady == 0
+    drains = [b["drain"] for b in bursts]
+    clean = all(b["lost"] == 0 and b["duplicated"] == 0 and b["disorder"] == 0 for b in [*bursts, kill])
+    burst_ok = eb.med(drains) >= 1000 and clean
+    kill_ok = kill["lost"] == 0 and kill["duplicated"] == 0 and kill["disorder"] == 0 \
+        and kill["published"] == kill["expected"]
+    note = f" ({args.runs}×{args.duration:.0f} s; load avg {load0:.1f} at start, {load1:.1f} at end)"
+    cpu_names = list(steady[0].cpu)
+    rows = [
+        (f"C_kafka: aiokafka produce→consume at {args.rate:.0f}/s, fetch_max_wait_ms=5{note}",
+         eb.spread([c.n() for c in ck], "{:.2f}"), eb.spread([c.x for c in ck], "{:.0f}") + "/s",
+         fmt_ms([c.r for c in ck]), eb.spread([c.x * c.r for c in ck], "{:.2f}"), "denominator", "ok",
+         f"p50 {fmt_ms([eb.pct(c.latencies, .5) for c in ck])}, p99 {fmt_ms(ck99)}; "
+         f"received {sum(len(c.latencies) for c in ck)}/{sum(c.expected for c in ck)}"),
+        (f"outbox row → member streams, open loop {args.rate:.0f}/s, 50 rooms × 10 members{note}",
+         eb.spread([w.n() for w in steady], "{:.2f}"), eb.spread([w.x for w in steady], "{:.0f}") + "/s",
+         fmt_ms([w.r for w in steady]), eb.spread([w.x * w.r for w in steady], "{:.2f}"),
+         f"p99 {fmt_ms(p99)} / (C_kafka p99 + 30 = {limit * 1e3:.1f} ms) = {eb.med(p99) / limit:.2f}",
+         "PASS" if steady_ok else "FAIL",
+         f"p50 {fmt_ms([eb.pct(w.latencies, .5) for w in steady])}; relay share (→ published_at) p50 "
+         f"{fmt_ms([eb.pct(r, .5) for r in relays])}, p99 {fmt_ms([eb.pct(r, .99) for r in relays])}; lost "
+         f"{lost_steady}; CPU-µs/event " + ", ".join(
+             f"{k} {eb.spread([w.cpu_us(k) for w in steady], '{:.0f}')}" for k in cpu_names)
+         + f"; idle chat-service {idle * 100:.1f} % of a core"),
+        (f"{args.burst}-row outbox burst, 1 process (relay + fan-out){note}", "backlog",
+         eb.spread(drains, "{:.0f}") + "/s fanned out", "–", "–", f"{eb.med(drains) / 1000:.2f} × 1,000/s",
+         "PASS" if burst_ok else "FAIL",
+         f"relay publish {eb.spread([b['publish_rate'] for b in bursts], '{:.0f}')}/s; first insert → last "
+         f"XADD {eb.spread([b['last'] - b['t0'] for b in bursts], '{:.2f}')} s; lost/dup/disorder "
+         f"{sum(b['lost'] for b in bursts)}/{sum(b['duplicated'] for b in bursts)}/"
+         f"{sum(b['disorder'] for b in bursts)}; CPU-µs/event " + ", ".join(
+             f"{k} {eb.spread([b['cpu'][k] / b['expected'] * 1e6 for b in bursts], '{:.0f}')}" for k in cpu_names)),
+        (f"kill -9 mid-burst ({args.burst} rows, 500 member streams){note}", "–",
+         f"{kill['expected'] / max(kill['last'] - kill['t0'], 1e-9):.0f}/s incl. restart", "–", "–",
+         f"lost {kill['lost']}, duplicated {kill['duplicated']}, out of order {kill['disorder']}",
+         "PASS" if kill_ok else "FAIL",
+         f"killed at {kill['at_kill']} appended; restart → healthy {kill['restart_s']:.1f} s; first append after "
+         f"the kill {kill['resumed_s']:.1f} s; outbox published {kill['published']}/{kill['expected']}"),
+    ]
+    for r in rows:
+        print(" | ".join(r), flush=True)
+    if not args.no_record:
+        eb.record("S8-chat", "S8 — message.events → fan-out → per-user Redis streams", eb.section_doc(__doc__), rows)
+    print(f"logs in {logdir}")
+    return 0 if steady_ok and burst_ok and kill_ok else 1
+
+
+if __name__ == "__main__":
+    import uvloop
+
+    sys.exit(uvloop.run(main()))

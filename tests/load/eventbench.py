@@ -1,0 +1,256 @@
+"""Shared pieces of the event benchmarks (S8 and the chat stream scenarios): C_kafka, open-loop producing,
+process and machine bookkeeping, and the docs/performance.md table writer for scripts run on their own.
+
+C_kafka is aiokafka produce → consume on the broker in use (Tansu here), the consumer with
+``fetch_max_wait_ms=5`` like every service consumer, producer ``acks=all`` and ``linger_ms=0`` like the
+outbox relay. Latency counts from the *scheduled* send time (open loop), so a stalled producer cannot hide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import statistics
+import struct
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "performance.md"
+HEADER = ("| date | commit | measurement | N | X | R | X·R | ratio | verdict | raw |\n"
+          "|---|---|---|---|---|---|---|---|---|---|\n")
+
+
+# --------------------------------------------------------------------------- machine and processes
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """user+system CPU seconds of a process (0 if it is gone)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pid_of(*names: str) -> int | None:
+    """The first process whose command name is one of ``names`` (read-only: to account MariaDB's CPU)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() in names:
+                    return int(entry.name)
+    return None
+
+
+def mysqld_pid() -> int | None:
+    return pid_of("mariadbd", "mysqld")
+
+
+def load() -> float:
+    return os.getloadavg()[0]
+
+
+async def wait_quiet(limit: float = 2.5, max_wait: float = 240.0) -> float:
+    """Poll the 1-minute load average until it is ≤ ``limit`` (at most ``max_wait`` s); return it."""
+    deadline = time.monotonic() + max_wait
+    while load() > limit and time.monotonic() < deadline:
+        print(f"load average {load():.2f} > {limit}: waiting", flush=True)
+        await asyncio.sleep(15)
+    return load()
+
+
+def commit() -> str:
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                          check=False).stdout.strip() or "?"
+
+
+def kill9(process: subprocess.Popen[bytes]) -> None:
+    process.kill()  # SIGKILL
+    process.wait(10)
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def med(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def spread(values: list[float], fmt: str = "{:.1f}") -> str:
+    """'median (min–max)'."""
+    if not values:
+        return "n/a"
+    return f"{fmt.format(med(values))} ({fmt.format(min(values))}–{fmt.format(max(values))})"
+
+
+@dataclass
+class Window:
+    """One open-loop window of events: scheduled send time → handled time, both in wall-clock seconds."""
+
+    label: str
+    elapsed: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    expected: int = 0
+    cpu: dict[str, float] = field(default_factory=dict)  # process → CPU seconds over the window
+
+    @property
+    def x(self) -> float:
+        return len(self.latencies) / self.elapsed if self.elapsed else 0.0
+
+    @property
+    def r(self) -> float:
+        return statistics.fmean(self.latencies) if self.latencies else float("nan")
+
+    def n(self) -> float:
+        """Events in flight, time-averaged: Σ latency / window (the area under the in-flight curve)."""
+        return sum(self.latencies) / self.elapsed if self.elapsed else 0.0
+
+    def cpu_us(self, name: str) -> float:
+        return self.cpu.get(name, 0.0) / max(len(self.latencies), 1) * 1e6
+
+    def line(self) -> str:
+        cpu = " ".join(f"{k}={self.cpu_us(k):.0f}" for k in self.cpu)
+        return (f"  {self.label}: handled {len(self.latencies)}/{self.expected} N={self.n():.2f} X={self.x:.1f}/s "
+                f"R={self.r * 1e3:.2f} ms X·R={self.x * self.r:.2f} p50={pct(self.latencies, .5) * 1e3:.2f} "
+                f"p99={pct(self.latencies, .99) * 1e3:.2f} max={max(self.latencies, default=0) * 1e3:.1f} ms "
+                f"CPU-µs/event [{cpu}]")
+
+
+# --------------------------------------------------------------------------- Kafka
+
+
+async def ensure_topic(bootstrap: str, name: str, partitions: int) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        if name not in set(await admin.list_topics()):
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        await admin.close()
+
+
+def producer(bootstrap: str) -> AIOKafkaProducer:
+    """Like the outbox relay's: acks=all, no linger, no idempotence (Tansu does not support it)."""
+    return AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0, enable_idempotence=False,
+                            request_timeout_ms=10_000)
+
+
+async def open_loop_produce(prod: AIOKafkaProducer, topic: str, rate: float, duration: float,
+                            make: Callable[[int, float], tuple[bytes, bytes]]) -> list[float]:
+    """Send ``rate``/s for ``duration`` s on a fixed schedule; ``make(i, scheduled_wall)`` → (key, value).
+    Returns each message's scheduled wall-clock time. Waits for every acknowledgement."""
+    start = time.perf_counter()
+    wall0 = time.time() - (time.perf_counter() - start)
+    scheduled_walls = []
+    futures = []
+    for i in range(max(1, int(rate * duration))):
+        scheduled = start + i / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        wall = wall0 + (scheduled - start)
+        key, value = make(i, wall)
+        futures.append(await prod.send(topic, value, key=key))
+        scheduled_walls.append(wall)
+    await asyncio.gather(*futures)
+    return scheduled_walls
+
+
+async def c_kafka(bootstrap: str, rate: float = 500.0, duration: float = 30.0, warmup: float = 3.0,
+                  partitions: int = 3) -> Window:
+    """aiokafka produce → consume latency at ``rate`` msg/s (open loop), consumer fetch_max_wait_ms=5."""
+    topic = f"bench.c_kafka.{uuid.uuid4().hex[:6]}"
+    await ensure_topic(bootstrap, topic, partitions)
+    prod = producer(bootstrap)
+    await prod.start()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=5,
+                                auto_offset_reset="earliest", isolation_level="read_committed")
+    await consumer.start()
+    tps = [TopicPartition(topic, p) for p in range(partitions)]
+    consumer.assign(tps)
+    received: dict[int, float] = {}
+
+    async def consume() -> None:
+        while True:
+            batch = await consumer.getmany(timeout_ms=100)
+            now = time.time()
+            for records in batch.values():
+                for record in records:
+                    received[struct.unpack(">q", record.value[:8])[0]] = now
+
+    reader = asyncio.create_task(consume())
+    try:
+        window = Window("C_kafka")
+        for phase, length in (("warmup", warmup), ("measure", duration)):
+            base = len(received) + (10_000_000 if phase == "measure" else 0)
+            sent: dict[int, float] = {}
+
+            def make(i: int, wall: float, base: int = base, sent: dict[int, float] = sent) -> tuple[bytes, bytes]:
+                sent[base + i] = wall
+                return str(i % 97).encode(), struct.pack(">q", base + i) + b"x" * 300
+
+            t0 = time.perf_counter()
+            await open_loop_produce(prod, topic, rate, length, make)
+            deadline = time.monotonic() + 30
+            while any(k not in received for k in sent) and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            if phase == "measure":
+                window.elapsed = time.perf_counter() - t0
+                window.expected = len(sent)
+                window.latencies = [received[k] - w for k, w in sent.items() if k in received]
+        return window
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+        await consumer.stop()
+        await prod.stop()
+
+
+def utc(dt: datetime) -> float:
+    """A DATETIME(6) read back from MySQL (naive UTC) as epoch seconds."""
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
+
+
+# --------------------------------------------------------------------------- docs/performance.md
+
+
+def record(key: str, title: str, doc: str, rows: list[tuple[str, ...]]) -> None:
+    """Append rows (measurement, N, X, R, X·R, ratio, verdict, raw) between ``<!-- results:key -->`` markers,
+    creating the ``## title`` section (with ``doc``) when missing. Other sections are left untouched."""
+    begin, end = f"<!-- results:{key} -->", f"<!-- /results:{key} -->"
+    text = DOC.read_text()
+    if begin not in text:
+        text = text.rstrip("\n") + f"\n\n## {title}\n\n{doc.strip()}\n\n{begin}\n{HEADER}{end}\n"
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
+    sha = commit()
+    lines = "".join(f"| {date} | {sha} | " + " | ".join(r) + " |\n" for r in rows)
+    at = text.index(end)
+    DOC.write_text(text[:at] + lines + text[at:])
+
+
+def section_doc(module_doc: str | None) -> str:
+    parts = (module_doc or "").split("\n", 1)
+    return re.sub(r"``", "`", parts[1] if len(parts) > 1 else "")
