@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
 from chat_shared.consumer import EventConsumer
+from chat_shared.db import after_commit
 from chat_shared.events import new_event
 from chat_shared.events.user import UserProfileUpdated
 from chat_shared.testing.broker import read_events
@@ -30,7 +31,8 @@ async def test_duplicates_once_poison_to_dlq_and_keeps_going(app: FastAPI, kafka
     async def handler(session: Any, envelope: Any, payload: UserProfileUpdated) -> None:
         if payload.display_name == "poison":
             raise ValueError("cannot apply this one")
-        seen.append(payload.display_name)
+        # The effect counts only if the handler's transaction commits, like a row the handler writes.
+        after_commit(session, lambda: seen.append(payload.display_name))
 
     runtime = app.state.runtime
     consumer = EventConsumer(settings=app.state.settings, group_id=f"test-runner-{uuid.uuid4().hex[:8]}",

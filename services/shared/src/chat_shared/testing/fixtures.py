@@ -40,6 +40,9 @@ def kafka_bootstrap() -> Iterator[str]:
         yield env
         return
     broker = Broker().start()
+    # Tansu waits out the whole fetch wait instead of long-polling; every app and subprocess the tests
+    # start reads this (pydantic-settings) unless a test sets it explicitly.
+    os.environ.setdefault("KAFKA_FETCH_MAX_WAIT_MS", "5")
     try:
         yield broker.bootstrap
     finally:
