@@ -34,6 +34,8 @@ e2e: install
 lint: install
 	$(UV) run --frozen ruff check .
 
+# The benchmarks run on the in-memory Tansu broker, which does not long-poll (see docs/performance.md).
+bench: export KAFKA_FETCH_MAX_WAIT_MS ?= 5
 bench: install backends
 	$(UV) run --frozen python tests/load/run.py
 

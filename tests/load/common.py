@@ -26,6 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# Every benchmark here runs on the in-memory Tansu broker, which waits out the whole fetch wait instead of
+# long-polling: the services it starts must use the short wait their tests and `make dev` use.
+os.environ.setdefault("KAFKA_FETCH_MAX_WAIT_MS", "5")
+
 ROOT = Path(__file__).resolve().parents[2]
 PY = ROOT / ".venv" / "bin" / "python"
 UVICORN = ROOT / ".venv" / "bin" / "uvicorn"
