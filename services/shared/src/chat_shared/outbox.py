@@ -90,6 +90,7 @@ class OutboxRelay:
         self._wakeup = asyncio.Event()
         self._stopping = False
         self._last_purge = 0.0
+        self._last_gauges = 0.0
 
     def wake(self) -> None:
         """Publish now instead of at the next poll (called after a commit that added events)."""
@@ -160,6 +161,12 @@ class OutboxRelay:
             return len(rows)
 
     async def _update_gauges(self) -> None:
+        # At most once a second: the relay wakes after every commit, and a COUNT per wake-up would cost
+        # more than the publishing itself under load.
+        now = asyncio.get_running_loop().time()
+        if now - self._last_gauges < 1.0:
+            return
+        self._last_gauges = now
         async with self._sessionmaker() as session:
             count, oldest = (
                 await session.execute(
