@@ -59,7 +59,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime.readiness.add("mongo", lambda: mongo.ping(client, settings.mongo_db))
         runtime.consume(PERMISSIONS_GROUP, [FRIEND_EVENTS], PERMISSION_HANDLERS)
         runtime.consume(USERS_GROUP, [USER_EVENTS], USER_HANDLERS)
-        runtime.consume(FANOUT_GROUP, [MESSAGE_EVENTS, CHAT_EVENTS], fanout_handlers(user_log))
+        # The fan-out dedupes by event id in Redis for the topics' retention: no processed-events rows needed.
+        runtime.consume(FANOUT_GROUP, [MESSAGE_EVENTS, CHAT_EVENTS], fanout_handlers(user_log),
+                        track_processed=False)
         runtime.start_kafka([CHAT_EVENTS, MESSAGE_EVENTS])
         try:
             yield

@@ -67,6 +67,7 @@ class EventConsumer:
         sessionmaker: async_sessionmaker[AsyncSession],
         producers: ProducerHolder,
         max_attempts: int = 3,
+        track_processed: bool = True,
     ) -> None:
         self.group_id = group_id
         self.topics = topics
@@ -75,6 +76,9 @@ class EventConsumer:
         self._sessionmaker = sessionmaker
         self._producers = producers
         self._max_attempts = max_attempts
+        #: False only for handlers that are idempotent by event id on their own (e.g. chat's fan-out, which
+        #: dedupes in Redis for the topic's retention): they skip the processed-events bookkeeping.
+        self._track = track_processed
         self._service = settings.service_name
         self._consumer: AIOKafkaConsumer | None = None
         self._stopping = False
@@ -147,9 +151,11 @@ class EventConsumer:
     ) -> list[str]:
         async with self._sessionmaker() as session:
             try:
-                ids = [str(envelope.event_id) for _, envelope, _ in items]
-                seen = set((await session.scalars(select(ProcessedEvent.event_id).where(
-                    ProcessedEvent.consumer == self.group_id, ProcessedEvent.event_id.in_(ids)))).all())
+                seen: set[str] = set()
+                if self._track:
+                    ids = [str(envelope.event_id) for _, envelope, _ in items]
+                    seen.update((await session.scalars(select(ProcessedEvent.event_id).where(
+                        ProcessedEvent.consumer == self.group_id, ProcessedEvent.event_id.in_(ids)))).all())
                 results = []
                 for record, envelope, payload in items:
                     event_id = str(envelope.event_id)
@@ -158,10 +164,12 @@ class EventConsumer:
                         continue
                     self._bind_context(envelope, record)
                     await self._handlers[envelope.event_type](session, envelope, payload)
-                    # Later handlers of the batch must see this one's writes (the session does not autoflush).
-                    await session.flush()
-                    seen.add(event_id)
-                    session.add(ProcessedEvent(consumer=self.group_id, event_id=event_id))
+                    if self._track:
+                        seen.add(event_id)
+                        session.add(ProcessedEvent(consumer=self.group_id, event_id=event_id))
+                    if len(items) > 1:
+                        # Later handlers of the batch must see this one's writes (no autoflush).
+                        await session.flush()
                     results.append("handled")
                 await commit(session)
             except BaseException:
@@ -177,7 +185,7 @@ class EventConsumer:
         while True:
             attempt += 1
             try:
-                result = await self._apply(envelope, payload)
+                result = await self._apply(record, envelope, payload)
                 metrics.EVENTS_CONSUMED.labels(self._service, record.topic, envelope.event_type, result).inc()
                 return
             except TRANSIENT as exc:
@@ -220,35 +228,19 @@ class EventConsumer:
             raise PoisonEvent(f"payload does not match {envelope.event_type}: {str(exc)[:300]}") from exc
         return envelope, payload
 
-    async def _apply(self, envelope: EventEnvelope, payload: BaseModel | None) -> str:
-        event_id = str(envelope.event_id)
-        async with self._sessionmaker() as session:
-            try:
-                seen = await session.scalar(
-                    select(ProcessedEvent.event_id).where(
-                        ProcessedEvent.consumer == self.group_id, ProcessedEvent.event_id == event_id
-                    )
-                )
-                if seen:
+    async def _apply(
+        self, record: ConsumerRecord[bytes, bytes], envelope: EventEnvelope, payload: BaseModel | None
+    ) -> str:
+        try:
+            return (await self._apply_many([(record, envelope, payload)]))[0]
+        except IntegrityError:
+            # A concurrent delivery of the same event (during a rebalance) won the processed-record insert.
+            async with self._sessionmaker() as session:
+                if await session.scalar(select(ProcessedEvent.event_id).where(
+                        ProcessedEvent.consumer == self.group_id,
+                        ProcessedEvent.event_id == str(envelope.event_id))):
                     return "duplicate"
-                await self._handlers[envelope.event_type](session, envelope, payload)
-                session.add(ProcessedEvent(consumer=self.group_id, event_id=event_id))
-                await commit(session)
-            except IntegrityError:
-                await session.rollback()
-                # A concurrent delivery of the same event won the insert of the processed record.
-                still = await session.scalar(
-                    select(ProcessedEvent.event_id).where(
-                        ProcessedEvent.consumer == self.group_id, ProcessedEvent.event_id == event_id
-                    )
-                )
-                if still:
-                    return "duplicate"
-                raise
-            except BaseException:
-                await session.rollback()
-                raise
-        return "handled"
+            raise
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], event_type: str, error: str) -> None:
         """Publish the raw record to ``<topic>.dlq``; if even that fails, raise so the offset is not committed."""

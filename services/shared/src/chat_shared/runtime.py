@@ -86,10 +86,12 @@ class Runtime:
         self.consumers.append(consumer)
         self.kafka_topics.update(consumer.topics)
 
-    def consume(self, group_id: str, topics: list[str], handlers: Mapping[str, Handler]) -> EventConsumer:
+    def consume(self, group_id: str, topics: list[str], handlers: Mapping[str, Handler],
+                track_processed: bool = True) -> EventConsumer:
         """Declare a consumer group of this service on these topics (started once the broker is reachable)."""
         consumer = EventConsumer(settings=self.settings, group_id=group_id, topics=topics, handlers=handlers,
-                                 sessionmaker=self.sessionmaker, producers=self.producers)
+                                 sessionmaker=self.sessionmaker, producers=self.producers,
+                                 track_processed=track_processed)
         self.add_consumer(consumer)
         return consumer
 
