@@ -1,22 +1,92 @@
-"""Redis client factory (redis-py asyncio), with an in-process stand-in for the no-Docker mode."""
+"""Redis client factory (redis-py asyncio), with an in-process stand-in for the no-Docker mode.
+
+Given a service name, the client times every command into ``store_call_duration_seconds{store="redis"}``:
+``operation`` is the command name in lower case (``get``, ``set``, ``evalsha`` …), a pipeline's round trip
+is one ``pipeline`` call. Pub/sub connections (``client.pubsub()``) are not timed: their reads wait for
+messages, not for Redis.
+"""
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from prometheus_client import Histogram
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+
+from chat_shared import metrics
+
+_MAX_OPERATION = 24  # command names are a closed set; the cap only guards against a caller's odd input
 
 
-def create_redis(url: str) -> Redis:
-    """A client for ``redis://`` URLs, or fakeredis for ``fakeredis://`` (one process only)."""
+def create_redis(url: str, service: str | None = None) -> Redis:
+    """A client for ``redis://`` URLs, or fakeredis for ``fakeredis://`` (one process only).
+
+    With ``service`` every command's latency is recorded under that service's name.
+    """
+    client: Redis
     if url.startswith("fakeredis://"):
         import fakeredis
 
-        client: Redis = fakeredis.FakeAsyncRedis(decode_responses=True)
-        return client
-    return Redis.from_url(url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5,
-                          health_check_interval=30)
+        client = fakeredis.FakeAsyncRedis(decode_responses=True)
+    else:
+        client = Redis.from_url(url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5,
+                                health_check_interval=30)
+    if service:
+        instrument(client, service)
+    return client
+
+
+def instrument(client: Redis, service: str) -> Redis:
+    """Time ``client``'s commands and pipelines (patches this instance only; cheap: a dict lookup per call)."""
+    children: dict[str, Histogram] = {}
+
+    def child(operation: str) -> Histogram:
+        found = children.get(operation)
+        if found is None:
+            found = children[operation] = metrics.STORE_DURATION.labels(service, "redis", operation)
+        return found
+
+    def observe(operation: str, started: float) -> None:
+        try:
+            child(operation).observe(time.perf_counter() - started)
+        except Exception:  # pragma: no cover - metrics never break a call
+            logging.getLogger(__name__).exception("metrics_failed")
+
+    execute_command = client.execute_command
+
+    async def timed_execute_command(*args: Any, **options: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return await execute_command(*args, **options)
+        finally:
+            name = args[0] if args else "unknown"
+            operation = (name.decode("latin-1") if isinstance(name, bytes) else str(name)).lower()
+            observe(operation[:_MAX_OPERATION], started)
+
+    make_pipeline: Callable[..., Pipeline] = client.pipeline
+
+    def timed_pipeline(*args: Any, **kwargs: Any) -> Pipeline:
+        pipe = make_pipeline(*args, **kwargs)
+        execute = pipe.execute
+
+        async def timed_execute(*a: Any, **kw: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return await execute(*a, **kw)
+            finally:
+                observe("pipeline", started)
+
+        pipe.execute = timed_execute  # type: ignore[method-assign]
+        return pipe
+
+    client.execute_command = timed_execute_command  # type: ignore[method-assign]
+    client.pipeline = timed_pipeline  # type: ignore[method-assign]
+    return client
 
 
 def get_redis(request: Request) -> Redis:
