@@ -19,7 +19,7 @@ for svc in services/*-service; do
   (cd "$svc" && echo && echo "==> pytest $svc" && "../../$VENV/pytest" -q -p no:cacheprovider tests) || fail=1
 done
 suites=()
-for dir in tests/docs tests/config tests/infra tests/gateway tests/e2e; do
+for dir in tests/docs tests/config tests/infra tests/gateway tests/e2e tests/observability; do
   if compgen -G "$dir/test_*.py" >/dev/null; then suites+=("$dir"); fi
 done
 if [ ${#suites[@]} -gt 0 ]; then run "$VENV/pytest" -q -p no:cacheprovider "${suites[@]}"; fi
