@@ -9,7 +9,7 @@ run() { echo; echo "==> $*"; "$@" || fail=1; }
 
 run "$VENV/ruff" check .
 run "$VENV/mypy" services/shared/src
-run "$VENV/mypy" tools/dev tests/gateway tests/e2e
+run "$VENV/mypy" tools/dev tests/gateway tests/e2e tests/observability tests/support
 for svc in services/*-service; do
   [ -f "$svc/main.py" ] || continue
   (cd "$svc" && echo && echo "==> mypy $svc" && "../../$VENV/mypy" .) || fail=1

@@ -72,6 +72,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     _m("user_login_throttled_total", "counter", "scope", "user-service"),
     _m("user_online_users", "gauge", "", "user-service"),
     _m("user_token_refreshes_total", "counter", "result", "user-service"),
+    _m("user_auth_overload_refused_total", "counter", "", "user-service"),
     # friend-service
     _m("friend_requests_total", "counter", "action", "friend-service"),
     _m("friend_friendships_removed_total", "counter", "", "friend-service"),

@@ -384,6 +384,11 @@ def user_dashboard() -> Json:
         description="Per minute; scope account = one account attacked, address = one client address.",
     )
     b.timeseries(
+        "Refused: hashing saturated / min",
+        [(f"sum(rate(user_auth_overload_refused_total[{RI}])) * 60", "503 refused")],
+        description="Logins/registrations answered 503 at once because the Argon2 pool was full: add replicas.",
+    )
+    b.timeseries(
         "Registrations / min",
         [(f"sum(rate(user_registrations_total[{RI}])) * 60", "registrations")],
     )

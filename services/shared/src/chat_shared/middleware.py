@@ -44,6 +44,7 @@ class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
         self.service = service
+        self.http = metrics.HttpMetrics(service)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,7 +61,7 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         start = time.perf_counter()
-        in_progress = metrics.HTTP_IN_PROGRESS.labels(self.service)
+        in_progress = self.http.in_progress
         in_progress.inc()
 
         send_with_id = _with_request_id(send, request_id)
@@ -83,8 +84,7 @@ class RequestContextMiddleware:
             route: Any = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = scope.get("method", "GET")
-            metrics.HTTP_REQUESTS.labels(self.service, method, template, str(status)).inc()
-            metrics.HTTP_DURATION.labels(self.service, method, template).observe(elapsed)
+            self.http.observe(method, template, status, elapsed)
             level = logging.WARNING if status >= 500 else logging.INFO
             log.log(
                 level,

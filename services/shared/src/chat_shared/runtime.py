@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 
-from chat_shared import db
+from chat_shared import db, metrics
 from chat_shared.auth import TokenVerifier
 from chat_shared.consumer import EventConsumer, Handler
 from chat_shared.health import Readiness
@@ -74,7 +74,7 @@ class Runtime:
 
     def open_redis(self) -> Redis:
         """Open the Redis client and register it for readiness and shutdown."""
-        redis = create_redis(self.settings.redis_url)
+        redis = create_redis(self.settings.redis_url, self.settings.service_name)
         self.redis = redis
         self.app.state.redis = redis
         self.readiness.add("redis", redis.ping)
@@ -85,6 +85,7 @@ class Runtime:
         """A consumer started once the broker is reachable."""
         self.consumers.append(consumer)
         self.kafka_topics.update(consumer.topics)
+        metrics.init_consumer_series(self.settings.service_name, consumer.topics)
 
     def consume(self, group_id: str, topics: list[str], handlers: Mapping[str, Handler],
                 track_processed: bool = True) -> EventConsumer:

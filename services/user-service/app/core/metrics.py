@@ -5,6 +5,6 @@ from prometheus_client import Counter, Gauge
 REGISTRATIONS = Counter("user_registrations_total", "Accounts registered")
 LOGINS = Counter("user_logins_total", "Login attempts by result", ["result"])
 LOGIN_THROTTLED = Counter("user_login_throttled_total", "Logins refused by throttling", ["scope"])
-ONLINE_USERS = Gauge("user_online_users", "Users with a live presence heartbeat", multiprocess_mode="max")
+ONLINE_USERS = Gauge("user_online_users", "Users with a live presence heartbeat", multiprocess_mode="livemax")
 TOKEN_REFRESHES = Counter("user_token_refreshes_total", "Refresh-token rotations by result", ["result"])
 HASH_REFUSED = Counter("user_auth_overload_refused_total", "Logins/registrations refused because hashing is saturated")
