@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from chat_shared.auth import sign_access_token
+from chat_shared.auth import sign_access_token, signing_key
 
 
 def _new_private_pem() -> str:
@@ -25,6 +26,7 @@ class TestKeys:
     private_pem: str = field(default_factory=_new_private_pem)
     issuer: str = "bigtech-chat"
     audience: str = "bigtech-chat-api"
+    _signing_key: Any = field(default=None, repr=False)
 
     @property
     def public_pem(self) -> str:
@@ -35,7 +37,9 @@ class TestKeys:
 
     def token(self, user_id: int, username: str = "", ttl_s: int = 900) -> str:
         """A valid access token for ``user_id``."""
-        return sign_access_token(self.private_pem, self.kid, "RS256", user_id=user_id,
+        if self._signing_key is None:
+            self._signing_key = signing_key(self.private_pem, "RS256")
+        return sign_access_token(self._signing_key, self.kid, "RS256", user_id=user_id,
                                  username=username or f"user{user_id}", issuer=self.issuer,
                                  audience=self.audience, ttl_s=ttl_s, now=datetime.now(UTC))
 
