@@ -81,8 +81,15 @@ def fanout_handlers(user_log: UserLog) -> dict[str, Handler]:
 
     async def fan_out(session: AsyncSession, envelope: EventEnvelope, payload: Any) -> None:
         data, recipients = stream_data(envelope.event_type, payload)
+        # A batch shares one session: look each room's members up once per batch, and let membership
+        # events (which carry the new member list) refresh the entry for the events after them.
+        members: dict[int, list[int]] = session.info.setdefault("room_members", {})
+        if hasattr(payload, "member_ids"):
+            members[payload.room_id] = list(payload.member_ids)
         if recipients is None:
-            recipients = await RoomRepository(session).member_ids(payload.room_id)
+            if payload.room_id not in members:
+                members[payload.room_id] = await RoomRepository(session).member_ids(payload.room_id)
+            recipients = members[payload.room_id]
         try:
             await user_log.append(str(envelope.event_id), recipients, SSE_EVENTS[envelope.event_type],
                                   encode_data(data), envelope.occurred_at.timestamp())
