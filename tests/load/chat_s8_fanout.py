@@ -33,7 +33,6 @@ import asyncio
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,64 +43,18 @@ from pathlib import Path
 
 import aiomysql
 import eventbench as eb
-import httpx
 from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 
 from chat_shared.events.envelope import EventEnvelope
 from chat_shared.testing import databases
-from chat_shared.testing.broker import Broker, free_port
+from chat_shared.testing.broker import Broker
 from chat_shared.testing.tokens import TestKeys
 
 CHAT_DIR = eb.ROOT / "services" / "chat-service"
-UVICORN = eb.ROOT / ".venv" / "bin" / "uvicorn"
 REDIS_URL = "redis://127.0.0.1:6379/14"
 ROOMS = 50
 MEMBERS = 10
-
-
-class Service:
-    """chat-service under uvicorn; restartable on the same database, Redis and broker."""
-
-    def __init__(self, env: dict[str, str], logdir: Path) -> None:
-        self.env = env
-        self.logdir = logdir
-        self.process: subprocess.Popen[bytes] | None = None
-        self.port = 0
-        self.starts = 0
-
-    async def start(self) -> None:
-        self.port = free_port()
-        self.starts += 1
-        log = (self.logdir / f"chat-{self.starts}.log").open("wb")
-        self.process = subprocess.Popen(
-            [str(UVICORN), "main:app", "--port", str(self.port), "--loop", "uvloop", "--http", "httptools",
-             "--no-access-log", "--log-level", "warning"],
-            cwd=CHAT_DIR, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT)
-        async with httpx.AsyncClient(timeout=2) as client:
-            for _ in range(1200):
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"chat-service exited: see {log.name}")
-                try:
-                    if (await client.get(f"http://127.0.0.1:{self.port}/health")).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise RuntimeError("chat-service not healthy after 120 s")
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid if self.process else None
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
 
 
 def outbox_row(room_id: int, seq: int, sender: int, mid: str, occurred: float) -> tuple:
@@ -121,7 +74,7 @@ INSERT = ("INSERT INTO outbox (event_id, event_type, topic, `key`, envelope, tra
 
 
 class Bench:
-    def __init__(self, pool: aiomysql.Pool, redis: Redis, service: Service, broker: Broker) -> None:
+    def __init__(self, pool: aiomysql.Pool, redis: Redis, service: eb.ServiceProcess, broker: Broker) -> None:
         self.pool = pool
         self.redis = redis
         self.service = service
@@ -304,7 +257,7 @@ async def main() -> int:
            "REDIS_URL": REDIS_URL, "MONGO_URL": "mongomock://", "KAFKA_BOOTSTRAP": broker.bootstrap,
            "KAFKA_ENABLE_IDEMPOTENCE": "false", "LOG_LEVEL": "WARNING", "JWT_PUBLIC_KEY": keys.public_pem,
            "JWT_PUBLIC_KEY_ID": keys.kid, "OUTBOX_POLL_INTERVAL_S": "0.005"}
-    service = Service(env, logdir)
+    service = eb.ServiceProcess("chat-service", CHAT_DIR, env, logdir)
     u = make_url(url)
     pool = None
     redis = Redis.from_url(REDIS_URL)

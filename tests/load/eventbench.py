@@ -22,9 +22,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+
+from chat_shared.testing.broker import free_port
 
 # Every benchmark here runs on the in-memory Tansu broker, which waits out the whole fetch wait instead of
 # long-polling: the services it starts must use the short wait their tests and `make dev` use.
@@ -258,3 +261,59 @@ def record(key: str, title: str, doc: str, rows: list[tuple[str, ...]]) -> None:
 def section_doc(module_doc: str | None) -> str:
     parts = (module_doc or "").split("\n", 1)
     return re.sub(r"``", "`", parts[1] if len(parts) > 1 else "")
+
+
+class ServiceProcess:
+    """A service under uvicorn (uvloop + httptools), restartable on the same database, Redis and broker."""
+
+    def __init__(self, name: str, service_dir: Path, env: dict[str, str], logdir: Path) -> None:
+        self.name = name
+        self.service_dir = service_dir
+        self.env = env
+        self.logdir = logdir
+        self.process: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self.starts = 0
+
+    async def start(self) -> None:
+        self.port = free_port()
+        self.starts += 1
+        log = (self.logdir / f"{self.name}-{self.starts}.log").open("wb")
+        self.process = subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "uvicorn"), "main:app", "--port", str(self.port), "--loop", "uvloop", "--http", "httptools",
+             "--no-access-log", "--log-level", "warning"],
+            cwd=self.service_dir, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT)
+        async with httpx.AsyncClient(timeout=2) as client:
+            for _ in range(1200):
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"{self.name} exited: see {log.name}")
+                try:
+                    if (await client.get(f"http://127.0.0.1:{self.port}/health")).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"{self.name} not healthy after 120 s")
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    async def metric(self, name: str, **labels: str) -> float:
+        async with httpx.AsyncClient(timeout=5) as client:
+            body = (await client.get(f"http://127.0.0.1:{self.port}/metrics")).text
+        total = 0.0
+        for line in body.splitlines():
+            if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+

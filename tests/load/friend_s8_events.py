@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,7 +36,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import eventbench as eb
-import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -45,65 +43,11 @@ from chat_shared.events.envelope import EventEnvelope
 from chat_shared.events.topics import USER_EVENTS
 from chat_shared.events.user import UserProfileUpdated
 from chat_shared.testing import databases
-from chat_shared.testing.broker import Broker, free_port
+from chat_shared.testing.broker import Broker
 from chat_shared.testing.tokens import TestKeys
 
 FRIEND_DIR = eb.ROOT / "services" / "friend-service"
 GROUP = "friend-service.user-replica"
-UVICORN = eb.ROOT / ".venv" / "bin" / "uvicorn"
-
-
-class Service:
-    """friend-service under uvicorn; restartable (same database, broker and consumer group)."""
-
-    def __init__(self, env: dict[str, str], logdir: Path) -> None:
-        self.env = env
-        self.logdir = logdir
-        self.process: subprocess.Popen[bytes] | None = None
-        self.port = 0
-        self.starts = 0
-
-    async def start(self) -> None:
-        self.port = free_port()
-        self.starts += 1
-        log = (self.logdir / f"friend-{self.starts}.log").open("wb")
-        self.process = subprocess.Popen(
-            [str(UVICORN), "main:app", "--port", str(self.port), "--loop", "uvloop", "--http", "httptools",
-             "--no-access-log", "--log-level", "warning"],
-            cwd=FRIEND_DIR, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT)
-        async with httpx.AsyncClient(timeout=2) as client:
-            for _ in range(1200):
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"friend-service exited: see {log.name}")
-                try:
-                    if (await client.get(f"http://127.0.0.1:{self.port}/health")).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise RuntimeError("friend-service not healthy after 120 s")
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid if self.process else None
-
-    async def metric(self, name: str, **labels: str) -> float:
-        async with httpx.AsyncClient(timeout=5) as client:
-            body = (await client.get(f"http://127.0.0.1:{self.port}/metrics")).text
-        total = 0.0
-        for line in body.splitlines():
-            if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
-                total += float(line.rsplit(" ", 1)[1])
-        return total
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
 
 
 def envelope(user_id: int, version: int, at: datetime, occurred: float) -> tuple[bytes, bytes, str]:
@@ -116,7 +60,7 @@ def envelope(user_id: int, version: int, at: datetime, occurred: float) -> tuple
 
 
 class Bench:
-    def __init__(self, url: str, service: Service, broker: Broker) -> None:
+    def __init__(self, url: str, service: eb.ServiceProcess, broker: Broker) -> None:
         self.engine = create_async_engine(url, pool_size=2)
         self.service = service
         self.broker = broker
@@ -284,7 +228,7 @@ async def main() -> int:
            "REDIS_URL": "redis://127.0.0.1:6379/13", "KAFKA_BOOTSTRAP": broker.bootstrap,
            "KAFKA_ENABLE_IDEMPOTENCE": "false", "LOG_LEVEL": "WARNING", "JWT_PUBLIC_KEY": keys.public_pem,
            "JWT_PUBLIC_KEY_ID": keys.kid, "USER_SERVICE_URL": "http://127.0.0.1:1"}
-    service = Service(env, logdir)
+    service = eb.ServiceProcess("friend-service", FRIEND_DIR, env, logdir)
     bench = Bench(url, service, broker)
     prod = eb.producer(broker.bootstrap)
     ck, steady, low, bursts, kill = [], [], [], [], {}
