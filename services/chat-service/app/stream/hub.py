@@ -28,6 +28,7 @@ log = structlog.get_logger("app.stream.hub")
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 PING = b": ping\n\n"
 PING_TIMEOUT_S = 2.0
+WRITE_TIMEOUT_S = 5.0
 BATCH = 200
 
 
@@ -67,7 +68,8 @@ class StreamHub:
         self.closing = False
         self._pubsub: PubSub | None = None
         self._tasks: list[asyncio.Task[Any]] = []
-        self._pumps: set[asyncio.Task[Any]] = set()
+        self._user_pumps: dict[int, asyncio.Task[Any]] = {}
+        self._user_dirty: set[int] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -95,9 +97,10 @@ class StreamHub:
     async def stop(self) -> None:
         """Close the streams, stop the tasks, drop the subscription."""
         await self.close_all("shutdown")
-        for task in [*self._tasks, *self._pumps]:
+        pumps = list(self._user_pumps.values())
+        for task in [*self._tasks, *pumps]:
             task.cancel()
-        for task in [*self._tasks, *self._pumps]:
+        for task in [*self._tasks, *pumps]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, timeout=2)
         if self._pubsub is not None:
@@ -145,23 +148,54 @@ class StreamHub:
     # --- delivery -------------------------------------------------------------------------------
 
     def kick(self, user_id: int) -> None:
-        """New entries in the user's log: pump each of their local streams."""
-        for conn in self.connections.get(user_id, ()):
-            if conn.pumping:
-                conn.dirty = True
-            elif not conn.closed:
-                conn.pumping = True
-                task = asyncio.create_task(self.pump(conn))
-                self._pumps.add(task)
-                task.add_done_callback(self._pumps.discard)
+        """New entries in the user's log: one pump per user feeds all of their local streams."""
+        if user_id in self._user_pumps:
+            self._user_dirty.add(user_id)
+            return
+        task = asyncio.create_task(self._pump_user(user_id))
+        self._user_pumps[user_id] = task
+        task.add_done_callback(lambda _: self._user_pumps.pop(user_id, None))
 
-    async def pump(self, conn: Connection) -> None:
-        """Write every entry after the connection's last id, until none is left."""
-        conn.pumping = True
+    async def _pump_user(self, user_id: int) -> None:
+        """Read the user's log once per distinct position and write it to every stream at that position.
+
+        A broadcast to a room wakes each member once; with several devices per member, one read serves
+        all of them (the S6 benchmark: a read per stream exhausted the Redis pool at 1,000 streams).
+        A stream still replaying (its own :meth:`pump`) is only marked dirty; it catches up itself.
+        """
+        while True:
+            self._user_dirty.discard(user_id)
+            groups: dict[str, list[Connection]] = {}
+            for conn in list(self.connections.get(user_id, ())):
+                if conn.closed:
+                    continue
+                if conn.pumping:
+                    conn.dirty = True
+                    continue
+                groups.setdefault(conn.last_id, []).append(conn)
+            full = False
+            for last_id, group in groups.items():
+                for conn in group:
+                    conn.pumping = True
+                    conn.dirty = False  # only a stream's own pump reads this flag; wake-ups now come per user
+                try:
+                    entries = await self.log.after(user_id, last_id, BATCH)
+                    full = full or len(entries) == BATCH
+                    await asyncio.gather(*(self._deliver(conn, entries) for conn in group))
+                except Exception as exc:
+                    log.warning("stream_pump_failed", user_id=user_id, error=repr(exc)[:200])
+                    for conn in group:
+                        await self.close(conn, "error")
+                finally:
+                    for conn in group:
+                        conn.pumping = False
+            if not full and user_id not in self._user_dirty:
+                return
+
+    async def _deliver(self, conn: Connection, entries: list[tuple[str, dict[str, str]]]) -> None:
+        """Write entries to one stream, recording deliveries; a stream that stops reading is closed."""
         try:
-            while not conn.closed:
-                conn.dirty = False
-                entries = await self.log.after(conn.user_id, conn.last_id, BATCH)
+            async with asyncio.timeout(WRITE_TIMEOUT_S):
                 for entry_id, fields in entries:
                     event = fields.get("e", "message")
                     await conn.write(frame(entry_id, event, fields.get("d", "{}")))
@@ -172,6 +206,17 @@ class StreamHub:
                     elif event == "message.created":
                         with contextlib.suppress(ValueError):
                             metrics.DELIVERY_LATENCY.observe(max(0.0, time.time() - float(fields.get("t", ""))))
+        except Exception:  # TimeoutError (a client that stopped reading), or the client is gone
+            await self.close(conn, "error")
+
+    async def pump(self, conn: Connection) -> None:
+        """Write every entry after the connection's last id, until none is left (start and replay)."""
+        conn.pumping = True
+        try:
+            while not conn.closed:
+                conn.dirty = False
+                entries = await self.log.after(conn.user_id, conn.last_id, BATCH)
+                await self._deliver(conn, entries)
                 if not conn.dirty and len(entries) < BATCH:
                     break
         except Exception as exc:

@@ -74,7 +74,8 @@ class Runtime:
 
     def open_redis(self) -> Redis:
         """Open the Redis client and register it for readiness and shutdown."""
-        redis = create_redis(self.settings.redis_url, self.settings.service_name)
+        redis = create_redis(self.settings.redis_url, self.settings.service_name,
+                             self.settings.redis_max_connections)
         self.redis = redis
         self.app.state.redis = redis
         self.readiness.add("redis", redis.ping)

@@ -56,6 +56,8 @@ class ServiceSettings(BaseSettings):
     run_migrations_on_start: bool = False
 
     redis_url: str = "redis://127.0.0.1:6379/0"
+    #: Connections per process; callers beyond it wait for one (see ``chat_shared.redis.create_redis``).
+    redis_max_connections: int = 64
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_enable_idempotence: bool = True
