@@ -63,8 +63,10 @@ class StreamEndpoint:
         reason = "client"
         try:
             await hub.register(conn)  # subscribed before the starting point is read: no wake-up is missed
-            await conn.write(b"retry: 2000\n: connected\n\n")
+            # The starting point is fixed before the client hears "connected": everything appended after
+            # that comment reaches it (the reconnect drill sends right after it).
             await self._start_position(hub, conn, last_event_id)
+            await conn.write(b"retry: 2000\n: connected\n\n")
             await hub.pump(conn)
             while True:
                 message = await receive()

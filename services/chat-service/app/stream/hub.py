@@ -70,6 +70,7 @@ class StreamHub:
         self._tasks: list[asyncio.Task[Any]] = []
         self._user_pumps: dict[int, asyncio.Task[Any]] = {}
         self._user_dirty: set[int] = set()
+        self._subscribed: set[int] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -120,8 +121,12 @@ class StreamHub:
         conns.add(conn)
         metrics.SSE_OPEN.inc()
         metrics.SSE_OPENED.inc()
-        if len(conns) == 1 and self._pubsub is not None:
+        # Subscribed state is tracked per user, not "first stream of the user": if that first stream's
+        # subscribe fails (a connection storm), the user's next stream must try again, or none of their
+        # streams would ever be woken (found by the reconnect drill at 5,000 streams).
+        if conn.user_id not in self._subscribed and self._pubsub is not None:
             await self._pubsub.subscribe(channel(conn.user_id))
+            self._subscribed.add(conn.user_id)
 
     async def unregister(self, conn: Connection, reason: str) -> None:
         """Forget the connection (once) and record why it closed."""
@@ -133,6 +138,7 @@ class StreamHub:
         metrics.SSE_CLOSED.labels(conn.closed or reason).inc()
         if not conns:
             del self.connections[conn.user_id]
+            self._subscribed.discard(conn.user_id)
             if self._pubsub is not None:
                 with contextlib.suppress(Exception):
                     await self._pubsub.unsubscribe(channel(conn.user_id))
