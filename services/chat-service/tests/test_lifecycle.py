@@ -72,3 +72,33 @@ async def test_a_client_that_stops_reading_does_not_hold_up_the_heartbeat(monkey
     await asyncio.wait_for(hub._ping(conn), timeout=2)
     assert conn.closed == "error"
     assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+
+
+async def test_a_failed_first_subscribe_is_retried_by_the_users_next_stream() -> None:
+    """If a user's first stream fails to subscribe (a connection storm), their next stream subscribes;
+    otherwise none of the user's streams would ever be woken."""
+    from app.stream import hub as hub_module
+
+    class FlakyPubSub:  # the Redis pub/sub connection, failing once
+        def __init__(self) -> None:
+            self.calls: list[str] = []
+
+        async def subscribe(self, name: str) -> None:
+            self.calls.append(name)
+            if len(self.calls) == 1:
+                raise TimeoutError("storm")
+
+    async def send(message: dict[str, Any]) -> None:
+        return None
+
+    hub = hub_module.StreamHub(redis=None, user_log=None, heartbeat_s=15, max_lifetime_s=3600)  # type: ignore[arg-type]
+    pubsub = FlakyPubSub()
+    hub._pubsub = pubsub  # type: ignore[assignment]
+    first, second = hub.new_connection(7, send), hub.new_connection(7, send)
+    with pytest.raises(TimeoutError):
+        await hub.register(first)
+    await hub.register(second)
+    assert pubsub.calls == ["chat:user:7", "chat:user:7"]
+    third = hub.new_connection(7, send)
+    await hub.register(third)
+    assert len(pubsub.calls) == 2  # subscribed once it worked, not per stream
