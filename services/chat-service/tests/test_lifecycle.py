@@ -102,3 +102,32 @@ async def test_a_failed_first_subscribe_is_retried_by_the_users_next_stream() ->
     third = hub.new_connection(7, send)
     await hub.register(third)
     assert len(pubsub.calls) == 2  # subscribed once it worked, not per stream
+
+
+async def test_a_stalled_device_is_closed_and_the_users_other_streams_still_get_the_event(monkeypatch: Any) -> None:
+    """A user's streams at one position are written one after another under one deadline: the one that
+    stops reading is closed at the deadline and the streams after it are still written."""
+    from app.stream import hub as hub_module
+
+    monkeypatch.setattr(hub_module, "WRITE_TIMEOUT_S", 0.1)
+    never = asyncio.Event()
+    bodies: dict[str, list[bytes]] = {"first": [], "stalled": [], "last": []}
+
+    def device(name: str) -> Any:
+        async def send(message: dict[str, Any]) -> None:
+            if name == "stalled" and message.get("more_body"):
+                await never.wait()  # the socket buffer is full and stays full
+            bodies[name].append(message["body"])
+        return send
+
+    hub = hub_module.StreamHub(redis=None, user_log=None, heartbeat_s=15, max_lifetime_s=3600)  # type: ignore[arg-type]
+    group = [hub.new_connection(3, device(name)) for name in bodies]
+    entries = [("5-0", {"e": "message.created", "d": '{"room_id":1}'}), ("6-0", {"e": "read.updated", "d": "{}"})]
+    await asyncio.wait_for(hub._deliver(group, entries), timeout=2)
+
+    first, stalled, last = group
+    expected = b"id: 5-0\nevent: message.created\ndata: {\"room_id\":1}\n\nid: 6-0\nevent: read.updated\ndata: {}\n\n"
+    assert bodies["first"] == [expected] and bodies["last"] == [expected]
+    assert (first.last_id, last.last_id) == ("6-0", "6-0")
+    assert stalled.closed == "error" and stalled.last_id == "0-0"
+    assert bodies["stalled"] == [b""]  # only the end of its response
