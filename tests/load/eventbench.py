@@ -32,6 +32,9 @@ from chat_shared.testing.broker import free_port
 # Every benchmark here runs on the in-memory Tansu broker, which waits out the whole fetch wait instead of
 # long-polling: the services it starts must use the short wait their tests and `make dev` use.
 os.environ.setdefault("KAFKA_FETCH_MAX_WAIT_MS", "5")
+# Replica consumers (not on the path any chat benchmark measures) poll every 50 ms, as in `make dev`, so an
+# idle service does not spend a fifth of a core polling; friend_s8_events.py measures a replica and sets 5.
+os.environ.setdefault("KAFKA_REPLICA_FETCH_MAX_WAIT_MS", "50")
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "performance.md"

@@ -227,7 +227,8 @@ async def main() -> int:
     env = {"ENVIRONMENT": "development", "DATABASE_URL": url, "RUN_MIGRATIONS_ON_START": "true",
            "REDIS_URL": "redis://127.0.0.1:6379/13", "KAFKA_BOOTSTRAP": broker.bootstrap,
            "KAFKA_ENABLE_IDEMPOTENCE": "false", "LOG_LEVEL": "WARNING", "JWT_PUBLIC_KEY": keys.public_pem,
-           "JWT_PUBLIC_KEY_ID": keys.kid, "USER_SERVICE_URL": "http://127.0.0.1:1"}
+           "JWT_PUBLIC_KEY_ID": keys.kid, "USER_SERVICE_URL": "http://127.0.0.1:1",
+           "KAFKA_REPLICA_FETCH_MAX_WAIT_MS": "5"}  # the replica consumer is what this benchmark measures
     service = eb.ServiceProcess("friend-service", FRIEND_DIR, env, logdir)
     bench = Bench(url, service, broker)
     prod = eb.producer(broker.bootstrap)

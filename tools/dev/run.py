@@ -212,6 +212,7 @@ class DevSystem:
         if not self.backends.kafka_bootstrap:
             env["KAFKA_ENABLE_IDEMPOTENCE"] = "false"  # Tansu has no idempotent producer support
             env.setdefault("KAFKA_FETCH_MAX_WAIT_MS", "5")  # Tansu does not long-poll: short waits keep latency low
+            env.setdefault("KAFKA_REPLICA_FETCH_MAX_WAIT_MS", "50")  # replicas: idle groups stay nearly idle
         return env
 
     async def spawn(self, name: str, argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> Child:

@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime.consume(USERS_GROUP, [USER_EVENTS], USER_HANDLERS)
         # The fan-out dedupes by event id in Redis for the topics' retention: no processed-events rows needed.
         runtime.consume(FANOUT_GROUP, [MESSAGE_EVENTS, CHAT_EVENTS], fanout_handlers(user_log),
-                        track_processed=False)
+                        track_processed=False, live=True)
         runtime.start_kafka([CHAT_EVENTS, MESSAGE_EVENTS])
         try:
             yield

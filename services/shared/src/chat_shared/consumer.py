@@ -68,6 +68,7 @@ class EventConsumer:
         producers: ProducerHolder,
         max_attempts: int = 3,
         track_processed: bool = True,
+        live: bool = False,
     ) -> None:
         self.group_id = group_id
         self.topics = topics
@@ -79,6 +80,7 @@ class EventConsumer:
         #: False only for handlers that are idempotent by event id on their own (e.g. chat's fan-out, which
         #: dedupes in Redis for the topic's retention): they skip the processed-events bookkeeping.
         self._track = track_processed
+        self._live = live
         self._service = settings.service_name
         self._consumer: AIOKafkaConsumer | None = None
         self._stopping = False
@@ -93,7 +95,7 @@ class EventConsumer:
         """Consume until stopped; reconnects with backoff when the broker is away."""
         backoff = 0.5
         while not self._stopping:
-            consumer = create_consumer(self._settings, self.group_id, self.topics)
+            consumer = create_consumer(self._settings, self.group_id, self.topics, self._live)
             try:
                 await consumer.start()
                 self._consumer = consumer

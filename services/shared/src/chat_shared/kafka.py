@@ -35,8 +35,13 @@ def create_producer(settings: ServiceSettings) -> AIOKafkaProducer:
     )
 
 
-def create_consumer(settings: ServiceSettings, group_id: str, topics: Iterable[str]) -> AIOKafkaConsumer:
-    """A consumer that never auto-commits and starts from the beginning of a topic it has never read."""
+def create_consumer(settings: ServiceSettings, group_id: str, topics: Iterable[str],
+                    live: bool = False) -> AIOKafkaConsumer:
+    """A consumer that never auto-commits and starts from the beginning of a topic it has never read.
+
+    ``live`` marks a consumer whose lag a user sees at once (chat's fan-out to open streams): it gets the
+    short fetch wait where the broker does not long-poll; replica consumers may wait longer.
+    """
     return AIOKafkaConsumer(
         *topics,
         bootstrap_servers=settings.kafka_bootstrap,
@@ -45,7 +50,7 @@ def create_consumer(settings: ServiceSettings, group_id: str, topics: Iterable[s
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         isolation_level="read_committed",
-        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms(live),
         max_poll_records=500,
         session_timeout_ms=10_000,
         heartbeat_interval_ms=3_000,

@@ -89,11 +89,12 @@ class Runtime:
         metrics.init_consumer_series(self.settings.service_name, consumer.topics)
 
     def consume(self, group_id: str, topics: list[str], handlers: Mapping[str, Handler],
-                track_processed: bool = True) -> EventConsumer:
-        """Declare a consumer group of this service on these topics (started once the broker is reachable)."""
+                track_processed: bool = True, live: bool = False) -> EventConsumer:
+        """Declare a consumer group of this service on these topics (started once the broker is reachable);
+        ``live`` for one whose lag users see at once (see :func:`chat_shared.kafka.create_consumer`)."""
         consumer = EventConsumer(settings=self.settings, group_id=group_id, topics=topics, handlers=handlers,
                                  sessionmaker=self.sessionmaker, producers=self.producers,
-                                 track_processed=track_processed)
+                                 track_processed=track_processed, live=live)
         self.add_consumer(consumer)
         return consumer
 

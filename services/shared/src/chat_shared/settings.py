@@ -66,6 +66,10 @@ class ServiceSettings(BaseSettings):
     #: 500 ms costs no latency there and keeps idle consumers idle; the in-memory Tansu used by tests and
     #: ``make dev`` waits out the whole period, so those set 5 ms (see docs/performance.md).
     kafka_fetch_max_wait_ms: int = 500
+    #: The same for consumers that only keep a local replica current (friendships, user names, presence),
+    #: where tens of milliseconds of lag cost nothing; unset, ``kafka_fetch_max_wait_ms`` applies. On Tansu
+    #: every group polling every 5 ms keeps an idle process busy, so those environments set this to 50.
+    kafka_replica_fetch_max_wait_ms: int | None = None
     kafka_linger_ms: int = 0
     kafka_create_topics: bool = True
     kafka_topic_replication: int = 1
@@ -102,6 +106,12 @@ class ServiceSettings(BaseSettings):
                 + " (set the environment variable or mount /run/secrets/<name>)"
             )
         return self
+
+    def fetch_max_wait_ms(self, live: bool) -> int:
+        """The fetch wait of a consumer: short for the ones a user waits on (``live``), else the replica one."""
+        if live or self.kafka_replica_fetch_max_wait_ms is None:
+            return self.kafka_fetch_max_wait_ms
+        return self.kafka_replica_fetch_max_wait_ms
 
     def kafka_client(self) -> str:
         """Client id shown in broker logs and metrics."""
