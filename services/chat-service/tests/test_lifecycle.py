@@ -60,18 +60,39 @@ async def test_a_client_that_stops_reading_does_not_hold_up_the_heartbeat(monkey
 
     monkeypatch.setattr(hub_module, "PING_TIMEOUT_S", 0.1)
     stalled = asyncio.Event()
-    sent: list[dict[str, Any]] = []
+    sent: dict[int, list[dict[str, Any]]] = {1: [], 2: []}
 
-    async def never_drains(message: dict[str, Any]) -> None:
-        if message.get("body") == hub_module.PING:
-            await stalled.wait()  # the socket buffer is full and stays full
-        sent.append(message)
+    def device(user_id: int) -> Any:
+        async def send(message: dict[str, Any]) -> None:
+            if user_id == 1 and message.get("body") == hub_module.PING:
+                await stalled.wait()  # the socket buffer is full and stays full
+            sent[user_id].append(message)
+        return send
 
     hub = hub_module.StreamHub(redis=None, user_log=None, heartbeat_s=15, max_lifetime_s=3600)  # type: ignore[arg-type]
-    conn = hub.new_connection(1, never_drains)
-    await asyncio.wait_for(hub._ping(conn), timeout=2)
-    assert conn.closed == "error"
-    assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+    stuck, fine = hub.new_connection(1, device(1)), hub.new_connection(2, device(2))
+    stuck.slice = fine.slice = 4
+    for conn in (stuck, fine):
+        conn.pumping = False
+        await hub.register(conn)
+    await asyncio.wait_for(hub.heartbeat_slice(4), timeout=2)
+    assert stuck.closed == "error"
+    assert sent[1][-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+    assert fine.closed is None
+    assert sent[2] == [{"type": "http.response.body", "body": hub_module.PING, "more_body": True}]
+
+
+def test_the_heartbeat_spreads_streams_over_its_slices() -> None:
+    """Each tick pings one slice: streams opened one after another land in every slice in turn."""
+    from app.stream import hub as hub_module
+
+    async def send(message: dict[str, Any]) -> None:
+        return None
+
+    hub = hub_module.StreamHub(redis=None, user_log=None, heartbeat_s=15, max_lifetime_s=3600)  # type: ignore[arg-type]
+    slices = [hub.new_connection(n, send).slice for n in range(3 * hub_module.HEARTBEAT_SLICES)]
+    assert sorted(set(slices)) == list(range(hub_module.HEARTBEAT_SLICES))
+    assert max(slices.count(s) for s in set(slices)) == 3
 
 
 async def test_a_failed_first_subscribe_is_retried_by_the_users_next_stream() -> None:
