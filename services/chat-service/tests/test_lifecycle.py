@@ -11,7 +11,8 @@ import pytest
 from fastapi import FastAPI
 
 from app.factory import create_app
-from chat_shared.testing.fixtures import asgi_client, started_app
+from app.stream.log import id_tuple
+from chat_shared.testing.fixtures import asgi_client, started_app, wait_until
 from chat_shared.testing.tokens import TestKeys as Keys
 from tests.support import UvicornServer, new_user, open_stream
 
@@ -152,3 +153,34 @@ async def test_a_stalled_device_is_closed_and_the_users_other_streams_still_get_
     assert (first.last_id, last.last_id) == ("6-0", "6-0")
     assert stalled.closed == "error" and stalled.last_id == "0-0"
     assert bodies["stalled"] == [b""]  # only the end of its response
+
+
+async def test_a_wake_up_right_after_a_pump_finishes_is_not_lost() -> None:
+    """The wake-up for a new entry can arrive after the user's pump read the log for the last time but
+    before the pump is forgotten; it must start a new pump, not mark a pump that is already gone."""
+    from app.stream import hub as hub_module
+
+    loop = asyncio.get_running_loop()
+    log: list[tuple[str, dict[str, str]]] = [("1-0", {"e": "message.created", "d": "{}"})]
+    hub: hub_module.StreamHub
+
+    class RacingLog:  # the user's log; a second entry lands (and its wake-up is queued) during the first read
+        async def after(self, user_id: int, entry_id: str, count: int) -> list[tuple[str, dict[str, str]]]:
+            entries = [e for e in log if id_tuple(e[0]) > id_tuple(entry_id)]
+            if len(log) == 1:
+                log.append(("2-0", {"e": "message.created", "d": "{}"}))
+                loop.call_soon(hub.kick, 9)  # runs after this pump's last check, before it is forgotten
+            return entries[:count]
+
+    written: list[bytes] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        written.append(message["body"])
+
+    hub = hub_module.StreamHub(redis=None, user_log=RacingLog(), heartbeat_s=15, max_lifetime_s=3600)  # type: ignore[arg-type]
+    conn = hub.new_connection(9, send)
+    conn.pumping = False
+    await hub.register(conn)
+    hub.kick(9)
+    await wait_until(lambda: conn.last_id == "2-0", timeout=2)
+    assert [b.split(b"\n", 1)[0] for b in written] == [b"id: 1-0", b"id: 2-0"]

@@ -164,9 +164,7 @@ class StreamHub:
         if user_id in self._user_pumps:
             self._user_dirty.add(user_id)
             return
-        task = asyncio.create_task(self._pump_user(user_id))
-        self._user_pumps[user_id] = task
-        task.add_done_callback(lambda _: self._user_pumps.pop(user_id, None))
+        self._user_pumps[user_id] = asyncio.create_task(self._pump_user(user_id))
 
     async def _pump_user(self, user_id: int) -> None:
         """Read the user's log once per distinct position and write it to every stream at that position.
@@ -175,6 +173,14 @@ class StreamHub:
         all of them (the S6 benchmark: a read per stream exhausted the Redis pool at 1,000 streams).
         A stream still replaying (its own :meth:`pump`) is only marked dirty; it catches up itself.
         """
+        try:
+            await self._pump_user_until_clean(user_id)
+        finally:
+            # Forgotten in the same step as the last check for new entries, not by a done-callback a loop
+            # turn later: a wake-up in between would only mark the user dirty and never be pumped.
+            self._user_pumps.pop(user_id, None)
+
+    async def _pump_user_until_clean(self, user_id: int) -> None:
         while True:
             self._user_dirty.discard(user_id)
             groups: dict[str, list[Connection]] = {}
