@@ -157,3 +157,25 @@ async def test_an_orphan_of_a_failed_commit_is_invisible_and_its_seq_reused(app:
     assert nxt["seq"] == 3
     page = (await client.get(f"/rooms/{room}/messages", headers=keys.headers(b))).json()
     assert [m["content"] for m in page["items"]] == ["committed", "retried", "next"]
+
+
+async def test_a_send_writes_the_room_row_once(app: FastAPI, client: httpx.AsyncClient, keys: Keys) -> None:
+    """The seq increment is the only UPDATE of `rooms`: it runs under the room's row lock, which every
+    other sender of the room waits for, so nothing is written twice while it is held."""
+    from sqlalchemy import event
+
+    a, _, room = await _pair_room(app, client, keys)
+    statements: list[str] = []
+
+    def capture(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(" ".join(statement.split()).lower())
+
+    engine = app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        sent = await send(client, keys, a, room, "once", client_msg_id="w-1")
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert sent["seq"] == 1
+    assert [s for s in statements if s.startswith("update rooms")] == [
+        "update rooms set last_seq=(rooms.last_seq + %s), last_activity_at=%s where rooms.id = %s"]

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.models.room import Room, RoomMember
 
@@ -61,17 +62,20 @@ class RoomRepository:
             delete(RoomMember).where(RoomMember.room_id == room_id, RoomMember.user_id == user_id))
         return bool(getattr(result, "rowcount", 0))
 
-    async def allocate_seq(self, room_id: int, now: datetime) -> int:
+    async def allocate_seq(self, room: Room, now: datetime) -> int:
         """Take the next ``seq`` of the room: an atomic increment whose row lock lasts until the commit.
 
-        Concurrent senders of one room queue on the row lock, senders of other rooms never wait.
+        Concurrent senders of one room queue on the row lock, senders of other rooms never wait. The loaded
+        ``room`` is brought up to date as already-written values, so the flush sends no second UPDATE.
         """
         await self.session.execute(
-            update(Room).where(Room.id == room_id)
+            update(Room).where(Room.id == room.id)
             .values(last_seq=Room.last_seq + 1, last_activity_at=now)
             .execution_options(synchronize_session=False))
-        seq = await self.session.scalar(select(Room.last_seq).where(Room.id == room_id))
-        return int(seq or 0)
+        seq = int(await self.session.scalar(select(Room.last_seq).where(Room.id == room.id)) or 0)
+        set_committed_value(room, "last_seq", seq)
+        set_committed_value(room, "last_activity_at", now)
+        return seq
 
     async def advance_read(self, room_id: int, user_id: int, seq: int) -> bool:
         """Move the read position forward to ``seq``; never backwards. True if it moved."""

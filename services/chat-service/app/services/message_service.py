@@ -71,12 +71,8 @@ class MessageService:
         await self._check_can_write(room, user_id)
         now = utcnow()
         rooms = RoomRepository(self.session)
-        seq = await rooms.allocate_seq(room.id, now)  # row lock on the room until our commit
+        seq = await rooms.allocate_seq(room, now)  # row lock on the room until our commit
         committed = seq - 1
-        if body.client_msg_id is not None:
-            found = await self.repo.by_dedupe(room.id, user_id, body.client_msg_id)
-            if found is not None and found.seq <= committed:
-                raise AlreadySent(message_out(found))  # a concurrent retry won; give our seq back
         oid = ObjectId()
         message = Message(id=oid, room_id=room.id, seq=seq, sender_id=user_id, content=body.content,
                           message_type=body.message_type, client_msg_id=body.client_msg_id,
@@ -84,13 +80,17 @@ class MessageService:
         try:
             await self.repo.insert(message)
         except DuplicateKeyError:
-            # Only an orphan (a document of a send whose transaction rolled back) can hold a seq above the
-            # committed one or block our dedupe key while we hold the lock: remove and retry once.
+            # The unique (room, sender, dedupe key) index catches a concurrent retry that committed while we
+            # waited for the lock, so no second lookup is needed on the common path.
+            if body.client_msg_id is not None:
+                found = await self.repo.by_dedupe(room.id, user_id, body.client_msg_id)
+                if found is not None and found.seq <= committed:
+                    raise AlreadySent(message_out(found)) from None  # the retry won; give our seq back
+            # Otherwise only an orphan (a document of a send whose transaction rolled back) can hold a seq
+            # above the committed one or our dedupe key while we hold the lock: remove it and retry once.
             await self.repo.delete_orphans(room.id, committed)
             message = Message(**{**message.model_dump(), "id": oid, "revision_id": None})
             await self.repo.insert(message)
-        room.last_seq = seq
-        room.last_activity_at = now
         data = message_json(message)
         events.message_event(self.outbox, self.session, "MessageSent", data)
         metrics.MESSAGES_SENT.labels(body.message_type).inc()
