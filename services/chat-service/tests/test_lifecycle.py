@@ -184,3 +184,14 @@ async def test_a_wake_up_right_after_a_pump_finishes_is_not_lost() -> None:
     hub.kick(9)
     await wait_until(lambda: conn.last_id == "2-0", timeout=2)
     assert [b.split(b"\n", 1)[0] for b in written] == [b"id: 1-0", b"id: 2-0"]
+
+
+async def test_start_up_keeps_full_collections_off_the_request_path(app: FastAPI) -> None:
+    """After start-up, its objects are frozen and full collections are ten times rarer (see
+    chat_shared.runtime.freeze_startup_heap: 200 connects/s had a 125 ms p99 from full collections)."""
+    import gc
+
+    from chat_shared.runtime import FULL_COLLECTION_AFTER
+
+    assert gc.get_freeze_count() > 10_000
+    assert gc.get_threshold()[2] == FULL_COLLECTION_AFTER == 100

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,9 @@ from chat_shared.redis import create_redis
 from chat_shared.settings import ServiceSettings
 
 log = structlog.get_logger("chat_shared.runtime")
+_heap_frozen = False
+#: Young-generation collections between two full ones (CPython's default is 10); see freeze_startup_heap.
+FULL_COLLECTION_AFTER = 100
 
 
 class Runtime:
@@ -105,10 +109,11 @@ class Runtime:
         return task
 
     def start_kafka(self, produced_topics: Iterable[str]) -> None:
-        """Start the relay now, and the consumers as soon as the topics exist."""
+        """Start the relay now, and the consumers as soon as the topics exist; start-up is then complete."""
         self.kafka_topics.update(produced_topics)
         self.spawn(self.relay.run(), "outbox-relay")
         self.spawn(self._bootstrap_kafka(), "kafka-bootstrap")
+        freeze_startup_heap()
 
     async def _bootstrap_kafka(self) -> None:
         delay = 0.5
@@ -160,6 +165,26 @@ class Runtime:
             with contextlib.suppress(Exception):
                 await closer()
         await self.engine.dispose()
+
+
+def freeze_startup_heap() -> None:
+    """Keep full garbage collections off the request path, once per process.
+
+    Found by the SSE connect benchmark: full collections walked the start-up heap (modules, models,
+    schemas, routes: ~165k objects) plus every open stream's objects, stalling the event loop for
+    70-125 ms at a time, often enough to own a request's p99. So what start-up allocated is frozen (never
+    walked again; it lives as long as the process anyway), and a full collection waits for 100 young
+    collections instead of 10 (CPython's other condition, pending objects > 25 % of the old generation,
+    still holds). Measured: 200 connects/s with 2,000 streams held, p99 125 → 5 ms.
+    """
+    global _heap_frozen
+    if _heap_frozen:
+        return
+    _heap_frozen = True
+    gc.collect()
+    gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_COLLECTION_AFTER)
 
 
 def attach_verifier(app: FastAPI, verifier: TokenVerifier) -> None:
