@@ -103,10 +103,14 @@ class EventConsumer:
                 backoff = 0.5
                 while not self._stopping:
                     batch = await consumer.getmany(timeout_ms=500, max_records=500)
-                    for tp, records in batch.items():
+                    for records in batch.values():
                         await self._handle_batch(records)
-                        await consumer.commit({tp: records[-1].offset + 1})
-                        self._positions[tp] = records[-1].offset + 1
+                    if batch:
+                        # One offset commit for every partition of the poll, after all were handled: a
+                        # commit per partition was a broker round trip per partition per poll (S8).
+                        offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
+                        await consumer.commit(offsets)
+                        self._positions.update(offsets)
                     self._record_lag(consumer)
             except asyncio.CancelledError:
                 raise
