@@ -103,11 +103,13 @@ class EventConsumer:
                 backoff = 0.5
                 while not self._stopping:
                     batch = await consumer.getmany(timeout_ms=500, max_records=500)
-                    for records in batch.values():
-                        await self._handle_batch(records)
                     if batch:
-                        # One offset commit for every partition of the poll, after all were handled: a
-                        # commit per partition was a broker round trip per partition per poll (S8).
+                        # Everything one poll returned is applied in one transaction (each partition's
+                        # records stay in order; order between partitions never mattered), and the offsets
+                        # of every partition are committed once after it: per partition, at 500 events/s
+                        # over 10 partitions most batches held one event and paid a transaction and a broker
+                        # round trip each (S8).
+                        await self._handle_batch([r for records in batch.values() for r in records])
                         offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
                         await consumer.commit(offsets)
                         self._positions.update(offsets)
@@ -125,7 +127,7 @@ class EventConsumer:
                     await asyncio.wait_for(consumer.stop(), timeout=10)
 
     async def _handle_batch(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
-        """Apply one partition's batch in a single transaction; if that fails, one event at a time.
+        """Apply one poll's records in a single transaction; if that fails, one event at a time.
 
         One transaction per batch (one processed-events lookup, one commit) is what lets a consumer drain
         thousands of events per second; the per-event path isolates a poison event and retries transient
