@@ -20,11 +20,10 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import aiomysql
 import eventbench as eb
 from chat_s6_broadcast import MEMBERS, make_room
-from chat_s8_fanout import CHAT_DIR, INSERT, REDIS_URL, outbox_row
-from sqlalchemy.engine import make_url
+from chat_s8_fanout import INSERT, outbox_row
+from chatbench import CHAT_DIR, chat_env, close_pool, mysql_pool
 
 from chat_shared.testing import databases
 from chat_shared.testing.broker import Broker
@@ -86,21 +85,17 @@ async def main() -> int:
     url = await databases.create_database("bench_chat_drill")
     broker = Broker().start()
     logdir = Path(tempfile.mkdtemp(prefix="bench-chat-drill-"))
-    env = {"ENVIRONMENT": "development", "DATABASE_URL": url, "RUN_MIGRATIONS_ON_START": "true",
-           "REDIS_URL": REDIS_URL, "MONGO_URL": "mongomock://", "KAFKA_BOOTSTRAP": broker.bootstrap,
-           "KAFKA_ENABLE_IDEMPOTENCE": "false", "LOG_LEVEL": "WARNING", "JWT_PUBLIC_KEY": keys.public_pem,
-           "JWT_PUBLIC_KEY_ID": keys.kid, "OUTBOX_POLL_INTERVAL_S": "0.05"}
+    # the outbox rows are inserted from outside, so nothing wakes the relay: it polls (every 50 ms here)
+    env = chat_env(url, broker.bootstrap, keys, OUTBOX_POLL_INTERVAL_S="0.05")
     a = eb.ServiceProcess("chat-a", CHAT_DIR, env, logdir)
     b = eb.ServiceProcess("chat-b", CHAT_DIR, env, logdir)
-    u = make_url(url)
     pool = None
     stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
     try:
         await a.start()
         await b.start()
-        pool = await aiomysql.create_pool(host=u.host, port=u.port or 3306, user=u.username,
-                                          password=u.password or "", db=u.database, autocommit=True, maxsize=4)
+        pool = await mysql_pool(url, 4)
         room, members = await make_room(pool, 30_000_000)
         clients = [Client(keys.token(members[i % MEMBERS]), a.port) for i in range(args.streams)]
         tasks = [asyncio.create_task(c.run(b.port, stop)) for c in clients]
@@ -165,9 +160,7 @@ async def main() -> int:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if pool is not None:
-            pool.close()
-            await pool.wait_closed()
+        await close_pool(pool)
         a.stop()
         b.stop()
         broker.stop()

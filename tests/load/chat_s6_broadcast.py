@@ -28,8 +28,8 @@ from pathlib import Path
 
 import aiomysql
 import eventbench as eb
-from chat_s8_fanout import CHAT_DIR, INSERT, REDIS_URL, outbox_row
-from sqlalchemy.engine import make_url
+from chat_s8_fanout import INSERT, outbox_row
+from chatbench import CHAT_DIR, chat_env, close_pool, insert_group_room, mysql_pool
 
 from chat_shared.testing import databases
 from chat_shared.testing.broker import Broker
@@ -44,12 +44,7 @@ async def make_room(pool: aiomysql.Pool, first_user: int) -> tuple[int, list[int
     now = datetime.now(UTC).replace(tzinfo=None)
     members = list(range(first_user, first_user + MEMBERS))
     async with pool.acquire() as conn, conn.cursor() as cur:
-        await cur.execute("INSERT INTO rooms (type, name, created_by, last_seq, created_at, last_activity_at)"
-                          " VALUES ('group', 's6', %s, 0, %s, %s)", (members[0], now, now))
-        room = int(cur.lastrowid)
-        await cur.executemany("INSERT INTO room_members (room_id, user_id, last_read_seq, joined_at) "
-                              "VALUES (%s, %s, 0, %s)", [(room, m, now) for m in members])
-    return room, members
+        return await insert_group_room(cur, "s6", members, now), members
 
 
 class Subscriber(asyncio.Protocol):
@@ -123,6 +118,7 @@ async def broadcast(pool: aiomysql.Pool, subscribers: list[Subscriber], room: in
 
 
 async def main() -> int:
+    """Run S6; exit 0 (the verdicts are in the table)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 10000])
     parser.add_argument("--runs", type=int, default=3)
@@ -134,18 +130,14 @@ async def main() -> int:
     url = await databases.create_database("bench_chat_s6")
     broker = Broker().start()
     logdir = Path(tempfile.mkdtemp(prefix="bench-chat-s6-"))
-    env = {"ENVIRONMENT": "development", "DATABASE_URL": url, "RUN_MIGRATIONS_ON_START": "true",
-           "REDIS_URL": REDIS_URL, "MONGO_URL": "mongomock://", "KAFKA_BOOTSTRAP": broker.bootstrap,
-           "KAFKA_ENABLE_IDEMPOTENCE": "false", "LOG_LEVEL": "WARNING", "JWT_PUBLIC_KEY": keys.public_pem,
-           "JWT_PUBLIC_KEY_ID": keys.kid, "OUTBOX_POLL_INTERVAL_S": "0.005"}
+    # an insert from outside cannot wake the relay: it polls every 5 ms (see the docstring)
+    env = chat_env(url, broker.bootstrap, keys, OUTBOX_POLL_INTERVAL_S="0.005")
     service = eb.ServiceProcess("chat-service", CHAT_DIR, env, logdir)
-    u = make_url(url)
     pool = None
     rows: list[str] = []
     try:
         await service.start()
-        pool = await aiomysql.create_pool(host=u.host, port=u.port or 3306, user=u.username,
-                                          password=u.password or "", db=u.database, autocommit=True, maxsize=4)
+        pool = await mysql_pool(url, 4)
         first_user = 20_000_000
         for size in args.sizes:
             room, members = await make_room(pool, first_user)
@@ -177,9 +169,7 @@ async def main() -> int:
                 f"| {verdict} |")
             await asyncio.sleep(1)
     finally:
-        if pool is not None:
-            pool.close()
-            await pool.wait_closed()
+        await close_pool(pool)
         service.stop()
         broker.stop()
         await databases.drop_database(url)

@@ -185,11 +185,8 @@ class Result:
         return statistics.fmean(self.latencies) if self.latencies else 0.0
 
     def pct(self, q: float, status: int | None = None) -> float:
-        values = self.latencies if status is None else self.statuses.get(status, [])
-        if not values:
-            return float("nan")
-        ordered = sorted(values)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+        """A latency percentile, s: of every request, or of those answered ``status``."""
+        return pct(self.latencies if status is None else self.statuses.get(status, []), q)
 
     def cpu_us_per_op(self, ops: int | None = None) -> float:
         ops = self.count if ops is None else ops
@@ -340,9 +337,19 @@ async def wait_ready(port: int, path: str, process: subprocess.Popen[bytes], tim
 
 
 # --------------------------------------------------------------------------- statistics
+# eventbench.py imports these too, so every table in tests/load takes its percentiles and spreads one way.
+
+
+def pct(values: list[float], q: float) -> float:
+    """The ``q`` quantile (nearest rank, no interpolation) of ``values``; nan when there are none."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def med(values: list[float]) -> float:
+    """The median of ``values``; nan when there are none."""
     return statistics.median(values) if values else float("nan")
 
 

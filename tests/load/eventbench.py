@@ -1,5 +1,6 @@
 """Shared pieces of the event benchmarks (S8 and the chat stream scenarios): C_kafka, open-loop producing,
-process and machine bookkeeping, and the docs/performance.md table writer for scripts run on their own.
+process and machine bookkeeping, the cells of the result tables, and the docs/performance.md table writer
+for scripts run on their own.
 
 C_kafka is aiokafka produce → consume on the broker in use (Tansu here), the consumer with
 ``fetch_max_wait_ms=5`` like every service consumer, producer ``acks=all`` and ``linger_ms=0`` like the
@@ -17,15 +18,17 @@ import struct
 import subprocess
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from common import med, pct, spread  # also re-exported: the event scripts call eb.pct, eb.med, eb.spread
 
 from chat_shared.testing.broker import free_port
 
@@ -100,22 +103,49 @@ def kill9(process: subprocess.Popen[bytes]) -> None:
 # --------------------------------------------------------------------------- statistics
 
 
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+def ms(values: list[float], fmt: str = "{:.1f}") -> str:
+    """'median (min–max) ms' of values given in seconds."""
+    return spread([v * 1e3 for v in values], fmt) + " ms"
 
 
-def med(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
+class Flow(Protocol):
+    """A measurement window as the N, X, R, X·R cells read it."""
+
+    @property
+    def n(self) -> float:
+        """Time-averaged in flight."""
+        ...
+
+    @property
+    def x(self) -> float:
+        """Completions per second."""
+        ...
+
+    @property
+    def r(self) -> float:
+        """Mean latency, s."""
+        ...
 
 
-def spread(values: list[float], fmt: str = "{:.1f}") -> str:
-    """'median (min–max)'."""
-    if not values:
-        return "n/a"
-    return f"{fmt.format(med(values))} ({fmt.format(min(values))}–{fmt.format(max(values))})"
+class ProcessCpu(Protocol):
+    """A measurement window that knows each process's CPU over it."""
+
+    cpu: dict[str, float]
+
+    def cpu_us(self, name: str) -> float:
+        """CPU-µs per operation of one process."""
+        ...
+
+
+def nxr_cells(windows: Sequence[Flow], unit: str = "/s", r_fmt: str = "{:.1f}") -> tuple[str, str, str, str]:
+    """The N, X (with ``unit``), R and X·R cells of a row: median (min–max) over the runs."""
+    return (spread([w.n for w in windows], "{:.2f}"), spread([w.x for w in windows], "{:.0f}") + unit,
+            ms([w.r for w in windows], r_fmt), spread([w.x * w.r for w in windows], "{:.2f}"))
+
+
+def cpu_cells(windows: Sequence[ProcessCpu]) -> str:
+    """'process median (min–max), …' of CPU-µs per operation, for every process the first window measured."""
+    return ", ".join(f"{k} {spread([w.cpu_us(k) for w in windows], '{:.0f}')}" for k in windows[0].cpu)
 
 
 @dataclass
@@ -130,25 +160,60 @@ class Window:
 
     @property
     def x(self) -> float:
+        """Events handled per second."""
         return len(self.latencies) / self.elapsed if self.elapsed else 0.0
 
     @property
     def r(self) -> float:
+        """Mean scheduled-send → handled latency, s."""
         return statistics.fmean(self.latencies) if self.latencies else float("nan")
 
+    @property
     def n(self) -> float:
         """Events in flight, time-averaged: Σ latency / window (the area under the in-flight curve)."""
         return sum(self.latencies) / self.elapsed if self.elapsed else 0.0
 
     def cpu_us(self, name: str) -> float:
+        """CPU-µs per handled event of one process."""
         return self.cpu.get(name, 0.0) / max(len(self.latencies), 1) * 1e6
 
     def line(self) -> str:
+        """The per-run line printed on stdout."""
         cpu = " ".join(f"{k}={self.cpu_us(k):.0f}" for k in self.cpu)
-        return (f"  {self.label}: handled {len(self.latencies)}/{self.expected} N={self.n():.2f} X={self.x:.1f}/s "
+        return (f"  {self.label}: handled {len(self.latencies)}/{self.expected} N={self.n:.2f} X={self.x:.1f}/s "
                 f"R={self.r * 1e3:.2f} ms X·R={self.x * self.r:.2f} p50={pct(self.latencies, .5) * 1e3:.2f} "
                 f"p99={pct(self.latencies, .99) * 1e3:.2f} max={max(self.latencies, default=0) * 1e3:.1f} ms "
                 f"CPU-µs/event [{cpu}]")
+
+
+@dataclass
+class HandledTarget:
+    """S8's handled-latency verdict over the runs: median p99 ≤ median C_kafka p99 + 30 ms, and none lost."""
+
+    ck99: list[float]  # C_kafka p99 of each run, s
+    p99: list[float]  # handled p99 of each run, s
+    lost: int
+
+    @classmethod
+    def of(cls, ck: list[Window], steady: list[Window]) -> HandledTarget:
+        """The verdict for the C_kafka windows and the handled windows of the same runs."""
+        return cls([pct(c.latencies, .99) for c in ck], [pct(w.latencies, .99) for w in steady],
+                   sum(w.expected - len(w.latencies) for w in steady))
+
+    @property
+    def limit(self) -> float:
+        """The p99 allowed, s."""
+        return med(self.ck99) + 0.030
+
+    @property
+    def ok(self) -> bool:
+        """Whether the target passed."""
+        return med(self.p99) <= self.limit and self.lost == 0
+
+    def ratio(self) -> str:
+        """The ratio cell of the handled row."""
+        return (f"p99 {ms(self.p99)} / (C_kafka p99 + 30 = {self.limit * 1e3:.1f} ms) = "
+                f"{med(self.p99) / self.limit:.2f}")
 
 
 # --------------------------------------------------------------------------- Kafka
@@ -241,6 +306,14 @@ async def c_kafka(bootstrap: str, rate: float = 500.0, duration: float = 30.0, w
             await reader
         await consumer.stop()
         await prod.stop()
+
+
+def c_kafka_row(ck: list[Window], rate: float, note: str) -> tuple[str, ...]:
+    """The C_kafka denominator row of an S8 table (measurement, N, X, R, X·R, ratio, verdict, raw)."""
+    return (f"C_kafka: aiokafka produce→consume at {rate:.0f}/s, fetch_max_wait_ms=5{note}", *nxr_cells(ck),
+            "denominator", "ok", f"p50 {ms([pct(c.latencies, .5) for c in ck])}, p99 "
+            f"{ms([pct(c.latencies, .99) for c in ck])}; received {sum(len(c.latencies) for c in ck)}/"
+            f"{sum(c.expected for c in ck)}")
 
 
 def utc(dt: datetime) -> float:

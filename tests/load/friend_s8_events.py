@@ -202,10 +202,6 @@ class Bench:
         return out
 
 
-def fmt_ms(values: list[float]) -> str:
-    return eb.spread([v * 1e3 for v in values], "{:.1f}") + " ms"
-
-
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=500.0)
@@ -274,31 +270,19 @@ async def main() -> int:
     load1 = eb.load()
 
     # ------------------------------------------------------------------ verdicts and the table
-    ck99 = [pct * 1 for pct in (eb.pct(c.latencies, .99) for c in ck)]
-    p99 = [eb.pct(w.latencies, .99) for w in steady]
-    limit = eb.med(ck99) + 0.030
-    lost_steady = sum(w.expected - len(w.latencies) for w in steady)
-    steady_ok = eb.med(p99) <= limit and lost_steady == 0
+    handled = eb.HandledTarget.of(ck, steady)
     drains = [b["drain"] for b in bursts]
     burst_ok = eb.med(drains) >= 1000 and all(b["handled"] == b["expected"] and b["replica_stale"] == 0
                                                 for b in bursts)
     kill_ok = (kill["handled"] == kill["expected"] and kill["replica_stale"] == 0
                and kill["replica_rows"] == kill["expected"] // 2 and kill["dlq"] == 0)
     note = f" ({args.runs}×{args.duration:.0f} s; load avg {load0:.1f} at start, {load1:.1f} at end)"
-    cpu = {k: [w.cpu_us(k) for w in steady] for k in steady[0].cpu}
     rows = [
-        (f"C_kafka: aiokafka produce→consume at {args.rate:.0f}/s, fetch_max_wait_ms=5{note}",
-         eb.spread([c.n() for c in ck], "{:.2f}"), eb.spread([c.x for c in ck], "{:.0f}") + "/s",
-         fmt_ms([c.r for c in ck]), eb.spread([c.x * c.r for c in ck], "{:.2f}"), "denominator", "ok",
-         f"p50 {fmt_ms([eb.pct(c.latencies, .5) for c in ck])}, p99 {fmt_ms(ck99)}; "
-         f"received {sum(len(c.latencies) for c in ck)}/{sum(c.expected for c in ck)}"),
+        eb.c_kafka_row(ck, args.rate, note),
         (f"user.events → replica, open loop {args.rate:.0f}/s, handled latency{note}",
-         eb.spread([w.n() for w in steady], "{:.2f}"), eb.spread([w.x for w in steady], "{:.0f}") + "/s",
-         fmt_ms([w.r for w in steady]), eb.spread([w.x * w.r for w in steady], "{:.2f}"),
-         f"p99 {fmt_ms(p99)} / (C_kafka p99 + 30 = {limit * 1e3:.1f} ms) = {eb.med(p99) / limit:.2f}",
-         "PASS" if steady_ok else "FAIL",
-         f"p50 {fmt_ms([eb.pct(w.latencies, .5) for w in steady])}; lost {lost_steady}; CPU-µs/event "
-         + ", ".join(f"{k} {eb.spread(v, '{:.0f}')}" for k, v in cpu.items())),
+         *eb.nxr_cells(steady), handled.ratio(), "PASS" if handled.ok else "FAIL",
+         f"p50 {eb.ms([eb.pct(w.latencies, .5) for w in steady])}; lost {handled.lost}; CPU-µs/event "
+         + eb.cpu_cells(steady)),
         (f"{args.burst}-event burst, 1 consumer process{note}", "backlog", eb.spread(drains, "{:.0f}") + "/s drained",
          "–", "–", f"{eb.med(drains) / 1000:.2f} × 1,000/s", "PASS" if burst_ok else "FAIL",
          f"produce {eb.spread([b['produce_s'] for b in bursts], '{:.2f}')} s; first produce → last handled "
@@ -317,19 +301,18 @@ async def main() -> int:
         p99_low = [eb.pct(w.latencies, .99) for w in low]
         rows.insert(2, (
             f"user.events → replica, open loop {args.low_rate:.0f}/s (below saturation), handled latency{note}",
-            eb.spread([w.n() for w in low], "{:.2f}"), eb.spread([w.x for w in low], "{:.0f}") + "/s",
-            fmt_ms([w.r for w in low]), eb.spread([w.x * w.r for w in low], "{:.2f}"),
-            f"p99 {fmt_ms(p99_low)} / {limit * 1e3:.1f} ms = {eb.med(p99_low) / limit:.2f}",
+            *eb.nxr_cells(low),
+            f"p99 {eb.ms(p99_low)} / {handled.limit * 1e3:.1f} ms = {eb.med(p99_low) / handled.limit:.2f}",
             "info (target is at 500/s)",
-            f"p50 {fmt_ms([eb.pct(w.latencies, .5) for w in low])}; lost {sum(w.expected - len(w.latencies) for w in low)};"
-            " CPU-µs/event " + ", ".join(f"{k} {eb.spread([w.cpu_us(k) for w in low], '{:.0f}')}" for k in low[0].cpu)))
+            f"p50 {eb.ms([eb.pct(w.latencies, .5) for w in low])}; lost {sum(w.expected - len(w.latencies) for w in low)};"
+            " CPU-µs/event " + eb.cpu_cells(low)))
     for r in rows:
         print(" | ".join(r), flush=True)
     if not args.no_record:
         eb.record("S8-friend", "S8 — user.events → friend-service replica", eb.section_doc(__doc__),
                   [tuple(r) for r in rows])
     print(f"logs in {logdir}")
-    return 0 if steady_ok and burst_ok and kill_ok else 1
+    return 0 if handled.ok and burst_ok and kill_ok else 1
 
 
 if __name__ == "__main__":
