@@ -19,7 +19,7 @@ from app.kafka.consumers import (
     PERMISSIONS_GROUP,
     USER_HANDLERS,
     USERS_GROUP,
-    fanout_handlers,
+    FanOut,
 )
 from app.services.message_service import AlreadySent
 from app.stream import shutdown
@@ -60,8 +60,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime.consume(PERMISSIONS_GROUP, [FRIEND_EVENTS], PERMISSION_HANDLERS)
         runtime.consume(USERS_GROUP, [USER_EVENTS], USER_HANDLERS)
         # The fan-out dedupes by event id in Redis for the topics' retention: no processed-events rows needed.
-        runtime.consume(FANOUT_GROUP, [MESSAGE_EVENTS, CHAT_EVENTS], fanout_handlers(user_log),
-                        track_processed=False, live=True)
+        fanout = FanOut(user_log)
+        runtime.consume(FANOUT_GROUP, [MESSAGE_EVENTS, CHAT_EVENTS], fanout.handlers(),
+                        track_processed=False, live=True, hooks=fanout)
         runtime.start_kafka([CHAT_EVENTS, MESSAGE_EVENTS])
         try:
             yield

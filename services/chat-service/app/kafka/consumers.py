@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.repositories.permissions import PermissionRepository
 from app.repositories.rooms import RoomRepository
 from app.stream.hub import encode_data
-from app.stream.log import SSE_EVENTS, UserLog
+from app.stream.log import SSE_EVENTS, Append, UserLog
 from chat_shared.consumer import Handler
 from chat_shared.events import EventEnvelope
 from chat_shared.events import friend as fe
@@ -76,24 +76,39 @@ def stream_data(event_type: str, payload: Any) -> tuple[dict[str, Any], list[int
             sorted({*payload.member_ids, payload.user_id}))
 
 
-def fanout_handlers(user_log: UserLog) -> dict[str, Handler]:
-    """One handler per chat/message event: append it to each recipient's log (once per event id)."""
+class FanOut:
+    """The fan-out of chat and message events into recipients' logs, done per batch: the members of every
+    room in the batch in one query, and every append of the batch in one Redis round trip (S8: a query
+    and a round trip per event were most of the consumer's cost)."""
 
-    async def fan_out(session: AsyncSession, envelope: EventEnvelope, payload: Any) -> None:
+    def __init__(self, user_log: UserLog) -> None:
+        self.user_log = user_log
+
+    def handlers(self) -> dict[str, Handler]:
+        """One handler per chat/message event type."""
+        return dict.fromkeys(SSE_EVENTS, self.handle)
+
+    async def before(self, session: AsyncSession, events: list[tuple[EventEnvelope, Any]]) -> None:
+        """Look up the members of every room whose events do not name their recipients."""
+        rooms = sorted({p.room_id for e, p in events if stream_data(e.event_type, p)[1] is None})
+        session.info["room_members"] = await RoomRepository(session).members_of(rooms) if rooms else {}
+        session.info["appends"] = []
+
+    async def handle(self, session: AsyncSession, envelope: EventEnvelope, payload: Any) -> None:
+        """Queue the event for its recipients' logs (appended by :meth:`after`, in the batch's order)."""
         data, recipients = stream_data(envelope.event_type, payload)
-        # A batch shares one session: look each room's members up once per batch, and let membership
-        # events (which carry the new member list) refresh the entry for the events after them.
-        members: dict[int, list[int]] = session.info.setdefault("room_members", {})
+        # Membership events carry the new member list: the batch's later events of that room use it.
+        members: dict[int, list[int]] = session.info["room_members"]
         if hasattr(payload, "member_ids"):
             members[payload.room_id] = list(payload.member_ids)
         if recipients is None:
-            if payload.room_id not in members:
-                members[payload.room_id] = await RoomRepository(session).member_ids(payload.room_id)
-            recipients = members[payload.room_id]
+            recipients = members.get(payload.room_id, [])
+        session.info["appends"].append(Append(str(envelope.event_id), recipients, SSE_EVENTS[envelope.event_type],
+                                              encode_data(data), envelope.occurred_at.timestamp()))
+
+    async def after(self, session: AsyncSession) -> None:
+        """Append the batch's events, each once per event id (see :class:`UserLog`)."""
         try:
-            await user_log.append(str(envelope.event_id), recipients, SSE_EVENTS[envelope.event_type],
-                                  encode_data(data), envelope.occurred_at.timestamp())
+            await self.user_log.append_many(session.info.pop("appends", []))
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise ConnectionError(f"redis: {exc}") from exc  # transient: retried, never dead-lettered
-
-    return dict.fromkeys(SSE_EVENTS, fan_out)

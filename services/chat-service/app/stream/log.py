@@ -8,7 +8,7 @@ is never appended twice and a crash cannot append it to only some members.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 from redis.asyncio import Redis
@@ -41,6 +41,16 @@ return 0
 """
 
 DEDUPE_TTL_S = 7 * 24 * 3600  # the topics' retention: a redelivery can only come from within it
+
+
+class Append(NamedTuple):
+    """One event for its recipients' logs."""
+
+    event_id: str
+    user_ids: list[int]
+    event: str
+    data: str
+    at: float
 
 
 def stream_key(user_id: int) -> str:
@@ -77,22 +87,51 @@ class UserLog:
         self._script = redis.register_script(_APPEND)
         self._lua = True
 
+    def _script_call(self, event_id: str, user_ids: list[int], event: str, data: str,
+                     at: float) -> tuple[list[str], list[Any]]:
+        keys = [f"chat:fanout:{event_id}", *(stream_key(u) for u in user_ids)]
+        args: list[Any] = [DEDUPE_TTL_S, self.maxlen, self.ttl_s, event, data, repr(at),
+                           *(channel(u) for u in user_ids)]
+        return keys, args
+
+    async def append_many(self, appends: list[Append]) -> list[bool]:
+        """Append several events in one round trip: one script call each, run by Redis in this order, each
+        all-or-nothing and once per event id (a batch cut short by a crash is redelivered: the appended
+        ones are skipped, the rest appended)."""
+        appends = [a for a in appends if a.user_ids]
+        if len(appends) <= 1 or not self._lua:
+            return [await self.append(*a) for a in appends]
+        pipe = self.redis.pipeline(transaction=False)
+        for a in appends:
+            keys, args = self._script_call(*a)
+            await self._script(keys=keys, args=args, client=pipe)
+        try:
+            return [bool(result) for result in await pipe.execute()]
+        except ResponseError as exc:
+            if not self._no_lua(exc):
+                raise
+        return [await self.append(*a) for a in appends]
+
+    def _no_lua(self, exc: ResponseError) -> bool:
+        """Whether the server has no Lua (fakeredis in the no-Docker dev mode); from then on, unscripted."""
+        if "unknown command" not in str(exc).lower() and "lua" not in str(exc).lower():
+            return False
+        log.warning("user_log_lua_unavailable", error=str(exc)[:200])
+        self._lua = False
+        return True
+
     async def append(self, event_id: str, user_ids: list[int], event: str, data: str, at: float) -> bool:
         """Append one event to each user's log, once per ``event_id``; False if it was already appended."""
         if not user_ids:
             return False
-        keys = [f"chat:fanout:{event_id}", *(stream_key(u) for u in user_ids)]
-        args: list[Any] = [DEDUPE_TTL_S, self.maxlen, self.ttl_s, event, data, repr(at),
-                           *(channel(u) for u in user_ids)]
+        keys, args = self._script_call(event_id, user_ids, event, data, at)
         if self._lua:
             try:
                 return bool(await self._script(keys=keys, args=args))
             except ResponseError as exc:
-                if "unknown command" not in str(exc).lower() and "lua" not in str(exc).lower():
+                if not self._no_lua(exc):
                     raise
                 # fakeredis without a Lua runtime (no-Docker dev mode, one process): same steps, not atomic.
-                log.warning("user_log_lua_unavailable", error=str(exc)[:200])
-                self._lua = False
         if not await self.redis.set(keys[0], "1", nx=True, ex=DEDUPE_TTL_S):
             return False
         for user_id in user_ids:

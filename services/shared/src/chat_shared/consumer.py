@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -37,6 +37,18 @@ from chat_shared.settings import ServiceSettings
 log = structlog.get_logger("chat_shared.consumer")
 
 Handler = Callable[[AsyncSession, EventEnvelope, Any], Awaitable[None]]
+
+
+class BatchHooks(Protocol):
+    """Work a consumer does once per batch around its handlers, in the batch's session and transaction:
+    a read every handler needs (one query instead of one per event) before, and writes the handlers
+    queued (one round trip instead of one per event) after the last handler and before the commit."""
+
+    async def before(self, session: AsyncSession, events: list[tuple[EventEnvelope, Any]]) -> None:
+        """Called with the batch's events that are not duplicates, before the first handler."""
+
+    async def after(self, session: AsyncSession) -> None:
+        """Called after the last handler; raising rolls the batch back like a failing handler."""
 TRANSIENT = (OperationalError, PoolTimeout, ConnectionError, TimeoutError, OSError)
 
 
@@ -69,6 +81,7 @@ class EventConsumer:
         max_attempts: int = 3,
         track_processed: bool = True,
         live: bool = False,
+        hooks: BatchHooks | None = None,
     ) -> None:
         self.group_id = group_id
         self.topics = topics
@@ -81,6 +94,7 @@ class EventConsumer:
         #: dedupes in Redis for the topic's retention): they skip the processed-events bookkeeping.
         self._track = track_processed
         self._live = live
+        self._hooks = hooks
         self._service = settings.service_name
         self._consumer: AIOKafkaConsumer | None = None
         self._stopping = False
@@ -164,6 +178,9 @@ class EventConsumer:
                     ids = [str(envelope.event_id) for _, envelope, _ in items]
                     seen.update((await session.scalars(select(ProcessedEvent.event_id).where(
                         ProcessedEvent.consumer == self.group_id, ProcessedEvent.event_id.in_(ids)))).all())
+                if self._hooks is not None:
+                    await self._hooks.before(session, [(envelope, payload) for _, envelope, payload in items
+                                                       if str(envelope.event_id) not in seen])
                 results = []
                 for record, envelope, payload in items:
                     event_id = str(envelope.event_id)
@@ -179,6 +196,8 @@ class EventConsumer:
                         # Later handlers of the batch must see this one's writes (no autoflush).
                         await session.flush()
                     results.append("handled")
+                if self._hooks is not None:
+                    await self._hooks.after(session)
                 await commit(session)
             except BaseException:
                 await session.rollback()

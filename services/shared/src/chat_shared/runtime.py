@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from chat_shared import db, metrics
 from chat_shared.auth import TokenVerifier
-from chat_shared.consumer import EventConsumer, Handler
+from chat_shared.consumer import BatchHooks, EventConsumer, Handler
 from chat_shared.health import Readiness
 from chat_shared.kafka import ProducerHolder, ensure_topics
 from chat_shared.migrations import upgrade_head
@@ -93,12 +93,13 @@ class Runtime:
         metrics.init_consumer_series(self.settings.service_name, consumer.topics)
 
     def consume(self, group_id: str, topics: list[str], handlers: Mapping[str, Handler],
-                track_processed: bool = True, live: bool = False) -> EventConsumer:
+                track_processed: bool = True, live: bool = False, hooks: BatchHooks | None = None) -> EventConsumer:
         """Declare a consumer group of this service on these topics (started once the broker is reachable);
-        ``live`` for one whose lag users see at once (see :func:`chat_shared.kafka.create_consumer`)."""
+        ``live`` for one whose lag users see at once (see :func:`chat_shared.kafka.create_consumer`),
+        ``hooks`` for work done once per batch around the handlers (see :class:`BatchHooks`)."""
         consumer = EventConsumer(settings=self.settings, group_id=group_id, topics=topics, handlers=handlers,
                                  sessionmaker=self.sessionmaker, producers=self.producers,
-                                 track_processed=track_processed, live=live)
+                                 track_processed=track_processed, live=live, hooks=hooks)
         self.add_consumer(consumer)
         return consumer
 
