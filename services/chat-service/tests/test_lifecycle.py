@@ -195,3 +195,40 @@ async def test_start_up_keeps_full_collections_off_the_request_path(app: FastAPI
 
     assert gc.get_freeze_count() > 10_000
     assert gc.get_threshold()[2] == FULL_COLLECTION_AFTER == 100
+
+
+async def test_a_stream_at_the_wake_ups_start_is_written_from_them_without_reading_the_log() -> None:
+    """A wake-up names the entry before it: a stream standing there is written at once; a stream behind
+    (it missed something) reads its log from where it stands."""
+    from app.stream import hub as hub_module
+    from app.stream.log import WakeUp, parse_wake_up, wake_up_message
+
+    reads: list[str] = []
+
+    class Log:  # the user's log holds 1-0, 2-0, 3-0
+        async def after(self, user_id: int, entry_id: str, count: int) -> list[tuple[str, dict[str, str]]]:
+            reads.append(entry_id)
+            return [(i, {"e": "message.created", "d": "{}"}) for i in ("1-0", "2-0", "3-0")
+                    if id_tuple(i) > id_tuple(entry_id)]
+
+    written: dict[str, list[bytes]] = {"current": [], "behind": []}
+
+    def device(name: str) -> Any:
+        async def send(message: dict[str, Any]) -> None:
+            written[name].append(message["body"])
+        return send
+
+    hub = hub_module.StreamHub(redis=None, user_log=Log(), heartbeat_s=15, max_lifetime_s=3600)  # type: ignore[arg-type]
+    current, behind = hub.new_connection(4, device("current")), hub.new_connection(4, device("behind"))
+    current.last_id, behind.last_id = "2-0", "1-0"
+    for conn in (current, behind):
+        conn.pumping = False
+        await hub.register(conn)
+    wake_up = parse_wake_up(wake_up_message("2-0", "3-0", "message.created", "1.5", '{"a": 1}'))
+    assert wake_up == WakeUp("2-0", ("3-0", {"e": "message.created", "d": '{"a": 1}', "t": "1.5"}))
+    hub.kick(4, wake_up)
+    await wait_until(lambda: current.last_id == behind.last_id == "3-0", timeout=2)
+    assert reads == ["1-0"]  # only the stream that was behind read its log
+    assert written["current"] == [b'id: 3-0\nevent: message.created\ndata: {"a": 1}\n\n']
+    assert [b.count(b"id: ") for b in written["behind"]] == [2]
+    assert parse_wake_up("1700000000000-0") is None  # an older process's bare id: the log is read

@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
 from app.core import metrics
-from app.stream.log import UserLog, channel, parse_user
+from app.stream.log import Entry, UserLog, WakeUp, channel, parse_user, parse_wake_up
 
 log = structlog.get_logger("app.stream.hub")
 
@@ -74,6 +74,7 @@ class StreamHub:
         self._tasks: list[asyncio.Task[Any]] = []
         self._user_pumps: dict[int, asyncio.Task[Any]] = {}
         self._user_dirty: set[int] = set()
+        self._wake_ups: dict[int, list[WakeUp]] = {}
         self._subscribed: set[int] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._opened = 0
@@ -159,8 +160,17 @@ class StreamHub:
 
     # --- delivery -------------------------------------------------------------------------------
 
-    def kick(self, user_id: int) -> None:
-        """New entries in the user's log: one pump per user feeds all of their local streams."""
+    def kick(self, user_id: int, wake_up: WakeUp | None = None) -> None:
+        """New entries in the user's log: one pump per user feeds all of their local streams.
+
+        Consecutive wake-ups (each naming the entry before it) are kept until the pump takes them: a stream
+        standing at the first one's ``prev`` is written from them without reading the log.
+        """
+        if wake_up is not None:
+            chain = self._wake_ups.setdefault(user_id, [])
+            if (chain and chain[-1].entry[0] != wake_up.prev) or len(chain) >= BATCH:
+                chain.clear()  # not contiguous (or long): streams read the log instead
+            chain.append(wake_up)
         if user_id in self._user_pumps:
             self._user_dirty.add(user_id)
             return
@@ -183,6 +193,7 @@ class StreamHub:
     async def _pump_user_until_clean(self, user_id: int) -> None:
         while True:
             self._user_dirty.discard(user_id)
+            chain = self._wake_ups.pop(user_id, [])
             groups: dict[str, list[Connection]] = {}
             for conn in list(self.connections.get(user_id, ())):
                 if conn.closed:
@@ -197,8 +208,10 @@ class StreamHub:
                     conn.pumping = True
                     conn.dirty = False  # only a stream's own pump reads this flag; wake-ups now come per user
                 try:
-                    entries = await self.log.after(user_id, last_id, BATCH)
-                    full = full or len(entries) == BATCH
+                    entries = _from_wake_ups(chain, last_id)
+                    if entries is None:
+                        entries = await self.log.after(user_id, last_id, BATCH)
+                        full = full or len(entries) == BATCH
                     await self._deliver(group, entries)
                 except Exception as exc:
                     log.warning("stream_pump_failed", user_id=user_id, error=repr(exc)[:200])
@@ -210,7 +223,7 @@ class StreamHub:
             if not full and user_id not in self._user_dirty:
                 return
 
-    async def _deliver(self, group: list[Connection], entries: list[tuple[str, dict[str, str]]]) -> None:
+    async def _deliver(self, group: list[Connection], entries: list[Entry]) -> None:
         """Write entries to streams that are all at the same position, recording the deliveries.
 
         The frames are built once and written to each stream in one send, one stream after another: a
@@ -246,7 +259,7 @@ class StreamHub:
         return written
 
     @staticmethod
-    def _record(delivered: list[Connection], entries: list[tuple[str, dict[str, str]]]) -> None:
+    def _record(delivered: list[Connection], entries: list[Entry]) -> None:
         replayed = sum(conn.replaying for conn in delivered)
         now = time.time()
         for _, fields in entries:
@@ -286,7 +299,7 @@ class StreamHub:
                     continue
                 user_id = parse_user(str(message.get("channel", "")))
                 if user_id is not None:
-                    self.kick(user_id)
+                    self.kick(user_id, parse_wake_up(str(message.get("data", ""))))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -319,6 +332,14 @@ class StreamHub:
         # One timer serves every stream, so a client that stopped reading (full socket buffer) must not
         # hold it up: it is given up on after a short wait and resumes later with Last-Event-ID.
         await self._write_all(due, PING, PING_TIMEOUT_S)
+
+
+def _from_wake_ups(chain: list[WakeUp], last_id: str) -> list[Entry] | None:
+    """The entries after ``last_id`` if the wake-ups start there (they are contiguous), else None."""
+    for i, wake_up in enumerate(chain):
+        if wake_up.prev == last_id:
+            return [w.entry for w in chain[i:]]
+    return None
 
 
 def encode_data(payload: dict[str, Any]) -> str:
