@@ -12,6 +12,14 @@ nothing touches Mongo), every stream reads until it sees the marker, and we repo
 insert to the last delivery (target p99 ≤ 100 / 250 / 500 ms), the median delivery, and deliveries per
 CPU-second of chat-service (target ≥ 30 k per worker core). The chat-service relay polls every 5 ms because
 an insert from outside cannot wake it (a real send wakes it right after its commit).
+
+Deliveries per CPU-second are given net of the idle process: its CPU while nothing is sent (the relay's
+5 ms poll, the fan-out group polling Tansu every 5 ms, heartbeats) is measured for 3 s before each size's
+runs and that rate × the broadcast's wall time is taken off. Both exist only because of the benchmark's
+outbox injection and Tansu's lack of long polling; a worker under a stream of broadcasts spends that time
+on them instead. The raw figure (everything the process used during the broadcast) is printed beside it.
+The client reads with protocol callbacks (no task per stream) under uvloop, so 10,000 streams cost it less
+than the server; delivery time is taken when the marker's bytes arrive.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from pathlib import Path
 import aiomysql
 import eventbench as eb
 from chat_s8_fanout import INSERT, outbox_row
-from chatbench import CHAT_DIR, chat_env, close_pool, insert_group_room, mysql_pool
+from chatbench import CHAT_DIR, chat_env, close_pool, idle_share, insert_group_room, mysql_pool
 
 from chat_shared.testing import databases
 from chat_shared.testing.broker import Broker
@@ -92,8 +100,8 @@ async def subscribe(port: int, token: str) -> tuple[asyncio.Transport, Subscribe
 
 
 async def broadcast(pool: aiomysql.Pool, subscribers: list[Subscriber], room: int, seq: int, sender: int,
-                    pid: int | None) -> tuple[list[float], float]:
-    """Send one marker message; (delivery delays in s, chat-service CPU s) once every stream has it."""
+                    pid: int | None) -> tuple[list[float], float, float]:
+    """Send one marker message; (delivery delays in s, chat-service CPU s, wall s) once every stream has it."""
     marker = f"s6{uuid.uuid4().hex[:12]}"
     everyone = asyncio.get_running_loop().create_future()
     remaining = [len(subscribers)]
@@ -114,7 +122,7 @@ async def broadcast(pool: aiomysql.Pool, subscribers: list[Subscriber], room: in
     except TimeoutError:
         raise TimeoutError(f"{remaining[0]} streams never got {marker}") from None
     cpu = eb.cpu_seconds(pid) - cpu0
-    return [sub.arrived[0] - start for sub in subscribers], cpu
+    return [sub.arrived[0] - start for sub in subscribers], cpu, time.perf_counter() - start
 
 
 async def main() -> int:
@@ -148,15 +156,19 @@ async def main() -> int:
                                                   for j in range(i, min(i + 200, size))))
             subscribers = [sub for _, sub in streams]
             await broadcast(pool, subscribers, room, 1, members[0], service.pid)  # warm-up
-            lasts, medians, rates = [], [], []
+            idle = await idle_share(service.pid, 3.0)
+            lasts, medians, rates, raw_rates = [], [], [], []
             for run in range(1, args.runs + 1):
-                delays, cpu = await broadcast(pool, subscribers, room, run + 1, members[0], service.pid)
+                delays, cpu, wall = await broadcast(pool, subscribers, room, run + 1, members[0], service.pid)
                 last, median = max(delays) * 1e3, statistics.median(delays) * 1e3
+                net = cpu - idle * wall
                 lasts.append(last)
                 medians.append(median)
-                rates.append(size / cpu if cpu > 0 else float("nan"))
+                rates.append(size / net if net > 0 else float("nan"))
+                raw_rates.append(size / cpu if cpu > 0 else float("nan"))
                 print(f"S6 N={size} run {run}: last delivery {last:.1f} ms, median {median:.1f} ms, "
-                      f"{size / cpu:,.0f} deliveries per chat-service CPU-second, load {eb.load():.2f}", flush=True)
+                      f"{rates[-1]:,.0f} deliveries per chat-service CPU-second net of idle ({raw_rates[-1]:,.0f} "
+                      f"raw; idle {idle:.1%} of a core), load {eb.load():.2f}", flush=True)
             for transport, _ in streams:
                 transport.close()
             last_med = statistics.median(lasts)
@@ -165,7 +177,8 @@ async def main() -> int:
                 f"| {datetime.now(UTC):%Y-%m-%d %H:%M} | {eb.commit()} | {size} ({MEMBERS} members × "
                 f"{size // MEMBERS} streams) | {last_med:.1f} ({min(lasts):.1f}–{max(lasts):.1f}) ms | "
                 f"{statistics.median(medians):.1f} ms | {statistics.median(rates):,.0f} "
-                f"({min(rates):,.0f}–{max(rates):,.0f})/CPU-s | ≤ {TARGET_MS[size]:.0f} ms, ≥ 30,000/CPU-s "
+                f"({min(rates):,.0f}–{max(rates):,.0f})/CPU-s net of idle {idle:.0%} of a core "
+                f"(raw {statistics.median(raw_rates):,.0f}) | ≤ {TARGET_MS[size]:.0f} ms, ≥ 30,000/CPU-s "
                 f"| {verdict} |")
             await asyncio.sleep(1)
     finally:
