@@ -94,6 +94,7 @@ class OutboxRelay:
         self._stopping = False
         self._last_purge = 0.0
         self._last_gauges = 0.0
+        self._busy = False
 
     def wake(self) -> None:
         """Publish now instead of at the next poll (called after a commit that added events)."""
@@ -125,8 +126,11 @@ class OutboxRelay:
             self._wakeup.clear()
 
     async def _has_pending(self) -> bool:
-        # A plain indexed read first: an idle relay (every poll of every replica) then takes no row locks
-        # and costs one cheap query instead of a locking transaction.
+        # After an empty batch, a plain indexed read first: an idle relay (every poll of every replica) then
+        # takes no row locks and costs one cheap query instead of a locking transaction. A busy relay goes
+        # straight to the locking read (the check would only add a round trip to every batch).
+        if self._busy:
+            return True
         async with self._sessionmaker() as session:
             return (await session.scalar(_PENDING)) is not None
 
@@ -134,6 +138,11 @@ class OutboxRelay:
         """Publish up to one batch of pending rows in id order; returns how many were published."""
         if not await self._has_pending():
             return 0
+        published = await self._publish_pending()
+        self._busy = published > 0
+        return published
+
+    async def _publish_pending(self) -> int:
         async with self._sessionmaker() as session, session.begin():
             rows = (
                 await session.scalars(
