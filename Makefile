@@ -3,12 +3,15 @@ SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
-.PHONY: help install dev test e2e lint backends validators bench clean-data
+.PHONY: help install dev test e2e lint backends validators bench bench-chat clean-data \
+	bench-s4 bench-s5 bench-s6 bench-s7 bench-s8 bench-connect bench-reconnect
 
 help:
 	@echo "make dev    - the whole system without Docker (gateway on http://localhost:8000)"
 	@echo "make test   - install what is needed and run every test (lint, types, unit, integration, e2e)"
-	@echo "make bench  - the benchmarks of tests/load (see docs/performance.md)"
+	@echo "make bench  - the user-service benchmarks S0-S2 of tests/load (see docs/performance.md)"
+	@echo "make bench-chat - the chat-service benchmarks that run here (S5, S6, S8, SSE connects, reconnect drill);"
+	@echo "              bench-s4 / bench-s7 need MONGO_URL=mongodb://... (a real MongoDB)"
 
 $(UV):
 	$(PYTHON) -m pip install --user --quiet uv || $(PYTHON) -m pip install --quiet --break-system-packages uv
@@ -41,3 +44,20 @@ bench: install backends
 
 clean-data:
 	rm -rf .data
+
+# The chat-service scenarios, one target each (docs/performance.md); each writes its rows there.
+bench-s4: install backends
+	cd tests/load && $(UV) run --frozen python chat_s4_send_stream.py
+bench-s5: install backends
+	cd tests/load && $(UV) run --frozen python chat_s5_idle_streams.py --streams 10000 --heartbeat 15 --hold 30
+bench-s6: install backends
+	cd tests/load && $(UV) run --frozen python chat_s6_broadcast.py
+bench-s7: install backends
+	cd tests/load && $(UV) run --frozen python chat_s7_history.py
+bench-s8: install backends
+	cd tests/load && $(UV) run --frozen python chat_s8_fanout.py --runs 3 --duration 10 --burst 10000
+bench-connect: install backends
+	cd tests/load && $(UV) run --frozen python chat_sse_connect.py
+bench-reconnect: install backends
+	cd tests/load && $(UV) run --frozen python chat_reconnect_drill.py --streams 5000
+bench-chat: bench-s5 bench-s6 bench-s8 bench-connect bench-reconnect
