@@ -89,8 +89,9 @@ class FanOut:
         return dict.fromkeys(SSE_EVENTS, self.handle)
 
     async def before(self, session: AsyncSession, events: list[tuple[EventEnvelope, Any]]) -> None:
-        """Look up the members of every room whose events do not name their recipients."""
-        rooms = sorted({p.room_id for e, p in events if stream_data(e.event_type, p)[1] is None})
+        """Look up the members of every room whose events do not name their recipients (the ones that carry
+        no member list, see :func:`stream_data`)."""
+        rooms = sorted({p.room_id for _, p in events if not hasattr(p, "member_ids")})
         session.info["room_members"] = await RoomRepository(session).members_of(rooms) if rooms else {}
         session.info["appends"] = []
 

@@ -129,17 +129,16 @@ class UserLog:
         all-or-nothing and once per event id (a batch cut short by a crash is redelivered: the appended
         ones are skipped, the rest appended)."""
         appends = [a for a in appends if a.user_ids]
-        if len(appends) <= 1 or not self._lua:
-            return [await self.append(*a) for a in appends]
-        pipe = self.redis.pipeline(transaction=False)
-        for a in appends:
-            keys, args = self._script_call(*a)
-            await self._script(keys=keys, args=args, client=pipe)
-        try:
-            return [bool(result) for result in await pipe.execute()]
-        except ResponseError as exc:
-            if not self._no_lua(exc):
-                raise
+        if len(appends) > 1 and self._lua:
+            pipe = self.redis.pipeline(transaction=False)
+            for a in appends:
+                keys, args = self._script_call(*a)
+                await self._script(keys=keys, args=args, client=pipe)
+            try:
+                return [bool(result) for result in await pipe.execute()]
+            except ResponseError as exc:
+                if not self._no_lua(exc):
+                    raise
         return [await self.append(*a) for a in appends]
 
     def _no_lua(self, exc: ResponseError) -> bool:
