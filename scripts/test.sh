@@ -1,32 +1,95 @@
 #!/usr/bin/env bash
-# Everything `make test` runs, in order: lint, types, each service's suite (separate processes: every
-# service has a top-level `app` package), then the cross-cutting suites under tests/.
+# The one list of gates. `make test` runs all of them in order; each GitHub workflow job runs some of them
+# by name (`scripts/test.sh lint types`, `scripts/test.sh service:chat-service` …), so what CI checks and
+# what `make test` checks cannot drift apart.
+#
+#   scripts/test.sh                 every gate below, in order
+#   scripts/test.sh GATE...         only these gates
+#   scripts/test.sh --list GROUP    the names in a group, as JSON (services: the CI test matrix)
+#
+# Gates:
+#   lint            ruff check + ruff format --check over the whole tree
+#   types           mypy: the shared package, the tools and test helpers, then each service on its own
+#                   (every service has a top-level `app` package, so one run over all would see several)
+#   service:NAME    that service's pytest suite against real MariaDB, Redis and the broker
+#   services        every service's suite, one pytest process each
+#   suites          the cross-cutting suites: docs, config, infra, gateway, e2e (make dev), observability
+#   e2e-real        the e2e journey once more with real MariaDB and Redis behind make dev's processes
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VENV=.venv/bin
+VENV="$PWD/.venv/bin"
+ALL_GATES=(lint types services suites e2e-real)
+SUITES=(tests/docs tests/config tests/infra tests/gateway tests/e2e tests/observability)
+TYPED_HELPERS=(tools/dev tests/gateway tests/e2e tests/observability tests/support)
 fail=0
-run() { echo; echo "==> $*"; "$@" || fail=1; }
 
-run "$VENV/ruff" check .
-run "$VENV/mypy" services/shared/src
-run "$VENV/mypy" tools/dev tests/gateway tests/e2e tests/observability tests/support
-for svc in services/*-service; do
-  [ -f "$svc/main.py" ] || continue
-  (cd "$svc" && echo && echo "==> mypy $svc" && "../../$VENV/mypy" .) || fail=1
-done
-for svc in services/*-service; do
-  [ -d "$svc/tests" ] || continue
-  (cd "$svc" && echo && echo "==> pytest $svc" && "../../$VENV/pytest" -q -p no:cacheprovider tests) || fail=1
-done
-suites=()
-for dir in tests/docs tests/config tests/infra tests/gateway tests/e2e tests/observability; do
-  if compgen -G "$dir/test_*.py" >/dev/null; then suites+=("$dir"); fi
-done
-if [ ${#suites[@]} -gt 0 ]; then run "$VENV/pytest" -q -p no:cacheprovider "${suites[@]}"; fi
-# The same e2e journey once more with real MariaDB and Redis behind make dev's processes.
-if [ -z "${E2E_BASE_URL:-}" ] && compgen -G "tests/e2e/test_*.py" >/dev/null; then
-  E2E_MYSQL_URL="${TEST_MYSQL_URL:-mysql+aiomysql://root@127.0.0.1:3306}" \
-  E2E_REDIS_URL="${TEST_REDIS_URL_E2E:-redis://127.0.0.1:6379/14}" \
-    run "$VENV/pytest" -q -p no:cacheprovider tests/e2e
+service_names() {
+    for dir in services/*-service; do
+        [ -f "$dir/main.py" ] && basename "$dir"
+    done
+}
+
+run() {
+    echo
+    echo "==> $*"
+    "$@" || fail=1
+}
+
+in_service() {
+    local name=$1
+    shift
+    echo
+    echo "==> ($name) $*"
+    (cd "services/$name" && "$@") || fail=1
+}
+
+gate() {
+    case "$1" in
+        lint)
+            run "$VENV/ruff" check .
+            run "$VENV/ruff" format --check .
+            ;;
+        types)
+            run "$VENV/mypy" services/shared/src
+            run "$VENV/mypy" "${TYPED_HELPERS[@]}"
+            for name in $(service_names); do in_service "$name" "$VENV/mypy" .; done
+            ;;
+        service:*)
+            in_service "${1#service:}" "$VENV/pytest" -q -p no:cacheprovider tests
+            ;;
+        services)
+            for name in $(service_names); do gate "service:$name"; done
+            ;;
+        suites)
+            run "$VENV/pytest" -q -p no:cacheprovider "${SUITES[@]}"
+            ;;
+        e2e-real)
+            # Skipped when E2E_BASE_URL points the journey at a running stack (the compose workflow).
+            if [ -z "${E2E_BASE_URL:-}" ]; then
+                E2E_MYSQL_URL="${TEST_MYSQL_URL:-mysql+aiomysql://root@127.0.0.1:3306}" \
+                    E2E_REDIS_URL="${TEST_REDIS_URL_E2E:-redis://127.0.0.1:6379/14}" \
+                    run "$VENV/pytest" -q -p no:cacheprovider tests/e2e
+            fi
+            ;;
+        *)
+            echo "unknown gate: $1 (known: ${ALL_GATES[*]} service:NAME)" >&2
+            fail=1
+            ;;
+    esac
+}
+
+if [ "${1:-}" = "--list" ]; then
+    case "${2:-}" in
+        services)
+            names=$(service_names | sed 's/.*/"&"/' | paste -sd, -)
+            echo "[$names]"
+            ;;
+        gates) printf '%s\n' "${ALL_GATES[@]}" ;;
+        *) echo "usage: scripts/test.sh --list services|gates" >&2; exit 2 ;;
+    esac
+    exit 0
 fi
+
+if [ $# -eq 0 ]; then set -- "${ALL_GATES[@]}"; fi
+for name in "$@"; do gate "$name"; done
 exit $fail

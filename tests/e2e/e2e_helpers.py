@@ -31,8 +31,9 @@ class User:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-async def eventually(probe: Callable[[], Awaitable[T | None]], what: str, timeout: float = 15.0,
-                     interval: float = 0.1) -> T:
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]], what: str, timeout: float = 15.0, interval: float = 0.1
+) -> T:
     """Call ``probe`` until it returns something other than None; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -58,8 +59,9 @@ class Api:
         suffix = uuid.uuid4().hex[:10]
         username = f"{prefix}_{suffix}"[:20]
         email = f"{username}@example.com"
-        r = await self.client.post("/api/auth/register", json={"email": email, "username": username,
-                                                                "password": PASSWORD})
+        r = await self.client.post(
+            "/api/auth/register", json={"email": email, "username": username, "password": PASSWORD}
+        )
         assert r.status_code == 201, r.text
         user_id = r.json()["id"]
         r = await self.client.post("/api/auth/login/json", json={"email": email, "password": PASSWORD})
@@ -97,8 +99,11 @@ class Api:
         return await eventually(create, "chat-service to learn the friendship", timeout)
 
     async def send(self, user: User, room_id: int, content: str, client_msg_id: str | None = None) -> httpx.Response:
-        return await self.client.post(f"/api/rooms/{room_id}/messages", headers=user.auth, json={
-            "content": content, "message_type": "text", "client_msg_id": client_msg_id or uuid.uuid4().hex})
+        return await self.client.post(
+            f"/api/rooms/{room_id}/messages",
+            headers=user.auth,
+            json={"content": content, "message_type": "text", "client_msg_id": client_msg_id or uuid.uuid4().hex},
+        )
 
     async def room_of(self, user: User, room_id: int) -> dict[str, Any]:
         r = await self.client.get("/api/rooms", headers=user.auth)
@@ -178,8 +183,9 @@ class Stream:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise AssertionError(f"no {what} on the stream within {timeout}s; saw "
-                                     f"{[(e.event, e.id) for e in skipped]}")
+                raise AssertionError(
+                    f"no {what} on the stream within {timeout}s; saw {[(e.event, e.id) for e in skipped]}"
+                )
             try:
                 event = await asyncio.wait_for(self.events.get(), timeout=remaining)
             except TimeoutError:

@@ -54,16 +54,29 @@ async def test_unknown_path_is_404(api: Api) -> None:
 
 
 async def test_operations_endpoints_are_not_routed(api: Api) -> None:
-    for path in ("/api/health", "/api/ready", "/api/metrics", "/api/docs", "/api/openapi.json",
-                 "/.well-known/jwks.json", "/api/.well-known/jwks.json", "/api/auth/../health"):
+    for path in (
+        "/api/health",
+        "/api/ready",
+        "/api/metrics",
+        "/api/docs",
+        "/api/openapi.json",
+        "/.well-known/jwks.json",
+        "/api/.well-known/jwks.json",
+        "/api/auth/../health",
+    ):
         r = await api.client.get(path)
         assert r.status_code == 404, f"{path} answered {r.status_code}"
 
 
 async def test_cors_preflight_is_answered(api: Api) -> None:
-    r = await api.client.options("/api/auth/login/json", headers={
-        "Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type,authorization"})
+    r = await api.client.options(
+        "/api/auth/login/json",
+        headers={
+            "Origin": "http://localhost:3000",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,authorization",
+        },
+    )
     assert r.status_code in (200, 204), r.text
     assert r.headers["access-control-allow-origin"] == "http://localhost:3000"
     assert "POST" in r.headers["access-control-allow-methods"]
@@ -77,12 +90,16 @@ async def test_cors_headers_on_a_response(api: Api) -> None:
 
 
 async def test_unknown_origin_gets_no_cors_grant(api: Api) -> None:
-    r = await api.client.options("/api/auth/login/json", headers={
-        "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    r = await api.client.options(
+        "/api/auth/login/json", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+    )
     assert "access-control-allow-origin" not in r.headers
 
 
 async def test_body_over_one_megabyte_is_413(api: Api) -> None:
-    r = await api.client.post("/api/auth/register", content=b"{" + b" " * (1024 * 1024 + 10) + b"}",
-                              headers={"Content-Type": "application/json"})
+    r = await api.client.post(
+        "/api/auth/register",
+        content=b"{" + b" " * (1024 * 1024 + 10) + b"}",
+        headers={"Content-Type": "application/json"},
+    )
     assert r.status_code == 413

@@ -75,8 +75,9 @@ class Upstream:
             if not message.get("more_body"):
                 break
         if scope["path"] == "/stream":
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"text/event-stream")]})
+            await send(
+                {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]}
+            )
             await send({"type": "http.response.body", "body": b"id: 1\nevent: one\ndata: {}\n\n", "more_body": True})
             await self.release.wait()
             await send({"type": "http.response.body", "body": b"id: 2\nevent: two\ndata: {}\n\n", "more_body": True})
@@ -84,10 +85,21 @@ class Upstream:
                 pass
             self.disconnected.set()
             return
-        payload = json.dumps({"path": scope["path"], "query": scope["query_string"].decode(), "body": len(body),
-                              "headers": {k.decode(): v.decode() for k, v in scope["headers"]}}).encode()
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
+        payload = json.dumps(
+            {
+                "path": scope["path"],
+                "query": scope["query_string"].decode(),
+                "body": len(body),
+                "headers": {k.decode(): v.decode() for k, v in scope["headers"]},
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})
 
 
@@ -99,8 +111,9 @@ def _port() -> int:
 
 async def _serve(app: Any, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:
     # proxy_headers off, as gateway.main() runs it: the gateway sees the real peer, not X-Forwarded-For
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
-                                           proxy_headers=False))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", proxy_headers=False)
+    )
     task = asyncio.create_task(server.serve())
     deadline = time.monotonic() + 10
     while not server.started:
@@ -159,8 +172,9 @@ async def test_unknown_path_is_404_and_not_proxied(setup: tuple[str, Upstream]) 
 async def test_cors_preflight(setup: tuple[str, Upstream]) -> None:
     base, _ = setup
     async with httpx.AsyncClient(base_url=base, trust_env=False) as client:
-        r = await client.options("/api/svc/x", headers={"Origin": "http://localhost:3000",
-                                                         "Access-Control-Request-Method": "POST"})
+        r = await client.options(
+            "/api/svc/x", headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST"}
+        )
         assert r.status_code == 200 and r.content == b""
         assert r.headers["access-control-allow-origin"] == "http://localhost:3000"
         assert r.headers["access-control-allow-methods"] == "GET,POST"
@@ -197,8 +211,10 @@ async def test_rate_limit_per_route(setup: tuple[str, Upstream]) -> None:
 
 async def test_sse_flows_event_by_event_and_closes_upstream(setup: tuple[str, Upstream]) -> None:
     base, upstream = setup
-    async with httpx.AsyncClient(base_url=base, trust_env=False) as client, \
-            client.stream("GET", "/api/stream", timeout=httpx.Timeout(5.0)) as r:
+    async with (
+        httpx.AsyncClient(base_url=base, trust_env=False) as client,
+        client.stream("GET", "/api/stream", timeout=httpx.Timeout(5.0)) as r,
+    ):
         assert r.headers["content-type"] == "text/event-stream"
         lines = r.aiter_lines()
         first = [await asyncio.wait_for(anext(lines), 5) for _ in range(4)]

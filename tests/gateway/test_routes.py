@@ -24,8 +24,9 @@ REPO = Path(__file__).resolve().parents[2]
 KONG_FILES = [REPO / "infrastructure/docker/kong/kong.yml", REPO / "infrastructure/docker/kong/kong.test.yml"]
 SERVICES = ("user-service", "friend-service", "chat-service")
 # Served by every service for operators and tooling, never through the gateway (CONTRACT §1).
-INTERNAL_EXACT = frozenset({"/health", "/ready", "/metrics", "/docs", "/redoc", "/openapi.json",
-                            "/docs/oauth2-redirect"})
+INTERNAL_EXACT = frozenset(
+    {"/health", "/ready", "/metrics", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"}
+)
 INTERNAL_PREFIXES = ("/.well-known/", "/internal/")
 OPENAPI_SCRIPT = (
     "import json, sys\n"
@@ -69,12 +70,23 @@ def documents(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, A
     running = {}
     for service in filter(present, SERVICES):
         work = tmp_path_factory.mktemp(service)
-        env = {**os.environ, "ENVIRONMENT": "development", "LOG_LEVEL": "WARNING",
-               "DATABASE_URL": f"sqlite+aiosqlite:///{work}/db.sqlite", "REDIS_URL": "fakeredis://",
-               "MONGO_URL": "mongomock://", "DEV_KEY_FILE": str(work / "key.pem")}
-        process = subprocess.Popen([sys.executable, "-c", OPENAPI_SCRIPT, str(work / "openapi.json")],
-                                   cwd=REPO / "services" / service, env=env, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.PIPE, text=True)
+        env = {
+            **os.environ,
+            "ENVIRONMENT": "development",
+            "LOG_LEVEL": "WARNING",
+            "DATABASE_URL": f"sqlite+aiosqlite:///{work}/db.sqlite",
+            "REDIS_URL": "fakeredis://",
+            "MONGO_URL": "mongomock://",
+            "DEV_KEY_FILE": str(work / "key.pem"),
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-c", OPENAPI_SCRIPT, str(work / "openapi.json")],
+            cwd=REPO / "services" / service,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         running[service] = (process, work / "openapi.json")
     out: dict[str, dict[str, Any] | str] = {}
     for service, (process, path) in running.items():
@@ -94,8 +106,9 @@ def openapi(request: pytest.FixtureRequest, documents: dict[str, dict[str, Any] 
 
 
 @pytest.mark.parametrize("kong_file", KONG_FILES, ids=lambda p: p.name)
-def test_every_public_route_is_reachable_through_the_gateway(openapi: tuple[str, dict[str, Any]],
-                                                              kong_file: Path) -> None:
+def test_every_public_route_is_reachable_through_the_gateway(
+    openapi: tuple[str, dict[str, Any]], kong_file: Path
+) -> None:
     service, document = openapi
     config = gateway.load_config(kong_file)
     public = sorted(p for p in document["paths"] if not is_internal(p))

@@ -249,6 +249,34 @@ def test_actions_pinned_by_sha(workflow: Path) -> None:
             assert len(ref) == 40 and all(c in "0123456789abcdef" for c in ref), line.strip()
 
 
+def test_dependabot_schema() -> None:
+    _run(_tool("check-jsonschema"), "--builtin-schema", "vendor.dependabot", str(ROOT / ".github/dependabot.yml"))
+
+
+def _gates(*args: str) -> list[str]:
+    out = subprocess.run(["bash", str(ROOT / "scripts/test.sh"), *args], capture_output=True, text=True, check=True)
+    return out.stdout.split()
+
+
+def test_ci_runs_every_gate_of_make_test() -> None:
+    """The CI workflow's jobs together run every gate in scripts/test.sh (the list `make test` runs), and
+    its test matrix is that script's list of services, so adding a gate or a service reaches GitHub too."""
+    ci = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())
+    invoked: set[str] = set()
+    for job in ci["jobs"].values():
+        for step in job.get("steps", []):
+            for line in str(step.get("run", "")).splitlines():
+                if "scripts/test.sh" in line and "--list" not in line:
+                    invoked.update(word.strip('"') for word in line.split("scripts/test.sh", 1)[1].split())
+    matrix_job = ci["jobs"]["test"]
+    assert matrix_job["strategy"]["matrix"]["service"] == "${{ fromJSON(needs.plan.outputs.services) }}"
+    assert "--list services" in ci["jobs"]["plan"]["steps"][-1]["run"]
+    assert matrix_job["env"]["SERVICE"] == "${{ matrix.service }}"
+    if "service:$SERVICE" in invoked:
+        invoked.add("services")
+    assert set(_gates("--list", "gates")) <= invoked, sorted(set(_gates("--list", "gates")) - invoked)
+
+
 # ------------------------------------------------------------------------------------- scripts, copies
 @pytest.mark.parametrize("script", SHELL_SCRIPTS, ids=_rel)
 def test_shell_syntax(script: Path) -> None:

@@ -52,8 +52,9 @@ class Client:
                 await asyncio.sleep(0.2)
                 continue
             resume = f"Last-Event-ID: {self.last_id}\r\n" if self.last_id else ""
-            writer.write(f"GET /stream HTTP/1.1\r\nHost: drill\r\nAuthorization: Bearer {self.token}\r\n"
-                         f"{resume}\r\n".encode())
+            writer.write(
+                f"GET /stream HTTP/1.1\r\nHost: drill\r\nAuthorization: Bearer {self.token}\r\n{resume}\r\n".encode()
+            )
             try:
                 await reader.readuntil(b": connected\n\n")
                 self.connected = True
@@ -123,10 +124,12 @@ async def main() -> int:
             await send(seq)
         if not await everyone_has(half, 60):
             counts = sorted(len(c.markers) for c in clients)
-            raise RuntimeError(f"streams on A did not receive the first messages: connected "
-                               f"{sum(c.connected for c in clients)}, dropped "
-                               f"{sum(c.dropped_at is not None for c in clients)}, received min/median/max "
-                               f"{counts[0]}/{counts[len(counts) // 2]}/{counts[-1]} of {half}")
+            raise RuntimeError(
+                f"streams on A did not receive the first messages: connected "
+                f"{sum(c.connected for c in clients)}, dropped "
+                f"{sum(c.dropped_at is not None for c in clients)}, received min/median/max "
+                f"{counts[0]}/{counts[len(counts) // 2]}/{counts[-1]} of {half}"
+            )
         killed_at = time.monotonic()
         eb.kill9(a.process)  # type: ignore[arg-type]
         for seq in range(half + 1, args.messages + 1):
@@ -137,10 +140,12 @@ async def main() -> int:
         exact = sum(1 for c in clients if c.markers == sent)
         worst = max(back) if len(back) == len(clients) else float("inf")
         verdict = "PASS" if delivered and exact == len(clients) and worst <= 15 else "FAIL"
-        row = (f"| {datetime.now(UTC):%Y-%m-%d %H:%M} | {eb.commit()} | {len(clients)} streams, "
-               f"{args.messages} messages ({half} while A was down) | {len(back)}/{len(clients)} back, slowest "
-               f"{worst:.1f} s | {exact}/{len(clients)} got every message once, in order (all delivered "
-               f"{elapsed:.1f} s after the kill) | ≤ 15 s, 0 lost, 0 repeated | {verdict} |")
+        row = (
+            f"| {datetime.now(UTC):%Y-%m-%d %H:%M} | {eb.commit()} | {len(clients)} streams, "
+            f"{args.messages} messages ({half} while A was down) | {len(back)}/{len(clients)} back, slowest "
+            f"{worst:.1f} s | {exact}/{len(clients)} got every message once, in order (all delivered "
+            f"{elapsed:.1f} s after the kill) | ≤ 15 s, 0 lost, 0 repeated | {verdict} |"
+        )
         print(row, flush=True)
         if not args.no_record:
             doc = eb.DOC.read_text()
@@ -151,7 +156,9 @@ async def main() -> int:
                     "## Kill-the-worker reconnect drill\n\n`uv run --frozen python tests/load/chat_reconnect_drill.py`"
                     " (see its docstring).\n\n" + marker + "\n| date | commit | setup | reconnect | delivery | target "
                     "| verdict |\n|---|---|---|---|---|---|---|\n<!-- /results:reconnect -->\n\n"
-                    "## S4, S7 — not measured here", 1)
+                    "## S4, S7 — not measured here",
+                    1,
+                )
             doc = doc.replace("<!-- /results:reconnect -->", row + "\n<!-- /results:reconnect -->", 1)
             eb.DOC.write_text(doc)
         return 0 if verdict == "PASS" else 1

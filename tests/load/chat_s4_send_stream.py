@@ -146,20 +146,28 @@ class S4Window:
     @property
     def clean(self) -> bool:
         """Nothing lost, duplicated or out of order, and ≤ 0.1 % send errors."""
-        return (self.lost == 0 and self.duplicated == 0 and self.disorder == 0 and self.seq_mismatch == 0
-                and self.seq_reused == 0 and self.send_errors <= 0.001 * max(self.sent, 1))
+        return (
+            self.lost == 0
+            and self.duplicated == 0
+            and self.disorder == 0
+            and self.seq_mismatch == 0
+            and self.seq_reused == 0
+            and self.send_errors <= 0.001 * max(self.sent, 1)
+        )
 
     def line(self, note: str) -> str:
         """The per-run line printed on stdout."""
         cpu = " ".join(f"{k}={self.cpu_us(k):.0f}" for k in self.cpu)
-        return (f"  [{note}] {self.label}: sent {self.sent} acked {self.acked}, delivered "
-                f"{len(self.latencies)}/{self.expected} N={self.n:.2f} X={self.x:.0f} deliveries/s "
-                f"R={self.r * 1e3:.2f} ms X·R={self.x * self.r:.2f} p50={self.p(.5) * 1e3:.2f} "
-                f"p99={self.p(.99) * 1e3:.2f} max={max(self.latencies, default=0) * 1e3:.1f} ms | lost "
-                f"{self.lost} dup {self.duplicated} disorder {self.disorder} seq-mismatch {self.seq_mismatch} "
-                f"seq-reused {self.seq_reused} delivered-unacked {self.unacked_delivered} | CPU-µs/msg [{cpu}] "
-                f"chat-service net of idle {self.cpu_us('chat-service', net=True):.0f} | client {self.client_cpu_s / max(self.acked, 1) * 1e6:.0f}"
-                f" CPU-µs/msg\n    send route:{self.send.line()}")
+        return (
+            f"  [{note}] {self.label}: sent {self.sent} acked {self.acked}, delivered "
+            f"{len(self.latencies)}/{self.expected} N={self.n:.2f} X={self.x:.0f} deliveries/s "
+            f"R={self.r * 1e3:.2f} ms X·R={self.x * self.r:.2f} p50={self.p(0.5) * 1e3:.2f} "
+            f"p99={self.p(0.99) * 1e3:.2f} max={max(self.latencies, default=0) * 1e3:.1f} ms | lost "
+            f"{self.lost} dup {self.duplicated} disorder {self.disorder} seq-mismatch {self.seq_mismatch} "
+            f"seq-reused {self.seq_reused} delivered-unacked {self.unacked_delivered} | CPU-µs/msg [{cpu}] "
+            f"chat-service net of idle {self.cpu_us('chat-service', net=True):.0f} | client {self.client_cpu_s / max(self.acked, 1) * 1e6:.0f}"
+            f" CPU-µs/msg\n    send route:{self.send.line()}"
+        )
 
 
 class S4:
@@ -189,20 +197,23 @@ class S4:
 
     async def open(self) -> None:
         """Every member opens one stream; a reader task per stream records its message.created frames."""
-        self.streams = await open_streams(self.service.port,
-                                          [self.headers[m.user]["Authorization"][7:] for m in self.members])
-        self.readers = [asyncio.create_task(s.run(self._on_frame_of(m))) for s, m in zip(self.streams, self.members,
-                                                                                          strict=True)]
+        self.streams = await open_streams(
+            self.service.port, [self.headers[m.user]["Authorization"][7:] for m in self.members]
+        )
+        self.readers = [
+            asyncio.create_task(s.run(self._on_frame_of(m))) for s, m in zip(self.streams, self.members, strict=True)
+        ]
 
     def _on_frame_of(self, member: Member) -> Callable[[bytes, float], None]:
         def on_frame(frame: bytes, now: float) -> None:
             if b"event: message.created" not in frame:
                 return  # pings are comments; nothing else is sent to these rooms
-            message = json.loads(frame[frame.index(b"\ndata: ") + 7:])["message"]
+            message = json.loads(frame[frame.index(b"\ndata: ") + 7 :])["message"]
             n = int(message["client_msg_id"][3:])
             member.received.append((message["room_id"], message["seq"], n, now))
             if self.lo <= n < self.hi:
                 self.delivered += 1
+
         return on_frame
 
     def close(self) -> None:
@@ -240,6 +251,7 @@ class S4:
             self.room_of[n] = room
             body = json.dumps({"content": f"s4 message {n}", "client_msg_id": f"s4-{n}"}).encode()
             return common.build("POST", f"/rooms/{room}/messages", body, self.headers[sender])
+
         return make
 
     async def _wait_delivered(self, expected: int, stall_s: float = 15.0, max_s: float = 180.0) -> None:
@@ -269,9 +281,17 @@ class S4:
         acked = {n: s for n, s in self.acked.items() if lo <= n < hi}
         await self._wait_delivered(len(acked) * MEMBERS)
         cpu1, ccpu1 = self.bench.cpus(), time.process_time()
-        w = S4Window(label, rate, send, sent=count, acked=len(acked), expected=len(acked) * MEMBERS,
-                     cpu={k: cpu1[k] - cpu0[k] for k in cpu0}, idle_core=self.idle_core,
-                     client_cpu_s=ccpu1 - ccpu0)
+        w = S4Window(
+            label,
+            rate,
+            send,
+            sent=count,
+            acked=len(acked),
+            expected=len(acked) * MEMBERS,
+            cpu={k: cpu1[k] - cpu0[k] for k in cpu0},
+            idle_core=self.idle_core,
+            client_cpu_s=ccpu1 - ccpu0,
+        )
         start, last = self.scheduled[lo], self.scheduled[hi - 1]
         expected_by_room: dict[int, set[int]] = {}
         seqs_by_room: dict[int, set[int]] = {}
@@ -287,7 +307,9 @@ class S4:
             missing = expected_by_room.get(member.room, set()) - set(numbers)
             w.lost += len(missing)
             w.missing += [(member.user, n) for n in sorted(missing)]
-            w.disorder += sum(1 for a, b in pairwise(mine) if b[1] <= a[1]) + sum(1 for e in mine if e[0] != member.room)
+            w.disorder += sum(1 for a, b in pairwise(mine) if b[1] <= a[1]) + sum(
+                1 for e in mine if e[0] != member.room
+            )
             for _, seq, n, at in mine:
                 w.latencies.append(at - self.scheduled[n])
                 w.in_flight_area += at - self.actual[n]
@@ -308,10 +330,16 @@ class S4:
             cmid = f'"client_msg_id":"s4-{n}"'.encode()
             entries = await self.bench.redis.xrange(f"stream:user:{user}")
             hit = [(i.decode(), i.split(b"-")[0]) for i, f in entries if cmid in f[b"d"]]
-            where = (f"in the user's log as {hit[0][0]} (appended {int(hit[0][1]) / 1e3 - time.time():+.1f} s from "
-                     f"now) but never written to the stream" if hit else "not in the user's Redis log")
-            print(f"    undelivered: user {user} message s4-{n} (room {self.room_of[n]}, seq {acked[n]}): {where}",
-                  flush=True)
+            where = (
+                f"in the user's log as {hit[0][0]} (appended {int(hit[0][1]) / 1e3 - time.time():+.1f} s from "
+                f"now) but never written to the stream"
+                if hit
+                else "not in the user's Redis log"
+            )
+            print(
+                f"    undelivered: user {user} message s4-{n} (room {self.room_of[n]}, seq {acked[n]}): {where}",
+                flush=True,
+            )
         if len(w.missing) > 10:
             print(f"    … and {len(w.missing) - 10} more undelivered", flush=True)
 
@@ -332,11 +360,15 @@ class S4:
 
 def s4_row(rate: float, windows: list[S4Window], rooms: int, note: str) -> tuple[str, ...]:
     """One docs/performance.md row (measurement, N, X, R, X·R, ratio, verdict, raw) for one rate."""
-    p50 = [w.p(.5) for w in windows]
-    p99 = [w.p(.99) for w in windows]
+    p50 = [w.p(0.5) for w in windows]
+    p99 = [w.p(0.99) for w in windows]
     cpu = [w.cpu_us("chat-service") for w in windows]
-    ok = (eb.med(p99) * 1e3 <= P99_MS and eb.med(p50) * 1e3 <= P50_MS and eb.med(cpu) <= CPU_US
-          and all(w.clean for w in windows))
+    ok = (
+        eb.med(p99) * 1e3 <= P99_MS
+        and eb.med(p50) * 1e3 <= P50_MS
+        and eb.med(cpu) <= CPU_US
+        and all(w.clean for w in windows)
+    )
     return (
         f"send → stream, open loop {rate:.0f} msg/s, {rooms} rooms × {MEMBERS} members, {rooms * MEMBERS} "
         f"streams{note}",
@@ -347,10 +379,13 @@ def s4_row(rate: float, windows: list[S4Window], rooms: int, note: str) -> tuple
         f"lost {sum(w.lost for w in windows)}, duplicated {sum(w.duplicated for w in windows)}, out of order "
         f"{sum(w.disorder + w.seq_mismatch + w.seq_reused for w in windows)} of {sum(w.expected for w in windows)} deliveries; "
         f"send errors {sum(w.send_errors for w in windows)}/{sum(w.sent for w in windows)}; send route p50 "
-        f"{eb.ms([w.send.pct(.5) for w in windows], '{:.2f}')}, p99 {eb.ms([w.send.pct(.99) for w in windows], '{:.2f}')}; "
-        "CPU-µs/msg " + eb.cpu_cells(windows) + f", chat-service net of idle {eb.spread([w.cpu_us('chat-service', net=True) for w in windows], '{:.0f}')}"
+        f"{eb.ms([w.send.pct(0.5) for w in windows], '{:.2f}')}, p99 {eb.ms([w.send.pct(0.99) for w in windows], '{:.2f}')}; "
+        "CPU-µs/msg "
+        + eb.cpu_cells(windows)
+        + f", chat-service net of idle {eb.spread([w.cpu_us('chat-service', net=True) for w in windows], '{:.0f}')}"
         f" (idle {windows[0].idle_core * 100:.1f} % of a core); client "
-        f"{eb.spread([w.client_cpu_s / max(w.acked, 1) * 1e6 for w in windows], '{:.0f}')} CPU-µs/msg")
+        f"{eb.spread([w.client_cpu_s / max(w.acked, 1) * 1e6 for w in windows], '{:.0f}')} CPU-µs/msg",
+    )
 
 
 async def main() -> int:
@@ -390,8 +425,9 @@ async def main() -> int:
         await s4.ready()
         await asyncio.sleep(1)
         s4.idle_core = await idle_share(service.pid, min(5.0, args.duration))
-        print(f"  idle chat-service with {len(s4.streams)} open streams: {s4.idle_core * 100:.1f} % of a core",
-              flush=True)
+        print(
+            f"  idle chat-service with {len(s4.streams)} open streams: {s4.idle_core * 100:.1f} % of a core", flush=True
+        )
         for rate in args.rates:
             await s4.window(rate, args.warmup, f"warm-up {rate:.0f}/s")
             for run in range(1, args.runs + 1):
@@ -399,9 +435,12 @@ async def main() -> int:
                 print(w.line(target.note), f"load={eb.load():.2f}", flush=True)
                 results.setdefault(rate, []).append(w)
         whole = s4.whole_session_check()
-        print(f"  [{target.note}] whole session, every stream: never delivered {whole[0]}, duplicates {whole[1]}, "
-              f"out of order {whole[2]}, "
-              f"200-to-a-fresh-client_msg_id {s4.dup_acks}", flush=True)
+        print(
+            f"  [{target.note}] whole session, every stream: never delivered {whole[0]}, duplicates {whole[1]}, "
+            f"out of order {whole[2]}, "
+            f"200-to-a-fresh-client_msg_id {s4.dup_acks}",
+            flush=True,
+        )
     finally:
         if s4 is not None:
             s4.close()
@@ -417,8 +456,10 @@ async def main() -> int:
     rows = print_rows([s4_row(rate, windows, args.rooms, note) for rate, windows in results.items()], target)
     assert s4 is not None
     clean = all(w.clean for ws in results.values() for w in ws) and whole == (0, 0, 0) and s4.dup_acks == 0
-    print(f"[{target.note}] correctness: {'OK' if clean else 'FAILED'} (0 lost, 0 duplicated, per-room seq order "
-          f"kept in all {len(s4.members)} streams)")
+    print(
+        f"[{target.note}] correctness: {'OK' if clean else 'FAILED'} (0 lost, 0 duplicated, per-room seq order "
+        f"kept in all {len(s4.members)} streams)"
+    )
     if target.real and not args.no_record:
         eb.record("S4", "S4 — send → SSE delivery end to end", eb.section_doc(__doc__), rows)
     print(f"logs in {logdir}")

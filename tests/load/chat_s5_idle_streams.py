@@ -63,12 +63,37 @@ async def main() -> None:
     url = await databases.create_database("bench_chat")
     await asyncio.to_thread(databases.migrate, CHAT_DIR, url)
     port = free_port()
-    env = {**os.environ, "ENVIRONMENT": "test", "DATABASE_URL": url, "REDIS_URL": "redis://127.0.0.1:6379/12",
-           "KAFKA_BOOTSTRAP": "127.0.0.1:1", "MONGO_URL": "mongomock://", "JWT_PUBLIC_KEY": keys.public_pem,
-           "JWT_PUBLIC_KEY_ID": keys.kid, "SSE_HEARTBEAT_S": str(args.heartbeat), "LOG_LEVEL": "ERROR"}
-    server = subprocess.Popen([str(ROOT / ".venv/bin/uvicorn"), "main:app", "--port", str(port), "--loop", "uvloop",
-                               "--http", "httptools", "--no-access-log", "--log-level", "warning"],
-                              cwd=CHAT_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "ENVIRONMENT": "test",
+        "DATABASE_URL": url,
+        "REDIS_URL": "redis://127.0.0.1:6379/12",
+        "KAFKA_BOOTSTRAP": "127.0.0.1:1",
+        "MONGO_URL": "mongomock://",
+        "JWT_PUBLIC_KEY": keys.public_pem,
+        "JWT_PUBLIC_KEY_ID": keys.kid,
+        "SSE_HEARTBEAT_S": str(args.heartbeat),
+        "LOG_LEVEL": "ERROR",
+    }
+    server = subprocess.Popen(
+        [
+            str(ROOT / ".venv/bin/uvicorn"),
+            "main:app",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        cwd=CHAT_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         await asyncio.to_thread(wait_for_port, "127.0.0.1", port, 120)
         tokens = [keys.token(10_000_000 + i) for i in range(args.streams + 50)]
@@ -77,7 +102,9 @@ async def main() -> None:
         base = rss_kib(server.pid)
         streams = []
         for i in range(0, args.streams, 100):
-            streams += await asyncio.gather(*(open_stream(port, t) for t in tokens[50 + i:50 + min(i + 100, args.streams)]))
+            streams += await asyncio.gather(
+                *(open_stream(port, t) for t in tokens[50 + i : 50 + min(i + 100, args.streams)])
+            )
         await asyncio.sleep(2)
         after = rss_kib(server.pid)
         pings = [0]
@@ -86,9 +113,11 @@ async def main() -> None:
         await asyncio.sleep(args.hold)
         cpu1, t1 = cpu_s(server.pid), time.monotonic()
         per_stream = (after - base) / args.streams
-        print(f"S5 streams={args.streams} base_rss={base} KiB rss={after} KiB per_stream={per_stream:.1f} KiB "
-              f"heartbeat={args.heartbeat}s hold={args.hold}s cpu={100 * (cpu1 - cpu0) / (t1 - t0):.2f}% of a core "
-              f"pings_received={pings[0]} (target: <= 20 KiB/stream, heartbeat CPU <= 5 %)")
+        print(
+            f"S5 streams={args.streams} base_rss={base} KiB rss={after} KiB per_stream={per_stream:.1f} KiB "
+            f"heartbeat={args.heartbeat}s hold={args.hold}s cpu={100 * (cpu1 - cpu0) / (t1 - t0):.2f}% of a core "
+            f"pings_received={pings[0]} (target: <= 20 KiB/stream, heartbeat CPU <= 5 %)"
+        )
         for task in readers:
             task.cancel()
         for _, writer in [*warm, *streams]:

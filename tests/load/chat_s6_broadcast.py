@@ -82,7 +82,7 @@ class Subscriber(asyncio.Protocol):
                 self.marker = b""
                 self.on_arrival()
                 window = b""
-            self.buffer = window[-len(self.marker):] if self.marker else b""
+            self.buffer = window[-len(self.marker) :] if self.marker else b""
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.on_connected.done():
@@ -99,8 +99,9 @@ async def subscribe(port: int, token: str) -> tuple[asyncio.Transport, Subscribe
     return transport, protocol
 
 
-async def broadcast(pool: aiomysql.Pool, subscribers: list[Subscriber], room: int, seq: int, sender: int,
-                    pid: int | None) -> tuple[list[float], float, float]:
+async def broadcast(
+    pool: aiomysql.Pool, subscribers: list[Subscriber], room: int, seq: int, sender: int, pid: int | None
+) -> tuple[list[float], float, float]:
     """Send one marker message; (delivery delays in s, chat-service CPU s, wall s) once every stream has it."""
     marker = f"s6{uuid.uuid4().hex[:12]}"
     everyone = asyncio.get_running_loop().create_future()
@@ -152,8 +153,9 @@ async def main() -> int:
             first_user += MEMBERS
             streams: list[tuple[asyncio.Transport, Subscriber]] = []
             for i in range(0, size, 200):
-                streams += await asyncio.gather(*(subscribe(service.port, keys.token(members[j % MEMBERS]))
-                                                  for j in range(i, min(i + 200, size))))
+                streams += await asyncio.gather(
+                    *(subscribe(service.port, keys.token(members[j % MEMBERS])) for j in range(i, min(i + 200, size)))
+                )
             subscribers = [sub for _, sub in streams]
             await broadcast(pool, subscribers, room, 1, members[0], service.pid)  # warm-up
             idle = await idle_share(service.pid, 3.0)
@@ -166,9 +168,12 @@ async def main() -> int:
                 medians.append(median)
                 rates.append(size / net if net > 0 else float("nan"))
                 raw_rates.append(size / cpu if cpu > 0 else float("nan"))
-                print(f"S6 N={size} run {run}: last delivery {last:.1f} ms, median {median:.1f} ms, "
-                      f"{rates[-1]:,.0f} deliveries per chat-service CPU-second net of idle ({raw_rates[-1]:,.0f} "
-                      f"raw; idle {idle:.1%} of a core), load {eb.load():.2f}", flush=True)
+                print(
+                    f"S6 N={size} run {run}: last delivery {last:.1f} ms, median {median:.1f} ms, "
+                    f"{rates[-1]:,.0f} deliveries per chat-service CPU-second net of idle ({raw_rates[-1]:,.0f} "
+                    f"raw; idle {idle:.1%} of a core), load {eb.load():.2f}",
+                    flush=True,
+                )
             for transport, _ in streams:
                 transport.close()
             last_med = statistics.median(lasts)
@@ -179,7 +184,8 @@ async def main() -> int:
                 f"{statistics.median(medians):.1f} ms | {statistics.median(rates):,.0f} "
                 f"({min(rates):,.0f}–{max(rates):,.0f})/CPU-s net of idle {idle:.0%} of a core "
                 f"(raw {statistics.median(raw_rates):,.0f}) | ≤ {TARGET_MS[size]:.0f} ms, ≥ 30,000/CPU-s "
-                f"| {verdict} |")
+                f"| {verdict} |"
+            )
             await asyncio.sleep(1)
     finally:
         await close_pool(pool)
@@ -189,14 +195,19 @@ async def main() -> int:
     print("\n".join(rows))
     if not args.no_record and rows:
         doc = eb.DOC.read_text()
-        head = ("| date | commit | subscribers | last delivery (median, spread of runs) | median delivery | "
-                "deliveries per CPU-second | target | verdict |\n|---|---|---|---|---|---|---|---|\n")
+        head = (
+            "| date | commit | subscribers | last delivery (median, spread of runs) | median delivery | "
+            "deliveries per CPU-second | target | verdict |\n|---|---|---|---|---|---|---|---|\n"
+        )
         marker = "<!-- results:S6 -->"
         if marker not in doc:
-            doc = doc.replace("## S4, S7 — not measured here",
-                              f"## S6 — broadcast to one room's streams\n\n`uv run --frozen python "
-                              f"tests/load/chat_s6_broadcast.py` (see its docstring for the method).\n\n{marker}\n"
-                              f"{head}<!-- /results:S6 -->\n\n## S4, S7 — not measured here", 1)
+            doc = doc.replace(
+                "## S4, S7 — not measured here",
+                f"## S6 — broadcast to one room's streams\n\n`uv run --frozen python "
+                f"tests/load/chat_s6_broadcast.py` (see its docstring for the method).\n\n{marker}\n"
+                f"{head}<!-- /results:S6 -->\n\n## S4, S7 — not measured here",
+                1,
+            )
         doc = doc.replace("<!-- /results:S6 -->", "\n".join(rows) + "\n<!-- /results:S6 -->", 1)
         eb.DOC.write_text(doc)
     return 0

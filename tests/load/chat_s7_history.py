@@ -100,21 +100,37 @@ async def seed_documents(db: Any, room: int, members: list[int], count: int) -> 
         docs = []
         for seq in range(first, min(first + 1000, count + 1)):
             oid = ObjectId()
-            docs.append(message(id=oid, room_id=room, seq=seq, sender_id=members[seq % len(members)],
-                                content=f"history message {seq} " + "x" * 60, dedupe_key=f"~{oid}", created_at=now))
+            docs.append(
+                message(
+                    id=oid,
+                    room_id=room,
+                    seq=seq,
+                    sender_id=members[seq % len(members)],
+                    content=f"history message {seq} " + "x" * 60,
+                    dedupe_key=f"~{oid}",
+                    created_at=now,
+                )
+            )
         await message.insert_many(docs)
 
 
-async def seed_http(port: int, room: int, members: list[int], headers: dict[int, dict[str, str]], count: int,
-                    concurrency: int = 8) -> None:
+async def seed_http(
+    port: int, room: int, members: list[int], headers: dict[int, dict[str, str]], count: int, concurrency: int = 8
+) -> None:
     """Send messages seq 1..count through ``POST /rooms/{id}/messages`` (smoke: the mock is in the service)."""
     pool = common.Pool(port, concurrency)
     statuses: dict[int, int] = {}
     try:
         for first in range(0, count, 200):
-            raws = [common.build("POST", f"/rooms/{room}/messages",
-                                 json.dumps({"content": f"history message {i}", "client_msg_id": f"s7-{i}"}).encode(),
-                                 headers[members[i % len(members)]]) for i in range(first, min(first + 200, count))]
+            raws = [
+                common.build(
+                    "POST",
+                    f"/rooms/{room}/messages",
+                    json.dumps({"content": f"history message {i}", "client_msg_id": f"s7-{i}"}).encode(),
+                    headers[members[i % len(members)]],
+                )
+                for i in range(first, min(first + 200, count))
+            ]
             for response in await asyncio.gather(*(pool.request(r, 60) for r in raws)):
                 statuses[response.status] = statuses.get(response.status, 0) + 1
             print(f"  seeded {min(first + 200, count)}/{count} through the send route", end="\r", flush=True)
@@ -165,16 +181,25 @@ class RawPages:
     async def request(self, raw: bytes) -> common.Response:
         """One page query; 200 when it found a full page."""
         before = int(raw)
-        docs = await (self.collection.find({"room_id": self.room, "seq": {"$lte": before - 1}})
-                      .sort("seq", -1).limit(LIMIT).to_list(LIMIT))
+        docs = await (
+            self.collection.find({"room_id": self.room, "seq": {"$lte": before - 1}})
+            .sort("seq", -1)
+            .limit(LIMIT)
+            .to_list(LIMIT)
+        )
         return common.Response(200 if len(docs) == LIMIT else 500, b"", b"")
 
 
 def page_maker(room: int, messages: int, headers: dict[str, str], rng: random.Random) -> Callable[[], bytes]:
     """Raw GETs of a random full page (B uniform in [51, N+1])."""
+
     def make() -> bytes:
-        return common.build("GET", f"/rooms/{room}/messages?limit={LIMIT}&before={rng.randint(LIMIT + 1, messages + 1)}",
-                            headers=headers)
+        return common.build(
+            "GET",
+            f"/rooms/{room}/messages?limit={LIMIT}&before={rng.randint(LIMIT + 1, messages + 1)}",
+            headers=headers,
+        )
+
     return make
 
 
@@ -204,16 +229,22 @@ async def main() -> int:
         return 2
     messages = args.messages or (10_000 if target.real else 1_000)
     load0 = eb.load() if args.smoke else await eb.wait_quiet()
-    print(f"S7 history [{target.note}]: {messages} messages, load avg {os.getloadavg()} at start, "
-          f"{os.cpu_count()} CPUs", flush=True)
+    print(
+        f"S7 history [{target.note}]: {messages} messages, load avg {os.getloadavg()} at start, {os.cpu_count()} CPUs",
+        flush=True,
+    )
     keys = TestKeys()
     url = await databases.create_database("bench_chat_s7")
     broker = Broker().start()
     logdir = Path(tempfile.mkdtemp(prefix="bench-chat-s7-"))
     env = chat_env(url, broker.bootstrap, keys, target, KAFKA_FETCH_MAX_WAIT_MS=str(args.fetch_wait_ms))
     service = eb.ServiceProcess("chat-service", CHAT_DIR, env, logdir)
-    many = eb.ServiceProcess(f"chat-service-{args.workers}w", CHAT_DIR,
-                             {**env, "RUN_MIGRATIONS_ON_START": "false", "UVICORN_WORKERS": str(args.workers)}, logdir)
+    many = eb.ServiceProcess(
+        f"chat-service-{args.workers}w",
+        CHAT_DIR,
+        {**env, "RUN_MIGRATIONS_ON_START": "false", "UVICORN_WORKERS": str(args.workers)},
+        logdir,
+    )
     redis = Redis.from_url(REDIS_URL)
     pool = None
     bench: Bench | None = None
@@ -240,8 +271,10 @@ async def main() -> int:
             raw_client = AsyncIOMotorClient(target.url, serverSelectionTimeoutMS=3000, tz_aware=True)
             await seed_documents(raw_client[target.db], room, members, messages)
             async with pool.acquire() as conn, conn.cursor() as cur:
-                await cur.execute("UPDATE rooms SET last_seq = %s, last_activity_at = %s WHERE id = %s",
-                                  (messages, datetime.now(UTC).replace(tzinfo=None), room))
+                await cur.execute(
+                    "UPDATE rooms SET last_seq = %s, last_activity_at = %s WHERE id = %s",
+                    (messages, datetime.now(UTC).replace(tzinfo=None), room),
+                )
         else:
             await seed_http(service.port, room, members, headers, messages)
             from mongomock_motor import AsyncMongoMockClient
@@ -255,25 +288,36 @@ async def main() -> int:
         make = page_maker(room, messages, headers[members[0]], rng)
         await asyncio.sleep(1)
         idle = await idle_share(service.pid, min(5.0, args.duration))
-        print(f"  idle chat-service (1 worker, fetch wait {args.fetch_wait_ms} ms): {idle * 100:.1f} % of a core",
-              flush=True)
+        print(
+            f"  idle chat-service (1 worker, fetch wait {args.fetch_wait_ms} ms): {idle * 100:.1f} % of a core",
+            flush=True,
+        )
         await common.open_loop(http, make, args.rate, args.warmup, "warm-up", service.pid)
         await common.open_loop(raw_pages, raw_maker(messages, rng), args.rate, args.warmup, "raw warm-up")
         mysqld = eb.mysqld_pid()
         for run in range(1, args.runs + 1):
             db0 = eb.cpu_seconds(mysqld)
-            r = await common.open_loop(http, make, args.rate, args.duration, f"page open loop {args.rate:.0f}/s run {run}",
-                                       service.pid)
+            r = await common.open_loop(
+                http, make, args.rate, args.duration, f"page open loop {args.rate:.0f}/s run {run}", service.pid
+            )
             db_cpu.append((eb.cpu_seconds(mysqld) - db0) / max(r.count, 1) * 1e6)
             print(f"  [{target.note}]{r.line()} mariadb={db_cpu[-1]:.0f} CPU-µs/page load={eb.load():.2f}", flush=True)
             opens.append(r)
-            q = await common.open_loop(raw_pages, raw_maker(messages, rng), args.rate, args.duration,
-                                       f"raw driver query {args.rate:.0f}/s run {run}")
+            q = await common.open_loop(
+                raw_pages,
+                raw_maker(messages, rng),
+                args.rate,
+                args.duration,
+                f"raw driver query {args.rate:.0f}/s run {run}",
+            )
             print(f"  [{target.note}]{q.line()} (client = the driver's CPU per query)", flush=True)
             raws.append(q)
         http.close()
-        print(f"  [{target.note}] pages checked {checker.checked}, wrong {len(checker.bad)}"
-              + (f": {checker.bad[:5]}" if checker.bad else ""), flush=True)
+        print(
+            f"  [{target.note}] pages checked {checker.checked}, wrong {len(checker.bad)}"
+            + (f": {checker.bad[:5]}" if checker.bad else ""),
+            flush=True,
+        )
 
         closed = service
         if target.real:
@@ -289,8 +333,13 @@ async def main() -> int:
         await common.closed_loop(closed.port, make, args.connections, args.warmup, "closed warm-up")
         for run in range(1, args.runs + 1):
             cpu0 = tree_cpu_seconds(closed.pid)
-            r = await common.closed_loop(closed.port, make, args.connections, args.duration,
-                                         f"page max, closed loop {args.connections} conns, {max_note}, run {run}")
+            r = await common.closed_loop(
+                closed.port,
+                make,
+                args.connections,
+                args.duration,
+                f"page max, closed loop {args.connections} conns, {max_note}, run {run}",
+            )
             r.server_cpu_s = tree_cpu_seconds(closed.pid) - cpu0
             print(f"  [{target.note}]{r.line()} load={eb.load():.2f}", flush=True)
             maxes.append(r)
@@ -309,8 +358,8 @@ async def main() -> int:
 
     assert checker is not None
     note = f" ({args.runs}×{args.duration:.0f} s; {messages} messages; load avg {load0:.1f} at start, {eb.load():.1f} at end)"
-    p95 = [r.pct(.95) for r in opens]
-    raw95 = [q.pct(.95) for q in raws]
+    p95 = [r.pct(0.95) for r in opens]
+    raw95 = [q.pct(0.95) for q in raws]
     ratio = eb.med(p95) / eb.med(raw95) if raws else float("nan")
     errors = sum(r.errors((200,)) for r in opens)
     total = sum(r.count for r in opens)
@@ -318,32 +367,41 @@ async def main() -> int:
     max_errors = sum(r.errors((200,)) for r in maxes)
     max_total = sum(r.count for r in maxes)
     rows = [
-        (f"history page open loop {args.rate:.0f} req/s, limit={LIMIT}, 1 worker{note}",
-         *eb.nxr_cells(opens, r_fmt="{:.2f}"),
-         f"p95 {eb.ms(p95, '{:.2f}')} / {P95_MS:.0f} ms = {eb.med(p95) * 1e3 / P95_MS:.2f}",
-         "PASS" if eb.med(p95) * 1e3 <= P95_MS and pages_ok else "FAIL",
-         f"p50 {eb.ms([r.pct(.5) for r in opens], '{:.2f}')}, p99 {eb.ms([r.pct(.99) for r in opens], '{:.2f}')}; "
-         f"errors {errors}/{total}; pages checked {checker.checked}, wrong {len(checker.bad)}; CPU-µs/page "
-         f"chat-service {eb.spread([r.cpu_us_per_op() for r in opens], '{:.0f}')}, mariadb "
-         f"{eb.spread(db_cpu, '{:.0f}')}; idle chat-service {idle * 100:.1f} % of a core; client "
-         f"{eb.spread([r.client_cpu_s / max(r.count, 1) * 1e6 for r in opens], '{:.0f}')} CPU-µs/page"),
-        (f"raw driver query (Motor find, same filter/sort/limit) open loop {args.rate:.0f}/s{note}",
-         *eb.nxr_cells(raws, r_fmt="{:.2f}"), f"page p95 / raw p95 = {ratio:.2f} (≤ {RAW_RATIO:.0f})",
-         "PASS" if ratio <= RAW_RATIO else "FAIL",
-         f"raw p50 {eb.ms([q.pct(.5) for q in raws], '{:.2f}')}, p95 {eb.ms(raw95, '{:.2f}')}; driver "
-         f"{eb.spread([q.client_cpu_s / max(q.count, 1) * 1e6 for q in raws], '{:.0f}')} CPU-µs/query in the bench"),
-        (f"history page max, closed loop {args.connections} conns, {max_note}{note}",
-         *eb.nxr_cells(maxes, r_fmt="{:.2f}"),
-         f"{eb.med([r.x for r in maxes]) / MAX_PAGES:.2f} × {MAX_PAGES:.0f}/s",
-         "PASS" if eb.med([r.x for r in maxes]) >= MAX_PAGES and max_errors <= 0.001 * max(max_total, 1) else "FAIL",
-         f"p50 {eb.ms([r.pct(.5) for r in maxes], '{:.2f}')}, p99 {eb.ms([r.pct(.99) for r in maxes], '{:.2f}')}; errors "
-         f"{max_errors}/{max_total}; CPU-µs/page (all workers) {eb.spread([r.cpu_us_per_op() for r in maxes], '{:.0f}')};"
-         f" idle {idle_many * 100:.1f} % of a core; client "
-         f"{eb.spread([r.client_cpu_s / max(r.count, 1) * 1e6 for r in maxes], '{:.0f}')} CPU-µs/page"),
+        (
+            f"history page open loop {args.rate:.0f} req/s, limit={LIMIT}, 1 worker{note}",
+            *eb.nxr_cells(opens, r_fmt="{:.2f}"),
+            f"p95 {eb.ms(p95, '{:.2f}')} / {P95_MS:.0f} ms = {eb.med(p95) * 1e3 / P95_MS:.2f}",
+            "PASS" if eb.med(p95) * 1e3 <= P95_MS and pages_ok else "FAIL",
+            f"p50 {eb.ms([r.pct(0.5) for r in opens], '{:.2f}')}, p99 {eb.ms([r.pct(0.99) for r in opens], '{:.2f}')}; "
+            f"errors {errors}/{total}; pages checked {checker.checked}, wrong {len(checker.bad)}; CPU-µs/page "
+            f"chat-service {eb.spread([r.cpu_us_per_op() for r in opens], '{:.0f}')}, mariadb "
+            f"{eb.spread(db_cpu, '{:.0f}')}; idle chat-service {idle * 100:.1f} % of a core; client "
+            f"{eb.spread([r.client_cpu_s / max(r.count, 1) * 1e6 for r in opens], '{:.0f}')} CPU-µs/page",
+        ),
+        (
+            f"raw driver query (Motor find, same filter/sort/limit) open loop {args.rate:.0f}/s{note}",
+            *eb.nxr_cells(raws, r_fmt="{:.2f}"),
+            f"page p95 / raw p95 = {ratio:.2f} (≤ {RAW_RATIO:.0f})",
+            "PASS" if ratio <= RAW_RATIO else "FAIL",
+            f"raw p50 {eb.ms([q.pct(0.5) for q in raws], '{:.2f}')}, p95 {eb.ms(raw95, '{:.2f}')}; driver "
+            f"{eb.spread([q.client_cpu_s / max(q.count, 1) * 1e6 for q in raws], '{:.0f}')} CPU-µs/query in the bench",
+        ),
+        (
+            f"history page max, closed loop {args.connections} conns, {max_note}{note}",
+            *eb.nxr_cells(maxes, r_fmt="{:.2f}"),
+            f"{eb.med([r.x for r in maxes]) / MAX_PAGES:.2f} × {MAX_PAGES:.0f}/s",
+            "PASS" if eb.med([r.x for r in maxes]) >= MAX_PAGES and max_errors <= 0.001 * max(max_total, 1) else "FAIL",
+            f"p50 {eb.ms([r.pct(0.5) for r in maxes], '{:.2f}')}, p99 {eb.ms([r.pct(0.99) for r in maxes], '{:.2f}')}; errors "
+            f"{max_errors}/{max_total}; CPU-µs/page (all workers) {eb.spread([r.cpu_us_per_op() for r in maxes], '{:.0f}')};"
+            f" idle {idle_many * 100:.1f} % of a core; client "
+            f"{eb.spread([r.client_cpu_s / max(r.count, 1) * 1e6 for r in maxes], '{:.0f}')} CPU-µs/page",
+        ),
     ]
     rows = print_rows(rows, target)
-    print(f"[{target.note}] correctness: {'OK' if pages_ok else 'FAILED'} ({checker.checked} pages checked: "
-          f"50 messages each, ascending seq, right next_cursor; {len(checker.bad)} wrong)")
+    print(
+        f"[{target.note}] correctness: {'OK' if pages_ok else 'FAILED'} ({checker.checked} pages checked: "
+        f"50 messages each, ascending seq, right next_cursor; {len(checker.bad)} wrong)"
+    )
     if target.real and not args.no_record:
         eb.record("S7", "S7 — history page", eb.section_doc(__doc__), rows)
     print(f"logs in {logdir}")

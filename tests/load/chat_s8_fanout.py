@@ -59,17 +59,40 @@ MEMBERS = 10
 def outbox_row(room_id: int, seq: int, sender: int, mid: str, occurred: float) -> tuple[Any, ...]:
     """A `MessageSent` outbox row as chat-service's send would commit it (the whole public message)."""
     at = datetime.fromtimestamp(occurred, UTC)
-    message = {"id": mid, "room_id": room_id, "seq": seq, "sender_id": sender, "content": f"bench {mid}",
-               "message_type": "text", "client_msg_id": None, "created_at": at.isoformat(), "edited_at": None,
-               "deleted": False, "reactions": {}}
-    env = EventEnvelope(event_type="MessageSent", producer="chat-service", occurred_at=at,
-                        payload={"room_id": room_id, "seq": seq, "message": message})
-    return (str(env.event_id), "MessageSent", "message.events", str(room_id), env.model_dump_json(), None,
-            at.replace(tzinfo=None))
+    message = {
+        "id": mid,
+        "room_id": room_id,
+        "seq": seq,
+        "sender_id": sender,
+        "content": f"bench {mid}",
+        "message_type": "text",
+        "client_msg_id": None,
+        "created_at": at.isoformat(),
+        "edited_at": None,
+        "deleted": False,
+        "reactions": {},
+    }
+    env = EventEnvelope(
+        event_type="MessageSent",
+        producer="chat-service",
+        occurred_at=at,
+        payload={"room_id": room_id, "seq": seq, "message": message},
+    )
+    return (
+        str(env.event_id),
+        "MessageSent",
+        "message.events",
+        str(room_id),
+        env.model_dump_json(),
+        None,
+        at.replace(tzinfo=None),
+    )
 
 
-INSERT = ("INSERT INTO outbox (event_id, event_type, topic, `key`, envelope, traceparent, created_at) "
-          "VALUES (%s, %s, %s, %s, %s, %s, %s)")
+INSERT = (
+    "INSERT INTO outbox (event_id, event_type, topic, `key`, envelope, traceparent, created_at) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s)"
+)
 
 
 class Bench:
@@ -97,9 +120,12 @@ class Bench:
 
     def cpus(self) -> dict[str, float]:
         """CPU seconds so far of chat-service, MariaDB, Redis and the broker."""
-        return {"chat-service": eb.cpu_seconds(self.service.pid), "mariadb": eb.cpu_seconds(eb.mysqld_pid()),
-                "redis": eb.cpu_seconds(eb.pid_of("redis-server")),
-                "broker": eb.cpu_seconds(self.broker._process.pid if self.broker._process else None)}
+        return {
+            "chat-service": eb.cpu_seconds(self.service.pid),
+            "mariadb": eb.cpu_seconds(eb.mysqld_pid()),
+            "redis": eb.cpu_seconds(eb.pid_of("redis-server")),
+            "broker": eb.cpu_seconds(self.broker._process.pid if self.broker._process else None),
+        }
 
     async def entries(self, user: int) -> list[tuple[float, dict]]:
         """(XADD time s, data) of every entry of a user's stream."""
@@ -129,13 +155,15 @@ class Bench:
     async def delete_streams(self) -> None:
         """Delete the streams of the members this bench made (ours only: others use Redis db 14 too)."""
         for i in range(0, len(self.users_made), 500):
-            await self.redis.delete(*(f"stream:user:{m}" for m in self.users_made[i:i + 500]))
+            await self.redis.delete(*(f"stream:user:{m}" for m in self.users_made[i : i + 500]))
 
     async def published(self, ids: set[str]) -> dict[str, float]:
         """outbox event id → published_at (epoch s) of the given ids the relay has published."""
         async with self.pool.acquire() as conn, conn.cursor() as cur:
-            await cur.execute("SELECT event_id, published_at FROM outbox WHERE published_at IS NOT NULL "
-                              "AND created_at >= NOW(6) - INTERVAL 1 HOUR")
+            await cur.execute(
+                "SELECT event_id, published_at FROM outbox WHERE published_at IS NOT NULL "
+                "AND created_at >= NOW(6) - INTERVAL 1 HOUR"
+            )
             return {e: eb.utc(t) for e, t in await cur.fetchall() if e in ids}
 
     async def steady(self, rate: float, duration: float, label: str) -> tuple[eb.Window, list[float]]:
@@ -200,7 +228,7 @@ class Bench:
         t0 = time.time()
         async with self.pool.acquire() as conn, conn.cursor() as cur:
             for i in range(0, count, 1000):
-                await cur.executemany(INSERT, rows[i:i + 1000])
+                await cur.executemany(INSERT, rows[i : i + 1000])
         out: dict[str, Any] = {"insert_s": time.time() - t0, "expected": count}
         if kill_after is not None:
             while await self.appended(rooms) < kill_after:
@@ -232,8 +260,15 @@ class Bench:
                 lost += len(set(expect[room]) - set(mids))
                 disorder += sum(1 for a, b in pairwise(seqs) if b <= a)
         stamps.sort()
-        out.update(lost=lost, duplicated=dup, disorder=disorder, first=stamps[0], last=stamps[-1], t0=t0,
-                   drain=len(stamps) / max(stamps[-1] - stamps[0], 1e-9))
+        out.update(
+            lost=lost,
+            duplicated=dup,
+            disorder=disorder,
+            first=stamps[0],
+            last=stamps[-1],
+            t0=t0,
+            drain=len(stamps) / max(stamps[-1] - stamps[0], 1e-9),
+        )
         pub = sorted((await self.published({r[0] for r in rows})).values())
         out["published"] = len(pub)
         out["publish_rate"] = len(pub) / max(pub[-1] - pub[0], 1e-9) if pub else 0.0
@@ -293,13 +328,16 @@ async def main() -> int:
             ck.append(c)
             await bench.steady(args.rate, args.warmup, "warm-up")
             w, relay = await bench.steady(args.rate, args.duration, f"handled run {run}")
-            print(w.line(), f"relay p99={eb.pct(relay, .99) * 1e3:.1f} ms load={eb.load():.2f}", flush=True)
+            print(w.line(), f"relay p99={eb.pct(relay, 0.99) * 1e3:.1f} ms load={eb.load():.2f}", flush=True)
             steady.append(w)
             relays.append(relay)
         for run in range(1, args.runs + 1):
             b = await bench.burst(args.burst)
-            print(f"  burst run {run}: { {k: v for k, v in b.items() if k not in ('first', 'last', 't0')} } "
-                  f"load={eb.load():.2f}", flush=True)
+            print(
+                f"  burst run {run}: { {k: v for k, v in b.items() if k not in ('first', 'last', 't0')} } "
+                f"load={eb.load():.2f}",
+                flush=True,
+            )
             bursts.append(b)
         kill = await bench.burst(args.burst, kill_after=int(args.burst * 0.3))
         print(f"  kill -9: {kill}", flush=True)
@@ -317,31 +355,54 @@ async def main() -> int:
     drains = [b["drain"] for b in bursts]
     clean = all(b["lost"] == 0 and b["duplicated"] == 0 and b["disorder"] == 0 for b in [*bursts, kill])
     burst_ok = eb.med(drains) >= 1000 and clean
-    kill_ok = kill["lost"] == 0 and kill["duplicated"] == 0 and kill["disorder"] == 0 \
+    kill_ok = (
+        kill["lost"] == 0
+        and kill["duplicated"] == 0
+        and kill["disorder"] == 0
         and kill["published"] == kill["expected"]
+    )
     note = f" ({args.runs}×{args.duration:.0f} s; load avg {load0:.1f} at start, {load1:.1f} at end)"
     cpu_names = list(steady[0].cpu)
     rows = [
         eb.c_kafka_row(ck, args.rate, note),
-        (f"outbox row → member streams, open loop {args.rate:.0f}/s, 50 rooms × 10 members{note}",
-         *eb.nxr_cells(steady), handled.ratio(), "PASS" if handled.ok else "FAIL",
-         f"p50 {eb.ms([eb.pct(w.latencies, .5) for w in steady])}; relay share (→ published_at) p50 "
-         f"{eb.ms([eb.pct(r, .5) for r in relays])}, p99 {eb.ms([eb.pct(r, .99) for r in relays])}; lost "
-         f"{handled.lost}; CPU-µs/event " + eb.cpu_cells(steady) + f"; idle chat-service {idle * 100:.1f} % of a core"),
-        (f"{args.burst}-row outbox burst, 1 process (relay + fan-out){note}", "backlog",
-         eb.spread(drains, "{:.0f}") + "/s fanned out", "–", "–", f"{eb.med(drains) / 1000:.2f} × 1,000/s",
-         "PASS" if burst_ok else "FAIL",
-         f"relay publish {eb.spread([b['publish_rate'] for b in bursts], '{:.0f}')}/s; first insert → last "
-         f"XADD {eb.spread([b['last'] - b['t0'] for b in bursts], '{:.2f}')} s; lost/dup/disorder "
-         f"{sum(b['lost'] for b in bursts)}/{sum(b['duplicated'] for b in bursts)}/"
-         f"{sum(b['disorder'] for b in bursts)}; CPU-µs/event " + ", ".join(
-             f"{k} {eb.spread([b['cpu'][k] / b['expected'] * 1e6 for b in bursts], '{:.0f}')}" for k in cpu_names)),
-        (f"kill -9 mid-burst ({args.burst} rows, 500 member streams){note}", "–",
-         f"{kill['expected'] / max(kill['last'] - kill['t0'], 1e-9):.0f}/s incl. restart", "–", "–",
-         f"lost {kill['lost']}, duplicated {kill['duplicated']}, out of order {kill['disorder']}",
-         "PASS" if kill_ok else "FAIL",
-         f"killed at {kill['at_kill']} appended; restart → healthy {kill['restart_s']:.1f} s; first append after "
-         f"the kill {kill['resumed_s']:.1f} s; outbox published {kill['published']}/{kill['expected']}"),
+        (
+            f"outbox row → member streams, open loop {args.rate:.0f}/s, 50 rooms × 10 members{note}",
+            *eb.nxr_cells(steady),
+            handled.ratio(),
+            "PASS" if handled.ok else "FAIL",
+            f"p50 {eb.ms([eb.pct(w.latencies, 0.5) for w in steady])}; relay share (→ published_at) p50 "
+            f"{eb.ms([eb.pct(r, 0.5) for r in relays])}, p99 {eb.ms([eb.pct(r, 0.99) for r in relays])}; lost "
+            f"{handled.lost}; CPU-µs/event "
+            + eb.cpu_cells(steady)
+            + f"; idle chat-service {idle * 100:.1f} % of a core",
+        ),
+        (
+            f"{args.burst}-row outbox burst, 1 process (relay + fan-out){note}",
+            "backlog",
+            eb.spread(drains, "{:.0f}") + "/s fanned out",
+            "–",
+            "–",
+            f"{eb.med(drains) / 1000:.2f} × 1,000/s",
+            "PASS" if burst_ok else "FAIL",
+            f"relay publish {eb.spread([b['publish_rate'] for b in bursts], '{:.0f}')}/s; first insert → last "
+            f"XADD {eb.spread([b['last'] - b['t0'] for b in bursts], '{:.2f}')} s; lost/dup/disorder "
+            f"{sum(b['lost'] for b in bursts)}/{sum(b['duplicated'] for b in bursts)}/"
+            f"{sum(b['disorder'] for b in bursts)}; CPU-µs/event "
+            + ", ".join(
+                f"{k} {eb.spread([b['cpu'][k] / b['expected'] * 1e6 for b in bursts], '{:.0f}')}" for k in cpu_names
+            ),
+        ),
+        (
+            f"kill -9 mid-burst ({args.burst} rows, 500 member streams){note}",
+            "–",
+            f"{kill['expected'] / max(kill['last'] - kill['t0'], 1e-9):.0f}/s incl. restart",
+            "–",
+            "–",
+            f"lost {kill['lost']}, duplicated {kill['duplicated']}, out of order {kill['disorder']}",
+            "PASS" if kill_ok else "FAIL",
+            f"killed at {kill['at_kill']} appended; restart → healthy {kill['restart_s']:.1f} s; first append after "
+            f"the kill {kill['resumed_s']:.1f} s; outbox published {kill['published']}/{kill['expected']}",
+        ),
     ]
     for r in rows:
         print(" | ".join(r), flush=True)

@@ -86,8 +86,11 @@ async def main() -> int:
 
     load0 = await eb.wait_quiet()
     mode = "closed after the first bytes" if args.close else "held open for the run"
-    print(f"SSE connect: {args.rate:.0f}/s, {args.users} users, streams {mode}; load avg {os.getloadavg()} at "
-          f"start, {os.cpu_count()} CPUs", flush=True)
+    print(
+        f"SSE connect: {args.rate:.0f}/s, {args.users} users, streams {mode}; load avg {os.getloadavg()} at "
+        f"start, {os.cpu_count()} CPUs",
+        flush=True,
+    )
     keys = TestKeys()
     base = random.randint(100, 199) * 1_000_000  # fresh ids: pub/sub channels ignore Redis logical dbs
     tokens = [keys.token(base + i, ttl_s=TOKEN_TTL_S).encode() for i in range(args.users)]
@@ -95,9 +98,12 @@ async def main() -> int:
     broker = Broker().start()
     logdir = Path(tempfile.mkdtemp(prefix="bench-chat-connect-"))
     mongo = MongoTarget("mongomock://", "chat", real=False)  # never touched by a connect
-    service = eb.ServiceProcess("chat-service", CHAT_DIR, chat_env(url, broker.bootstrap, keys, mongo,
-                                                                   KAFKA_FETCH_MAX_WAIT_MS=str(args.fetch_wait_ms)),
-                                logdir)
+    service = eb.ServiceProcess(
+        "chat-service",
+        CHAT_DIR,
+        chat_env(url, broker.bootstrap, keys, mongo, KAFKA_FETCH_MAX_WAIT_MS=str(args.fetch_wait_ms)),
+        logdir,
+    )
     results: list[common.Result] = []
     held: list[int] = []
     idle = float("nan")
@@ -118,12 +124,16 @@ async def main() -> int:
         connector.close()
         await asyncio.sleep(2)  # the server notices the closed streams and unsubscribes
         for run in range(1, args.runs + 1):
-            r = await common.open_loop(connector, make, args.rate, args.duration,
-                                       f"connect open loop {args.rate:.0f}/s run {run}", service.pid)
+            r = await common.open_loop(
+                connector, make, args.rate, args.duration, f"connect open loop {args.rate:.0f}/s run {run}", service.pid
+            )
             held.append(len(connector.held))
             net = (r.server_cpu_s - idle * r.elapsed) / max(r.count, 1) * 1e6
-            print(f"{r.line()} net of idle {net:.0f} CPU-µs/connect; {held[-1]} streams open at the end; "
-                  f"load={eb.load():.2f}", flush=True)
+            print(
+                f"{r.line()} net of idle {net:.0f} CPU-µs/connect; {held[-1]} streams open at the end; "
+                f"load={eb.load():.2f}",
+                flush=True,
+            )
             results.append(r)
             connector.close()
             await asyncio.sleep(3)
@@ -134,7 +144,7 @@ async def main() -> int:
         broker.stop()
         await databases.drop_database(url)
 
-    p99 = [r.pct(.99) for r in results]
+    p99 = [r.pct(0.99) for r in results]
     errors = sum(r.errors((200,)) for r in results)
     total = sum(r.count for r in results)
     ok = eb.med(p99) * 1e3 <= P99_MS and errors <= 0.001 * max(total, 1)
@@ -142,19 +152,20 @@ async def main() -> int:
     for r in results:
         for status, values in r.statuses.items():
             codes[status] = codes.get(status, 0) + len(values)
-    note = (f" ({args.runs}×{args.duration:.0f} s; load avg {load0:.1f} at start, {eb.load():.1f} at end)")
+    note = f" ({args.runs}×{args.duration:.0f} s; load avg {load0:.1f} at start, {eb.load():.1f} at end)"
     row = (
         f"new `GET /stream` + bearer JWT, open loop {args.rate:.0f}/s, {args.users} users, streams {mode}{note}",
         *eb.nxr_cells(results, r_fmt="{:.2f}"),
         f"TTFB p99 {eb.ms(p99, '{:.2f}')} / {P99_MS:.0f} ms = {eb.med(p99) * 1e3 / P99_MS:.2f}",
         "PASS" if ok else "FAIL",
-        f"p50 {eb.ms([r.pct(.5) for r in results], '{:.2f}')}, p95 {eb.ms([r.pct(.95) for r in results], '{:.2f}')}, max "
+        f"p50 {eb.ms([r.pct(0.5) for r in results], '{:.2f}')}, p95 {eb.ms([r.pct(0.95) for r in results], '{:.2f}')}, max "
         f"{eb.ms([max(r.latencies, default=0) for r in results])}; errors {errors}/{total} (statuses "
         f"{dict(sorted(codes.items()))}); streams open at the end {eb.spread([float(h) for h in held], '{:.0f}')}; "
         f"chat-service {eb.spread([r.cpu_us_per_op() for r in results], '{:.0f}')} CPU-µs/connect, net of idle "
         f"{eb.spread([(r.server_cpu_s - idle * r.elapsed) / max(r.count, 1) * 1e6 for r in results], '{:.0f}')} "
         f"(idle {idle * 100:.1f} % of a core); client "
-        f"{eb.spread([r.client_cpu_s / max(r.count, 1) * 1e6 for r in results], '{:.0f}')} CPU-µs/connect")
+        f"{eb.spread([r.client_cpu_s / max(r.count, 1) * 1e6 for r in results], '{:.0f}')} CPU-µs/connect",
+    )
     print(" | ".join(row), flush=True)
     if not args.no_record:
         eb.record("SSE-connect", "SSE connects with JWT auth", eb.section_doc(__doc__), [row])

@@ -33,9 +33,11 @@ TOKEN_TTL_S = 4 * 3600  # a full run (warm-ups, 3 windows per rate or mode, seed
 
 SMOKE_LABEL = "smoke on mongomock — not performance"
 REAL_MONGO = ("mongodb://", "mongodb+srv://")
-NOT_MEASURED = ("not measured here: MONGO_URL does not point at a real MongoDB (mongodb://…), and figures "
-                "measured on mongomock are not performance (BENCHMARKS.md). Set MONGO_URL, or run with --smoke "
-                "for a correctness check on mongomock (never recorded).")
+NOT_MEASURED = (
+    "not measured here: MONGO_URL does not point at a real MongoDB (mongodb://…), and figures "
+    "measured on mongomock are not performance (BENCHMARKS.md). Set MONGO_URL, or run with --smoke "
+    "for a correctness check on mongomock (never recorded)."
+)
 
 
 # --------------------------------------------------------------------------- the service
@@ -79,27 +81,42 @@ async def drop_mongo(target: MongoTarget | None) -> None:
         client.close()
 
 
-def chat_env(database_url: str, bootstrap: str, keys: TestKeys, mongo: MongoTarget | None = None,
-             **extra: str) -> dict[str, str]:
+def chat_env(
+    database_url: str, bootstrap: str, keys: TestKeys, mongo: MongoTarget | None = None, **extra: str
+) -> dict[str, str]:
     """chat-service's environment in these benchmarks, plus ``extra`` (added, or overriding a default).
 
     ``mongo`` None is for the scripts whose measurement never touches Mongo: ``MONGO_URL=mongomock://``
     and no ``MONGO_DB`` (the service's default).
     """
-    env = {"ENVIRONMENT": "development", "DATABASE_URL": database_url, "RUN_MIGRATIONS_ON_START": "true",
-           "REDIS_URL": REDIS_URL, "MONGO_URL": mongo.url if mongo is not None else "mongomock://"}
+    env = {
+        "ENVIRONMENT": "development",
+        "DATABASE_URL": database_url,
+        "RUN_MIGRATIONS_ON_START": "true",
+        "REDIS_URL": REDIS_URL,
+        "MONGO_URL": mongo.url if mongo is not None else "mongomock://",
+    }
     if mongo is not None:
         env["MONGO_DB"] = mongo.db
-    env.update({"KAFKA_BOOTSTRAP": bootstrap, "KAFKA_ENABLE_IDEMPOTENCE": "false", "LOG_LEVEL": "WARNING",
-                "JWT_PUBLIC_KEY": keys.public_pem, "JWT_PUBLIC_KEY_ID": keys.kid})
+    env.update(
+        {
+            "KAFKA_BOOTSTRAP": bootstrap,
+            "KAFKA_ENABLE_IDEMPOTENCE": "false",
+            "LOG_LEVEL": "WARNING",
+            "JWT_PUBLIC_KEY": keys.public_pem,
+            "JWT_PUBLIC_KEY_ID": keys.kid,
+        }
+    )
     env.update(extra)
     return env
 
 
 def auth_headers(keys: TestKeys, users: Iterable[int]) -> dict[int, dict[str, str]]:
     """Each user's headers for the JSON routes: a bearer token valid for the whole run."""
-    return {u: {"Authorization": f"Bearer {keys.token(u, ttl_s=TOKEN_TTL_S)}", "Content-Type": "application/json"}
-            for u in users}
+    return {
+        u: {"Authorization": f"Bearer {keys.token(u, ttl_s=TOKEN_TTL_S)}", "Content-Type": "application/json"}
+        for u in users
+    }
 
 
 # --------------------------------------------------------------------------- MySQL set-up
@@ -108,8 +125,15 @@ def auth_headers(keys: TestKeys, users: Iterable[int]) -> dict[int, dict[str, st
 async def mysql_pool(url: str, size: int = 8) -> aiomysql.Pool:
     """An autocommit aiomysql pool on the scratch database (for the set-up inserts)."""
     u = make_url(url)
-    return await aiomysql.create_pool(host=u.host, port=u.port or 3306, user=u.username, password=u.password or "",
-                                      db=u.database, autocommit=True, maxsize=size)
+    return await aiomysql.create_pool(
+        host=u.host,
+        port=u.port or 3306,
+        user=u.username,
+        password=u.password or "",
+        db=u.database,
+        autocommit=True,
+        maxsize=size,
+    )
 
 
 async def close_pool(pool: aiomysql.Pool | None) -> None:
@@ -122,11 +146,16 @@ async def close_pool(pool: aiomysql.Pool | None) -> None:
 async def insert_group_room(cur: aiomysql.Cursor, name: str, members: list[int], now: datetime) -> int:
     """A group room created by ``members[0]`` with ``members`` in it, straight into ``rooms``/``room_members``
     (a group send checks only membership, so no friendships are needed); returns its id."""
-    await cur.execute("INSERT INTO rooms (type, name, created_by, last_seq, created_at, last_activity_at)"
-                      " VALUES ('group', %s, %s, 0, %s, %s)", (name, members[0], now, now))
+    await cur.execute(
+        "INSERT INTO rooms (type, name, created_by, last_seq, created_at, last_activity_at)"
+        " VALUES ('group', %s, %s, 0, %s, %s)",
+        (name, members[0], now, now),
+    )
     room = int(cur.lastrowid)
-    await cur.executemany("INSERT INTO room_members (room_id, user_id, last_read_seq, joined_at) "
-                          "VALUES (%s, %s, 0, %s)", [(room, m, now) for m in members])
+    await cur.executemany(
+        "INSERT INTO room_members (room_id, user_id, last_read_seq, joined_at) VALUES (%s, %s, 0, %s)",
+        [(room, m, now) for m in members],
+    )
     return room
 
 
@@ -178,7 +207,7 @@ class InspectingPool(common.Pool):
 
 def request_body(raw: bytes) -> bytes:
     """The body of a raw request built by ``common.build``."""
-    return raw[raw.index(b"\r\n\r\n") + 4:]
+    return raw[raw.index(b"\r\n\r\n") + 4 :]
 
 
 class StreamRefused(Exception):
@@ -211,8 +240,9 @@ class SSEStream:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             resume = f"Last-Event-ID: {last_event_id}\r\n" if last_event_id else ""
-            writer.write(f"GET /stream HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n{resume}\r\n"
-                         .encode())
+            writer.write(
+                f"GET /stream HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n{resume}\r\n".encode()
+            )
             head = await reader.readuntil(b"\r\n\r\n")
             status = int(head[9:12])
             if status != 200:
@@ -259,8 +289,9 @@ async def open_streams(port: int, tokens: list[str], batch: int = 100) -> list[S
     """Open one stream per token, ``batch`` at a time (a storm of thousands would time out the accept)."""
     streams: list[SSEStream] = []
     for i in range(0, len(tokens), batch):
-        streams += await asyncio.gather(*(asyncio.wait_for(SSEStream.connect(port, t), 30)
-                                          for t in tokens[i:i + batch]))
+        streams += await asyncio.gather(
+            *(asyncio.wait_for(SSEStream.connect(port, t), 30) for t in tokens[i : i + batch])
+        )
     return streams
 
 

@@ -85,7 +85,7 @@ class Conn:
         at = lower.find(b"\r\ncontent-length:")
         if at >= 0:
             end = lower.find(b"\r\n", at + 2)
-            length = int(lower[at + 17:end])
+            length = int(lower[at + 17 : end])
         elif b"transfer-encoding: chunked" in lower:
             raise RuntimeError("chunked responses are not supported by the bench client")
         body = await self.reader.readexactly(length) if length else b""
@@ -194,11 +194,13 @@ class Result:
 
     def line(self) -> str:
         codes = " ".join(f"{k}:{len(v)}" for k, v in sorted(self.statuses.items()))
-        return (f"  {self.label}: N={self.n:.2f} X={self.x:.1f}/s R={self.r * 1e3:.2f} ms X·R={self.x * self.r:.2f} "
-                f"p50={self.pct(.5) * 1e3:.2f} p95={self.pct(.95) * 1e3:.2f} p99={self.pct(.99) * 1e3:.2f} "
-                f"max={max(self.latencies, default=0) * 1e3:.1f} ms statuses[{codes}] "
-                f"server={self.cpu_us_per_op():.0f} CPU-µs/op client={self.client_cpu_s / max(self.count, 1) * 1e6:.0f}"
-                f" CPU-µs/op")
+        return (
+            f"  {self.label}: N={self.n:.2f} X={self.x:.1f}/s R={self.r * 1e3:.2f} ms X·R={self.x * self.r:.2f} "
+            f"p50={self.pct(0.5) * 1e3:.2f} p95={self.pct(0.95) * 1e3:.2f} p99={self.pct(0.99) * 1e3:.2f} "
+            f"max={max(self.latencies, default=0) * 1e3:.1f} ms statuses[{codes}] "
+            f"server={self.cpu_us_per_op():.0f} CPU-µs/op client={self.client_cpu_s / max(self.count, 1) * 1e6:.0f}"
+            f" CPU-µs/op"
+        )
 
 
 def cpu_seconds(pid: int | None) -> float:
@@ -240,8 +242,9 @@ async def _send(pool: Pool, raw: bytes, tracker: _Tracker, started: float) -> No
     tracker.record(status, time.perf_counter() - started, response)
 
 
-async def open_loop(pool: Pool, make: Callable[[], bytes], rate: float, duration: float, label: str,
-                    pid: int | None = None) -> Result:
+async def open_loop(
+    pool: Pool, make: Callable[[], bytes], rate: float, duration: float, label: str, pid: int | None = None
+) -> Result:
     """``rate`` requests/s for ``duration`` s on a fixed schedule; waits for the stragglers."""
     result = Result(label, 0.0)
     tracker = _Tracker(result)
@@ -263,8 +266,9 @@ async def open_loop(pool: Pool, make: Callable[[], bytes], rate: float, duration
     return result
 
 
-async def closed_loop(port: int, make: Callable[[], bytes], workers: int, duration: float, label: str,
-                      pid: int | None = None) -> Result:
+async def closed_loop(
+    port: int, make: Callable[[], bytes], workers: int, duration: float, label: str, pid: int | None = None
+) -> Result:
     """``workers`` connections, each sending its next request when the previous answer arrived."""
     result = Result(label, 0.0)
     tracker = _Tracker(result)
@@ -307,7 +311,11 @@ def start_uvicorn(app: str, cwd: Path, port: int, env: dict[str, str]) -> subpro
     """One uvicorn worker with the service's flags."""
     return subprocess.Popen(
         [str(UVICORN), app, "--port", str(port), *UVICORN_FLAGS],
-        cwd=cwd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        cwd=cwd,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def stop(process: subprocess.Popen[bytes] | None) -> None:

@@ -41,8 +41,10 @@ os.environ.setdefault("KAFKA_REPLICA_FETCH_MAX_WAIT_MS", "50")
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "performance.md"
-HEADER = ("| date | commit | measurement | N | X | R | X·R | ratio | verdict | raw |\n"
-          "|---|---|---|---|---|---|---|---|---|---|\n")
+HEADER = (
+    "| date | commit | measurement | N | X | R | X·R | ratio | verdict | raw |\n"
+    "|---|---|---|---|---|---|---|---|---|---|\n"
+)
 
 
 # --------------------------------------------------------------------------- machine and processes
@@ -91,8 +93,12 @@ async def wait_quiet(limit: float = 2.5, max_wait: float = 240.0) -> float:
 
 
 def commit() -> str:
-    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                          check=False).stdout.strip() or "?"
+    return (
+        subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+        ).stdout.strip()
+        or "?"
+    )
 
 
 def kill9(process: subprocess.Popen[bytes]) -> None:
@@ -139,8 +145,12 @@ class ProcessCpu(Protocol):
 
 def nxr_cells(windows: Sequence[Flow], unit: str = "/s", r_fmt: str = "{:.1f}") -> tuple[str, str, str, str]:
     """The N, X (with ``unit``), R and X·R cells of a row: median (min–max) over the runs."""
-    return (spread([w.n for w in windows], "{:.2f}"), spread([w.x for w in windows], "{:.0f}") + unit,
-            ms([w.r for w in windows], r_fmt), spread([w.x * w.r for w in windows], "{:.2f}"))
+    return (
+        spread([w.n for w in windows], "{:.2f}"),
+        spread([w.x for w in windows], "{:.0f}") + unit,
+        ms([w.r for w in windows], r_fmt),
+        spread([w.x * w.r for w in windows], "{:.2f}"),
+    )
 
 
 def cpu_cells(windows: Sequence[ProcessCpu]) -> str:
@@ -180,10 +190,12 @@ class Window:
     def line(self) -> str:
         """The per-run line printed on stdout."""
         cpu = " ".join(f"{k}={self.cpu_us(k):.0f}" for k in self.cpu)
-        return (f"  {self.label}: handled {len(self.latencies)}/{self.expected} N={self.n:.2f} X={self.x:.1f}/s "
-                f"R={self.r * 1e3:.2f} ms X·R={self.x * self.r:.2f} p50={pct(self.latencies, .5) * 1e3:.2f} "
-                f"p99={pct(self.latencies, .99) * 1e3:.2f} max={max(self.latencies, default=0) * 1e3:.1f} ms "
-                f"CPU-µs/event [{cpu}]")
+        return (
+            f"  {self.label}: handled {len(self.latencies)}/{self.expected} N={self.n:.2f} X={self.x:.1f}/s "
+            f"R={self.r * 1e3:.2f} ms X·R={self.x * self.r:.2f} p50={pct(self.latencies, 0.5) * 1e3:.2f} "
+            f"p99={pct(self.latencies, 0.99) * 1e3:.2f} max={max(self.latencies, default=0) * 1e3:.1f} ms "
+            f"CPU-µs/event [{cpu}]"
+        )
 
 
 @dataclass
@@ -197,8 +209,11 @@ class HandledTarget:
     @classmethod
     def of(cls, ck: list[Window], steady: list[Window]) -> HandledTarget:
         """The verdict for the C_kafka windows and the handled windows of the same runs."""
-        return cls([pct(c.latencies, .99) for c in ck], [pct(w.latencies, .99) for w in steady],
-                   sum(w.expected - len(w.latencies) for w in steady))
+        return cls(
+            [pct(c.latencies, 0.99) for c in ck],
+            [pct(w.latencies, 0.99) for w in steady],
+            sum(w.expected - len(w.latencies) for w in steady),
+        )
 
     @property
     def limit(self) -> float:
@@ -212,8 +227,7 @@ class HandledTarget:
 
     def ratio(self) -> str:
         """The ratio cell of the handled row."""
-        return (f"p99 {ms(self.p99)} / (C_kafka p99 + 30 = {self.limit * 1e3:.1f} ms) = "
-                f"{med(self.p99) / self.limit:.2f}")
+        return f"p99 {ms(self.p99)} / (C_kafka p99 + 30 = {self.limit * 1e3:.1f} ms) = {med(self.p99) / self.limit:.2f}"
 
 
 # --------------------------------------------------------------------------- Kafka
@@ -232,12 +246,14 @@ async def ensure_topic(bootstrap: str, name: str, partitions: int) -> None:
 
 def producer(bootstrap: str) -> AIOKafkaProducer:
     """Like the outbox relay's: acks=all, no linger, no idempotence (Tansu does not support it)."""
-    return AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0, enable_idempotence=False,
-                            request_timeout_ms=10_000)
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=0, enable_idempotence=False, request_timeout_ms=10_000
+    )
 
 
-async def open_loop_produce(prod: AIOKafkaProducer, topic: str, rate: float, duration: float,
-                            make: Callable[[int, float], tuple[bytes, bytes]]) -> list[float]:
+async def open_loop_produce(
+    prod: AIOKafkaProducer, topic: str, rate: float, duration: float, make: Callable[[int, float], tuple[bytes, bytes]]
+) -> list[float]:
     """Send ``rate``/s for ``duration`` s on a fixed schedule; ``make(i, scheduled_wall)`` → (key, value).
     Returns each message's scheduled wall-clock time. Waits for every acknowledgement."""
     start = time.perf_counter()
@@ -257,15 +273,21 @@ async def open_loop_produce(prod: AIOKafkaProducer, topic: str, rate: float, dur
     return scheduled_walls
 
 
-async def c_kafka(bootstrap: str, rate: float = 500.0, duration: float = 30.0, warmup: float = 3.0,
-                  partitions: int = 3) -> Window:
+async def c_kafka(
+    bootstrap: str, rate: float = 500.0, duration: float = 30.0, warmup: float = 3.0, partitions: int = 3
+) -> Window:
     """aiokafka produce → consume latency at ``rate`` msg/s (open loop), consumer fetch_max_wait_ms=5."""
     topic = f"bench.c_kafka.{uuid.uuid4().hex[:6]}"
     await ensure_topic(bootstrap, topic, partitions)
     prod = producer(bootstrap)
     await prod.start()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=5,
-                                auto_offset_reset="earliest", isolation_level="read_committed")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        fetch_max_wait_ms=5,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+    )
     await consumer.start()
     tps = [TopicPartition(topic, p) for p in range(partitions)]
     consumer.assign(tps)
@@ -310,10 +332,15 @@ async def c_kafka(bootstrap: str, rate: float = 500.0, duration: float = 30.0, w
 
 def c_kafka_row(ck: list[Window], rate: float, note: str) -> tuple[str, ...]:
     """The C_kafka denominator row of an S8 table (measurement, N, X, R, X·R, ratio, verdict, raw)."""
-    return (f"C_kafka: aiokafka produce→consume at {rate:.0f}/s, fetch_max_wait_ms=5{note}", *nxr_cells(ck),
-            "denominator", "ok", f"p50 {ms([pct(c.latencies, .5) for c in ck])}, p99 "
-            f"{ms([pct(c.latencies, .99) for c in ck])}; received {sum(len(c.latencies) for c in ck)}/"
-            f"{sum(c.expected for c in ck)}")
+    return (
+        f"C_kafka: aiokafka produce→consume at {rate:.0f}/s, fetch_max_wait_ms=5{note}",
+        *nxr_cells(ck),
+        "denominator",
+        "ok",
+        f"p50 {ms([pct(c.latencies, 0.5) for c in ck])}, p99 "
+        f"{ms([pct(c.latencies, 0.99) for c in ck])}; received {sum(len(c.latencies) for c in ck)}/"
+        f"{sum(c.expected for c in ck)}",
+    )
 
 
 def utc(dt: datetime) -> float:
@@ -360,9 +387,24 @@ class ServiceProcess:
         self.starts += 1
         log = (self.logdir / f"{self.name}-{self.starts}.log").open("wb")
         self.process = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "uvicorn"), "main:app", "--port", str(self.port), "--loop", "uvloop", "--http", "httptools",
-             "--no-access-log", "--log-level", "warning"],
-            cwd=self.service_dir, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT)
+            [
+                str(ROOT / ".venv" / "bin" / "uvicorn"),
+                "main:app",
+                "--port",
+                str(self.port),
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            cwd=self.service_dir,
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         async with httpx.AsyncClient(timeout=2) as client:
             for _ in range(1200):
                 if self.process.poll() is not None:
@@ -396,4 +438,3 @@ class ServiceProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
-

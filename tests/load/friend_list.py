@@ -42,8 +42,9 @@ async def seed(url: str) -> None:
     now = datetime.now(UTC).replace(tzinfo=None)
     async with engine.begin() as conn:
         users = [{"id": i, "u": f"user{i}", "d": f"User {i}", "t": now} for i in range(1, FRIENDS + 2)]
-        await conn.execute(text("INSERT INTO users (id, username, display_name, updated_at) VALUES (:id, :u, :d, :t)"),
-                           users)
+        await conn.execute(
+            text("INSERT INTO users (id, username, display_name, updated_at) VALUES (:id, :u, :d, :t)"), users
+        )
         rows = []
         for friend in range(2, FRIENDS + 2):
             rows += [{"a": ME, "b": friend, "t": now}, {"a": friend, "b": ME, "t": now}]
@@ -56,8 +57,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def open_loop(client: httpx.AsyncClient, path: str, headers: dict[str, str], rate: float,
-                    duration: float) -> tuple[list[float], int, float]:
+async def open_loop(
+    client: httpx.AsyncClient, path: str, headers: dict[str, str], rate: float, duration: float
+) -> tuple[list[float], int, float]:
     """Fire requests on schedule; returns (latencies s, errors, mean in flight)."""
     latencies: list[float] = []
     errors = 0
@@ -121,19 +123,44 @@ async def main() -> None:
     await seed(url)
     broker = Broker().start()
     port = free_port()
-    env = {**os.environ, "ENVIRONMENT": "test", "DATABASE_URL": url, "REDIS_URL": "redis://127.0.0.1:6379/11",
-           "KAFKA_BOOTSTRAP": broker.bootstrap, "KAFKA_ENABLE_IDEMPOTENCE": "false", "LOG_LEVEL": "WARNING",
-           "JWT_PUBLIC_KEY": keys.public_pem, "JWT_PUBLIC_KEY_ID": keys.kid}
-    server = subprocess.Popen([str(ROOT / ".venv" / "bin" / "uvicorn"), "main:app", "--port", str(port),
-                               "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"],
-                              cwd=FRIEND_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "ENVIRONMENT": "test",
+        "DATABASE_URL": url,
+        "REDIS_URL": "redis://127.0.0.1:6379/11",
+        "KAFKA_BOOTSTRAP": broker.bootstrap,
+        "KAFKA_ENABLE_IDEMPOTENCE": "false",
+        "LOG_LEVEL": "WARNING",
+        "JWT_PUBLIC_KEY": keys.public_pem,
+        "JWT_PUBLIC_KEY_ID": keys.kid,
+    }
+    server = subprocess.Popen(
+        [
+            str(ROOT / ".venv" / "bin" / "uvicorn"),
+            "main:app",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        cwd=FRIEND_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {keys.token(ME, ttl_s=3600)}"}
     path = f"/friends?limit={args.limit}"
     results = []
     try:
-        async with httpx.AsyncClient(base_url=base, timeout=5,
-                                     limits=httpx.Limits(max_connections=64, max_keepalive_connections=64)) as client:
+        async with httpx.AsyncClient(
+            base_url=base, timeout=5, limits=httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        ) as client:
             for _ in range(300):
                 try:
                     if (await client.get("/health")).status_code == 200:
@@ -149,12 +176,23 @@ async def main() -> None:
                 cpu = cpu_seconds(server.pid) - cpu0
                 x = len(latencies) / elapsed  # completions over the wall time they took
                 r = statistics.mean(latencies)
-                row = {"run": run, "N": n, "X": x, "R_ms": r * 1000, "XR": x * r, "p50_ms": pct(latencies, .5) * 1000,
-                       "p95_ms": pct(latencies, .95) * 1000, "p99_ms": pct(latencies, .99) * 1000,
-                       "max_ms": max(latencies) * 1000, "errors": errors, "cpu_us_per_req": cpu / len(latencies) * 1e6}
+                row = {
+                    "run": run,
+                    "N": n,
+                    "X": x,
+                    "R_ms": r * 1000,
+                    "XR": x * r,
+                    "p50_ms": pct(latencies, 0.5) * 1000,
+                    "p95_ms": pct(latencies, 0.95) * 1000,
+                    "p99_ms": pct(latencies, 0.99) * 1000,
+                    "max_ms": max(latencies) * 1000,
+                    "errors": errors,
+                    "cpu_us_per_req": cpu / len(latencies) * 1e6,
+                }
                 results.append(row)
-                print(" ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
-                      flush=True)
+                print(
+                    " ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True
+                )
     finally:
         server.terminate()
         server.wait(10)
@@ -163,9 +201,11 @@ async def main() -> None:
     p95s = [r["p95_ms"] for r in results]
     median = statistics.median(p95s)
     print(f"load average during the run: {os.getloadavg()} on {os.cpu_count()} cores")
-    print(f"p95 median={median:.2f} ms spread={min(p95s):.2f}..{max(p95s):.2f} ms target ≤ 30 ms at "
-          f"{args.rate:.0f} req/s (limit={args.limit}) → {'PASS' if median <= 30 else 'FAIL'} "
-          f"(ratio {median / 30:.2f} of the limit)")
+    print(
+        f"p95 median={median:.2f} ms spread={min(p95s):.2f}..{max(p95s):.2f} ms target ≤ 30 ms at "
+        f"{args.rate:.0f} req/s (limit={args.limit}) → {'PASS' if median <= 30 else 'FAIL'} "
+        f"(ratio {median / 30:.2f} of the limit)"
+    )
 
 
 if __name__ == "__main__":

@@ -52,10 +52,15 @@ GROUP = "friend-service.user-replica"
 
 def envelope(user_id: int, version: int, at: datetime, occurred: float) -> tuple[bytes, bytes, str]:
     """A ``UserProfileUpdated`` as user-service's outbox would publish it (key = user id)."""
-    payload = UserProfileUpdated(user_id=user_id, username=f"u{user_id}", display_name=f"User {user_id} v{version}",
-                                 updated_at=at)
-    env = EventEnvelope(event_type="UserProfileUpdated", producer="bench", payload=payload.model_dump(mode="json"),
-                        occurred_at=datetime.fromtimestamp(occurred, UTC))
+    payload = UserProfileUpdated(
+        user_id=user_id, username=f"u{user_id}", display_name=f"User {user_id} v{version}", updated_at=at
+    )
+    env = EventEnvelope(
+        event_type="UserProfileUpdated",
+        producer="bench",
+        payload=payload.model_dump(mode="json"),
+        occurred_at=datetime.fromtimestamp(occurred, UTC),
+    )
     return str(user_id).encode(), env.model_dump_json().encode(), str(env.event_id)
 
 
@@ -74,16 +79,24 @@ class Bench:
     async def processed(self, ids: set[str], since: float) -> dict[str, float]:
         """event id → processed_at (epoch s) for the given ids, handled after ``since`` (epoch s)."""
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(text(
-                "SELECT event_id, processed_at FROM processed_events WHERE consumer = :g AND processed_at >= :t"),
-                {"g": GROUP, "t": datetime.fromtimestamp(since - 1, UTC).replace(tzinfo=None)})).all()
+            rows = (
+                await conn.execute(
+                    text(
+                        "SELECT event_id, processed_at FROM processed_events WHERE consumer = :g AND processed_at >= :t"
+                    ),
+                    {"g": GROUP, "t": datetime.fromtimestamp(since - 1, UTC).replace(tzinfo=None)},
+                )
+            ).all()
         return {e: eb.utc(t) for e, t in rows if e in ids}
 
     async def count_since(self, since: float) -> int:
         async with self.engine.connect() as conn:
-            return (await conn.execute(text(
-                "SELECT COUNT(*) FROM processed_events WHERE consumer = :g AND processed_at >= :t"),
-                {"g": GROUP, "t": datetime.fromtimestamp(since - 1, UTC).replace(tzinfo=None)})).scalar()
+            return (
+                await conn.execute(
+                    text("SELECT COUNT(*) FROM processed_events WHERE consumer = :g AND processed_at >= :t"),
+                    {"g": GROUP, "t": datetime.fromtimestamp(since - 1, UTC).replace(tzinfo=None)},
+                )
+            ).scalar()
 
     async def wait_processed(self, ids: set[str], since: float, timeout: float) -> dict[str, float]:
         """Poll (every 0.25 s, after the producing is over) until every id is handled or ``timeout``."""
@@ -101,8 +114,9 @@ class Bench:
         last, since = -1, time.monotonic()
         while time.monotonic() < deadline:
             async with self.engine.connect() as conn:
-                now = (await conn.execute(text("SELECT COUNT(*) FROM processed_events WHERE consumer = :g"),
-                                          {"g": GROUP})).scalar()
+                now = (
+                    await conn.execute(text("SELECT COUNT(*) FROM processed_events WHERE consumer = :g"), {"g": GROUP})
+                ).scalar()
             if now != last:
                 last, since = now, time.monotonic()
             elif time.monotonic() - since >= quiet:
@@ -110,8 +124,11 @@ class Bench:
             await asyncio.sleep(0.25)
 
     def cpus(self) -> dict[str, float]:
-        return {"friend-service": eb.cpu_seconds(self.service.pid), "mariadb": eb.cpu_seconds(eb.mysqld_pid()),
-                "broker": eb.cpu_seconds(self.broker._process.pid if self.broker._process else None)}
+        return {
+            "friend-service": eb.cpu_seconds(self.service.pid),
+            "mariadb": eb.cpu_seconds(eb.mysqld_pid()),
+            "broker": eb.cpu_seconds(self.broker._process.pid if self.broker._process else None),
+        }
 
     async def warm(self, prod) -> None:
         """One event through, so the group has joined and every connection is open."""
@@ -148,8 +165,7 @@ class Bench:
         window.cpu = {k: cpu1[k] - cpu0[k] for k in cpu0}
         return window
 
-    async def burst(self, prod, count: int, versions: int = 1,
-                    kill_after: int | None = None) -> dict[str, object]:
+    async def burst(self, prod, count: int, versions: int = 1, kill_after: int | None = None) -> dict[str, object]:
         """``count`` events as fast as possible (``versions`` successive updates per user)."""
         users = self.users(count // versions)
         ids: dict[str, int] = {}
@@ -186,19 +202,26 @@ class Bench:
             cpu1["friend-service"] += cpu_killed
             cpu0["friend-service"] = 0.0
         stamps = sorted(done.values())
-        out.update(expected=len(ids), handled=len(done), first_produce=t0, first=stamps[0] if stamps else 0,
-                   last=stamps[-1] if stamps else 0,
-                   cpu={k: cpu1[k] - cpu0[k] for k in cpu0})
+        out.update(
+            expected=len(ids),
+            handled=len(done),
+            first_produce=t0,
+            first=stamps[0] if stamps else 0,
+            last=stamps[-1] if stamps else 0,
+            cpu={k: cpu1[k] - cpu0[k] for k in cpu0},
+        )
         if kill_after is not None:
             out["resumed_s"] = min((t for t in stamps if t > killed), default=float("nan")) - killed
         async with self.engine.connect() as conn:
             placeholders = ",".join(str(u) for u in users)
-            rows = dict((await conn.execute(text(
-                f"SELECT id, display_name FROM users WHERE id IN ({placeholders})"))).all())
+            rows = dict(
+                (await conn.execute(text(f"SELECT id, display_name FROM users WHERE id IN ({placeholders})"))).all()
+            )
             out["replica_rows"] = len(rows)
             out["replica_stale"] = sum(1 for u in users if rows.get(u) != last[u])
-            out["processed_rows"] = (await conn.execute(text(
-                "SELECT COUNT(*) FROM processed_events WHERE consumer = :g"), {"g": GROUP})).scalar()
+            out["processed_rows"] = (
+                await conn.execute(text("SELECT COUNT(*) FROM processed_events WHERE consumer = :g"), {"g": GROUP})
+            ).scalar()
         return out
 
 
@@ -209,8 +232,12 @@ async def main() -> int:
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--burst", type=int, default=10_000)
-    parser.add_argument("--low-rate", type=float, default=100.0,
-                        help="also measure handled latency at this (unsaturated) rate; 0 = skip")
+    parser.add_argument(
+        "--low-rate",
+        type=float,
+        default=100.0,
+        help="also measure handled latency at this (unsaturated) rate; 0 = skip",
+    )
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
 
@@ -220,11 +247,19 @@ async def main() -> int:
     url = await databases.create_database("bench_friend_s8")
     broker = Broker().start()
     logdir = Path(tempfile.mkdtemp(prefix="bench-friend-s8-"))
-    env = {"ENVIRONMENT": "development", "DATABASE_URL": url, "RUN_MIGRATIONS_ON_START": "true",
-           "REDIS_URL": "redis://127.0.0.1:6379/13", "KAFKA_BOOTSTRAP": broker.bootstrap,
-           "KAFKA_ENABLE_IDEMPOTENCE": "false", "LOG_LEVEL": "WARNING", "JWT_PUBLIC_KEY": keys.public_pem,
-           "JWT_PUBLIC_KEY_ID": keys.kid, "USER_SERVICE_URL": "http://127.0.0.1:1",
-           "KAFKA_REPLICA_FETCH_MAX_WAIT_MS": "5"}  # the replica consumer is what this benchmark measures
+    env = {
+        "ENVIRONMENT": "development",
+        "DATABASE_URL": url,
+        "RUN_MIGRATIONS_ON_START": "true",
+        "REDIS_URL": "redis://127.0.0.1:6379/13",
+        "KAFKA_BOOTSTRAP": broker.bootstrap,
+        "KAFKA_ENABLE_IDEMPOTENCE": "false",
+        "LOG_LEVEL": "WARNING",
+        "JWT_PUBLIC_KEY": keys.public_pem,
+        "JWT_PUBLIC_KEY_ID": keys.kid,
+        "USER_SERVICE_URL": "http://127.0.0.1:1",
+        "KAFKA_REPLICA_FETCH_MAX_WAIT_MS": "5",
+    }  # the replica consumer is what this benchmark measures
     service = eb.ServiceProcess("friend-service", FRIEND_DIR, env, logdir)
     bench = Bench(url, service, broker)
     prod = eb.producer(broker.bootstrap)
@@ -242,18 +277,23 @@ async def main() -> int:
             print(w.line(), f"load={eb.load():.2f}", flush=True)
             steady.append(w)
             if args.low_rate:
-                w = await bench.steady(prod, args.low_rate, args.duration, f"handled at {args.low_rate:.0f}/s run {run}")
+                w = await bench.steady(
+                    prod, args.low_rate, args.duration, f"handled at {args.low_rate:.0f}/s run {run}"
+                )
                 print(w.line(), f"load={eb.load():.2f}", flush=True)
                 low.append(w)
         for run in range(1, args.runs + 1):
             b = await bench.burst(prod, args.burst)
             rate = b["handled"] / max(b["last"] - b["first"], 1e-9)
             b["drain"] = rate
-            print(f"  burst run {run}: {b['handled']}/{b['expected']} produced in {b['produce_s']:.2f} s, drained "
-                  f"at {rate:.0f}/s (first→last handled {b['last'] - b['first']:.2f} s; first produce → last handled "
-                  f"{b['last'] - b['first_produce']:.2f} s) CPU-µs/event "
-                  f"{ {k: round(v / max(b['handled'], 1) * 1e6) for k, v in b['cpu'].items()} } "
-                  f"stale={b['replica_stale']} load={eb.load():.2f}", flush=True)
+            print(
+                f"  burst run {run}: {b['handled']}/{b['expected']} produced in {b['produce_s']:.2f} s, drained "
+                f"at {rate:.0f}/s (first→last handled {b['last'] - b['first']:.2f} s; first produce → last handled "
+                f"{b['last'] - b['first_produce']:.2f} s) CPU-µs/event "
+                f"{ {k: round(v / max(b['handled'], 1) * 1e6) for k, v in b['cpu'].items()} } "
+                f"stale={b['replica_stale']} load={eb.load():.2f}",
+                flush=True,
+            )
             bursts.append(b)
         dup0 = 0.0
         kill = await bench.burst(prod, args.burst, versions=2, kill_after=int(args.burst * 0.3))
@@ -272,45 +312,70 @@ async def main() -> int:
     # ------------------------------------------------------------------ verdicts and the table
     handled = eb.HandledTarget.of(ck, steady)
     drains = [b["drain"] for b in bursts]
-    burst_ok = eb.med(drains) >= 1000 and all(b["handled"] == b["expected"] and b["replica_stale"] == 0
-                                                for b in bursts)
-    kill_ok = (kill["handled"] == kill["expected"] and kill["replica_stale"] == 0
-               and kill["replica_rows"] == kill["expected"] // 2 and kill["dlq"] == 0)
+    burst_ok = eb.med(drains) >= 1000 and all(b["handled"] == b["expected"] and b["replica_stale"] == 0 for b in bursts)
+    kill_ok = (
+        kill["handled"] == kill["expected"]
+        and kill["replica_stale"] == 0
+        and kill["replica_rows"] == kill["expected"] // 2
+        and kill["dlq"] == 0
+    )
     note = f" ({args.runs}×{args.duration:.0f} s; load avg {load0:.1f} at start, {load1:.1f} at end)"
     rows = [
         eb.c_kafka_row(ck, args.rate, note),
-        (f"user.events → replica, open loop {args.rate:.0f}/s, handled latency{note}",
-         *eb.nxr_cells(steady), handled.ratio(), "PASS" if handled.ok else "FAIL",
-         f"p50 {eb.ms([eb.pct(w.latencies, .5) for w in steady])}; lost {handled.lost}; CPU-µs/event "
-         + eb.cpu_cells(steady)),
-        (f"{args.burst}-event burst, 1 consumer process{note}", "backlog", eb.spread(drains, "{:.0f}") + "/s drained",
-         "–", "–", f"{eb.med(drains) / 1000:.2f} × 1,000/s", "PASS" if burst_ok else "FAIL",
-         f"produce {eb.spread([b['produce_s'] for b in bursts], '{:.2f}')} s; first produce → last handled "
-         f"{eb.spread([b['last'] - b['first_produce'] for b in bursts], '{:.2f}')} s; CPU-µs/event friend-service "
-         f"{eb.spread([b['cpu']['friend-service'] / b['handled'] * 1e6 for b in bursts], '{:.0f}')}, mariadb "
-         f"{eb.spread([b['cpu']['mariadb'] / b['handled'] * 1e6 for b in bursts], '{:.0f}')}"),
-        (f"kill -9 mid-burst ({args.burst} events = {args.burst // 2} users × 2 updates){note}", "–",
-         f"{kill['handled'] / max(kill['last'] - kill['first'], 1e-9):.0f}/s incl. restart", "–", "–",
-         f"lost {kill['expected'] - kill['handled']}, stale {kill['replica_stale']}, "
-         f"redeliveries skipped {kill['duplicates_skipped']:.0f}", "PASS" if kill_ok else "FAIL",
-         f"killed at {kill['handled_before_kill']} handled; restart → healthy {kill['restart_s']:.1f} s, first event "
-         f"handled {kill['resumed_s']:.1f} s after the kill; processed_events {kill['handled']}/{kill['expected']} "
-         f"distinct; replica rows {kill['replica_rows']}; DLQ {kill['dlq']:.0f}"),
+        (
+            f"user.events → replica, open loop {args.rate:.0f}/s, handled latency{note}",
+            *eb.nxr_cells(steady),
+            handled.ratio(),
+            "PASS" if handled.ok else "FAIL",
+            f"p50 {eb.ms([eb.pct(w.latencies, 0.5) for w in steady])}; lost {handled.lost}; CPU-µs/event "
+            + eb.cpu_cells(steady),
+        ),
+        (
+            f"{args.burst}-event burst, 1 consumer process{note}",
+            "backlog",
+            eb.spread(drains, "{:.0f}") + "/s drained",
+            "–",
+            "–",
+            f"{eb.med(drains) / 1000:.2f} × 1,000/s",
+            "PASS" if burst_ok else "FAIL",
+            f"produce {eb.spread([b['produce_s'] for b in bursts], '{:.2f}')} s; first produce → last handled "
+            f"{eb.spread([b['last'] - b['first_produce'] for b in bursts], '{:.2f}')} s; CPU-µs/event friend-service "
+            f"{eb.spread([b['cpu']['friend-service'] / b['handled'] * 1e6 for b in bursts], '{:.0f}')}, mariadb "
+            f"{eb.spread([b['cpu']['mariadb'] / b['handled'] * 1e6 for b in bursts], '{:.0f}')}",
+        ),
+        (
+            f"kill -9 mid-burst ({args.burst} events = {args.burst // 2} users × 2 updates){note}",
+            "–",
+            f"{kill['handled'] / max(kill['last'] - kill['first'], 1e-9):.0f}/s incl. restart",
+            "–",
+            "–",
+            f"lost {kill['expected'] - kill['handled']}, stale {kill['replica_stale']}, "
+            f"redeliveries skipped {kill['duplicates_skipped']:.0f}",
+            "PASS" if kill_ok else "FAIL",
+            f"killed at {kill['handled_before_kill']} handled; restart → healthy {kill['restart_s']:.1f} s, first event "
+            f"handled {kill['resumed_s']:.1f} s after the kill; processed_events {kill['handled']}/{kill['expected']} "
+            f"distinct; replica rows {kill['replica_rows']}; DLQ {kill['dlq']:.0f}",
+        ),
     ]
     if low:
-        p99_low = [eb.pct(w.latencies, .99) for w in low]
-        rows.insert(2, (
-            f"user.events → replica, open loop {args.low_rate:.0f}/s (below saturation), handled latency{note}",
-            *eb.nxr_cells(low),
-            f"p99 {eb.ms(p99_low)} / {handled.limit * 1e3:.1f} ms = {eb.med(p99_low) / handled.limit:.2f}",
-            "info (target is at 500/s)",
-            f"p50 {eb.ms([eb.pct(w.latencies, .5) for w in low])}; lost {sum(w.expected - len(w.latencies) for w in low)};"
-            " CPU-µs/event " + eb.cpu_cells(low)))
+        p99_low = [eb.pct(w.latencies, 0.99) for w in low]
+        rows.insert(
+            2,
+            (
+                f"user.events → replica, open loop {args.low_rate:.0f}/s (below saturation), handled latency{note}",
+                *eb.nxr_cells(low),
+                f"p99 {eb.ms(p99_low)} / {handled.limit * 1e3:.1f} ms = {eb.med(p99_low) / handled.limit:.2f}",
+                "info (target is at 500/s)",
+                f"p50 {eb.ms([eb.pct(w.latencies, 0.5) for w in low])}; lost {sum(w.expected - len(w.latencies) for w in low)};"
+                " CPU-µs/event " + eb.cpu_cells(low),
+            ),
+        )
     for r in rows:
         print(" | ".join(r), flush=True)
     if not args.no_record:
-        eb.record("S8-friend", "S8 — user.events → friend-service replica", eb.section_doc(__doc__),
-                  [tuple(r) for r in rows])
+        eb.record(
+            "S8-friend", "S8 — user.events → friend-service replica", eb.section_doc(__doc__), [tuple(r) for r in rows]
+        )
     print(f"logs in {logdir}")
     return 0 if handled.ok and burst_ok and kill_ok else 1
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 BODY = b'{"status":"ok"}'
-START = {"type": "http.response.start", "status": 200,
-         "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]}
+START = {
+    "type": "http.response.start",
+    "status": 200,
+    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())],
+}
 SEND_BODY = {"type": "http.response.body", "body": BODY}
 
 

@@ -113,10 +113,20 @@ def _micro(iterations: int, repeats: int) -> dict[str, float]:
     async def keys(kid: str) -> dict[str, Any]:
         return {"keys": [{"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256", "n": "x" * 342, "e": "AQAB"}]}
 
-    scope_template = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-                      "scheme": "http", "path": "/keys/current", "raw_path": b"/keys/current", "query_string": b"",
-                      "root_path": "", "headers": [(b"host", b"bench")], "client": ("127.0.0.1", 1),
-                      "server": ("127.0.0.1", 2)}
+    scope_template = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/keys/current",
+        "raw_path": b"/keys/current",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"bench")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 2),
+    }
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
@@ -169,8 +179,9 @@ def _micro(iterations: int, repeats: int) -> dict[str, float]:
         http.observe("GET", "/keys/{kid}", 200, 0.0012)
 
     record_s = min(timeit.repeat(record, number=iterations, repeat=repeats, timer=time.process_time)) / iterations
-    cached_s = min(timeit.repeat(record_cached, number=iterations, repeat=repeats,
-                                 timer=time.process_time)) / iterations
+    cached_s = (
+        min(timeit.repeat(record_cached, number=iterations, repeat=repeats, timer=time.process_time)) / iterations
+    )
     # /metrics with about what a service holds after traffic: 40 routes × 3 statuses, 30 store operations.
     for i in range(40):
         for status in ("200", "401", "404"):
@@ -181,8 +192,14 @@ def _micro(iterations: int, repeats: int) -> dict[str, float]:
     body, _ = metrics.render_metrics()
     render_s = min(timeit.repeat(metrics.render_metrics, number=20, repeat=3, timer=time.process_time)) / 20
     loop.close()
-    return {"request_on_us": best["on"] * 1e6, "request_off_us": best["off"] * 1e6,
-            "record_us": record_s * 1e6, "cached_us": cached_s * 1e6, "render_ms": render_s * 1e3, "render_kib": len(body) / 1024}
+    return {
+        "request_on_us": best["on"] * 1e6,
+        "request_off_us": best["off"] * 1e6,
+        "record_us": record_s * 1e6,
+        "cached_us": cached_s * 1e6,
+        "render_ms": render_s * 1e3,
+        "render_kib": len(body) / 1024,
+    }
 
 
 def micro_report(iterations: int, repeats: int) -> dict[str, dict[str, float]]:
@@ -195,19 +212,31 @@ def micro_report(iterations: int, repeats: int) -> dict[str, dict[str, float]]:
     rows = {"single process": _micro(iterations, repeats)}
     with tempfile.TemporaryDirectory(prefix="metrics-mp-") as folder:
         env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": folder, "PYTHONPATH": str(HERE)}
-        out = subprocess.run([sys.executable, str(Path(__file__)), "--micro-child", str(iterations), str(repeats)],
-                             env=env, check=True, capture_output=True, text=True, timeout=600).stdout
+        out = subprocess.run(
+            [sys.executable, str(Path(__file__)), "--micro-child", str(iterations), str(repeats)],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        ).stdout
         rows["multiprocess (gunicorn)"] = json.loads(out.strip().splitlines()[-1])
-    print("\n| mode | metric calls per request, labels() each time / children cached (µs CPU) | "
-          "cheapest request in-process, metrics off (µs) | share (uncached / cached) | "
-          "whole request on − off (µs, noisy) | /metrics render (ms CPU, KiB) |")
+    print(
+        "\n| mode | metric calls per request, labels() each time / children cached (µs CPU) | "
+        "cheapest request in-process, metrics off (µs) | share (uncached / cached) | "
+        "whole request on − off (µs, noisy) | /metrics render (ms CPU, KiB) |"
+    )
     print("|---|---|---|---|---|---|")
     for mode, r in rows.items():
         off = r["request_off_us"]
-        print(f"| {mode} | {r['record_us']:.1f} / {r['cached_us']:.1f} | {off:.0f} | "
-              f"{r['record_us'] / off * 100:.1f} % / {r['cached_us'] / off * 100:.1f} % | "
-              f"{r['request_on_us'] - off:+.0f} | {r['render_ms']:.1f}, {r['render_kib']:.0f} |", flush=True)
+        print(
+            f"| {mode} | {r['record_us']:.1f} / {r['cached_us']:.1f} | {off:.0f} | "
+            f"{r['record_us'] / off * 100:.1f} % / {r['cached_us'] / off * 100:.1f} % | "
+            f"{r['request_on_us'] - off:+.0f} | {r['render_ms']:.1f}, {r['render_kib']:.0f} |",
+            flush=True,
+        )
     return rows
+
 
 # --------------------------------------------------------------------------- the driver
 
@@ -226,11 +255,18 @@ async def end_to_end(args: argparse.Namespace, micro: dict[str, dict[str, float]
     try:
         for variant in VARIANTS:
             ports[variant] = port = free_port()
-            env = {"ENVIRONMENT": "development", "RUN_MIGRATIONS_ON_START": "true", "LOG_LEVEL": "INFO",
-                   "DATABASE_URL": f"sqlite+aiosqlite:///{folder.name}/{variant}.db", "REDIS_URL": "fakeredis://",
-                   "KAFKA_BOOTSTRAP": broker.bootstrap, "KAFKA_ENABLE_IDEMPOTENCE": "false",
-                   "DEV_KEY_FILE": f"{folder.name}/{variant}-jwt.pem", VARIANT_ENV: variant,
-                   "PYTHONPATH": str(HERE)}
+            env = {
+                "ENVIRONMENT": "development",
+                "RUN_MIGRATIONS_ON_START": "true",
+                "LOG_LEVEL": "INFO",
+                "DATABASE_URL": f"sqlite+aiosqlite:///{folder.name}/{variant}.db",
+                "REDIS_URL": "fakeredis://",
+                "KAFKA_BOOTSTRAP": broker.bootstrap,
+                "KAFKA_ENABLE_IDEMPOTENCE": "false",
+                "DEV_KEY_FILE": f"{folder.name}/{variant}-jwt.pem",
+                VARIANT_ENV: variant,
+                "PYTHONPATH": str(HERE),
+            }
             servers[variant] = start_uvicorn("metrics_overhead:app", HERE, port, env)
         for variant, server in servers.items():
             await wait_ready(ports[variant], "/ready", server, timeout=120)
@@ -244,8 +280,10 @@ async def end_to_end(args: argparse.Namespace, micro: dict[str, dict[str, float]
             r = await call(port, build("POST", "/auth/login/json", body, {"Content-Type": "application/json"}))
             assert r.status == 200, r.body
             auth = {"Authorization": f"Bearer {json.loads(r.body)['access_token']}"}
-            requests[variant] = {"/.well-known/jwks.json": build("GET", "/.well-known/jwks.json"),
-                                 "/profile/me": build("GET", "/profile/me", headers=auth)}
+            requests[variant] = {
+                "/.well-known/jwks.json": build("GET", "/.well-known/jwks.json"),
+                "/profile/me": build("GET", "/profile/me", headers=auth),
+            }
 
         async def scrape_forever(port: int) -> None:
             while True:
@@ -259,8 +297,9 @@ async def end_to_end(args: argparse.Namespace, micro: dict[str, dict[str, float]
         scraper = asyncio.create_task(scrape_forever(ports["scraped"]))
         routes = list(requests["off"])
         found: dict[tuple[str, str], list[tuple[Result, Result]]] = {}
-        print(f"\nend to end: {args.runs} run(s) × {args.duration:.0f} s, load avg {os.getloadavg()[0]:.1f}",
-              flush=True)
+        print(
+            f"\nend to end: {args.runs} run(s) × {args.duration:.0f} s, load avg {os.getloadavg()[0]:.1f}", flush=True
+        )
         for run_no in range(args.runs):
             for route in routes:
                 rate = 0.0
@@ -268,20 +307,34 @@ async def end_to_end(args: argparse.Namespace, micro: dict[str, dict[str, float]
                     raw = requests[variant][route]
                     pid = servers[variant].pid
                     await closed_loop(ports[variant], lambda raw=raw: raw, args.connections, 1.0, "warm-up")
-                    top = await closed_loop(ports[variant], lambda raw=raw: raw, args.connections, args.duration,
-                                            f"{route} {variant} max run {run_no + 1}", pid)
+                    top = await closed_loop(
+                        ports[variant],
+                        lambda raw=raw: raw,
+                        args.connections,
+                        args.duration,
+                        f"{route} {variant} max run {run_no + 1}",
+                        pid,
+                    )
                     rate = rate or top.x / 2  # the same fixed rate for the three variants: half of off's max
                     pool = Pool(ports[variant])
-                    half = await open_loop(pool, lambda raw=raw: raw, rate, args.duration,
-                                           f"{route} {variant} {rate:.0f}/s run {run_no + 1}", pid)
+                    half = await open_loop(
+                        pool,
+                        lambda raw=raw: raw,
+                        rate,
+                        args.duration,
+                        f"{route} {variant} {rate:.0f}/s run {run_no + 1}",
+                        pid,
+                    )
                     pool.close()
                     print(top.line(), flush=True)
                     print(half.line(), flush=True)
                     found.setdefault((route, variant), []).append((top, half))
 
         record_us = micro["multiprocess (gunicorn)"]["record_us"]
-        print(f"\n| route | variant | server CPU-µs/request | max req/s | p50 ms | p99 ms | CPU vs off | p50 vs off |"
-              f" metric calls ({record_us:.1f} µs, multiprocess) / CPU of off |")
+        print(
+            f"\n| route | variant | server CPU-µs/request | max req/s | p50 ms | p99 ms | CPU vs off | p50 vs off |"
+            f" metric calls ({record_us:.1f} µs, multiprocess) / CPU of off |"
+        )
         print("|---|---|---|---|---|---|---|---|---|")
         for route in routes:
             base_cpu = med([t.cpu_us_per_op() for t, _ in found[(route, "off")]])
@@ -293,13 +346,17 @@ async def end_to_end(args: argparse.Namespace, micro: dict[str, dict[str, float]
                 p99 = med([h.pct(0.99) for _, h in got])
                 x = med([t.x for t, _ in got])
                 share = f"{record_us / base_cpu * 100:.1f} %" if variant == "off" else ""
-                print(f"| `{route}` | {variant} | {cpu:.0f} | {x:.0f} | {p50 * 1e3:.2f} | {p99 * 1e3:.2f} | "
-                      f"{(cpu / base_cpu - 1) * 100:+.1f} % | {(p50 / base_p50 - 1) * 100:+.1f} % | {share} |")
+                print(
+                    f"| `{route}` | {variant} | {cpu:.0f} | {x:.0f} | {p50 * 1e3:.2f} | {p99 * 1e3:.2f} | "
+                    f"{(cpu / base_cpu - 1) * 100:+.1f} % | {(p50 / base_p50 - 1) * 100:+.1f} % | {share} |"
+                )
         if scrape_times:
             metrics_text = (await call(ports["scraped"], build("GET", "/metrics"))).body
             lines = metrics_text.count(b"\n")
-            print(f"\n/metrics: {len(scrape_times)} scrapes, median {med(scrape_times) * 1e3:.1f} ms, "
-                  f"{len(metrics_text) / 1024:.0f} KiB, {lines} lines")
+            print(
+                f"\n/metrics: {len(scrape_times)} scrapes, median {med(scrape_times) * 1e3:.1f} ms, "
+                f"{len(metrics_text) / 1024:.0f} KiB, {lines} lines"
+            )
     finally:
         if scraper is not None:
             scraper.cancel()

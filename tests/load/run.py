@@ -35,8 +35,10 @@ DOC = ROOT / "docs" / "performance.md"
 SCENARIOS = {"S0": s0_calibration, "S1": s1_http, "S2": s2_hashing}
 SEED_USERS = 200
 PASSWORD = "Bench-seeded-pass-1"
-HEADER = ("| date | commit | measurement | N | X | R | X·R | ratio | verdict | raw |\n"
-          "|---|---|---|---|---|---|---|---|---|---|\n")
+HEADER = (
+    "| date | commit | measurement | N | X | R | X·R | ratio | verdict | raw |\n"
+    "|---|---|---|---|---|---|---|---|---|---|\n"
+)
 
 
 async def seed(setup: Setup, count: int) -> None:
@@ -63,8 +65,12 @@ async def seed(setup: Setup, count: int) -> None:
 
 
 def commit() -> str:
-    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                          check=False).stdout.strip() or "?"
+    return (
+        subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+        ).stdout.strip()
+        or "?"
+    )
 
 
 def record(key: str, title: str, doc: str, rows: list[Row], note: str) -> None:
@@ -75,8 +81,11 @@ def record(key: str, title: str, doc: str, rows: list[Row], note: str) -> None:
         text = text.rstrip("\n") + f"\n\n## {title}\n\n{doc.strip()}\n\n{begin}\n{HEADER}{end}\n"
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
     sha = commit()
-    lines = "".join(f"| {date} | {sha} | {r.measurement}{note} | {r.n} | {r.x} | {r.r} | {r.xr} | {r.ratio} | "
-                    f"{r.verdict} | {r.raw} |\n" for r in rows)
+    lines = "".join(
+        f"| {date} | {sha} | {r.measurement}{note} | {r.n} | {r.x} | {r.r} | {r.xr} | {r.ratio} | "
+        f"{r.verdict} | {r.raw} |\n"
+        for r in rows
+    )
     at = text.index(end)
     text = text[:at] + lines + text[at:]
     DOC.write_text(text)
@@ -103,8 +112,11 @@ async def main() -> int:
         chosen = ["S0", *chosen]  # every ratio needs its denominator from the same run
     load = os.getloadavg()[0]
     note = f" ({runs}×{duration:.0f} s{', quick' if args.quick else ''}; load avg {load:.1f} at start)"
-    print(f"bench: {chosen}, {runs} run(s) × {duration:.0f} s, warm-up {setup.warmup:.0f} s, "
-          f"{os.cpu_count()} CPUs shared with the load generator", flush=True)
+    print(
+        f"bench: {chosen}, {runs} run(s) × {duration:.0f} s, warm-up {setup.warmup:.0f} s, "
+        f"{os.cpu_count()} CPUs shared with the load generator",
+        flush=True,
+    )
 
     url = await databases.create_database("bench_user")
     broker = None
@@ -115,10 +127,16 @@ async def main() -> int:
         broker = Broker().start()
         setup.database_url = url
         setup.port = free_port()
-        env = {"ENVIRONMENT": "development", "DATABASE_URL": url, "RUN_MIGRATIONS_ON_START": "true",
-               "REDIS_URL": "redis://127.0.0.1:6379/13", "KAFKA_BOOTSTRAP": broker.bootstrap,
-               "KAFKA_ENABLE_IDEMPOTENCE": "false", "LOG_LEVEL": "WARNING",
-               "DEV_KEY_FILE": str(Path(keydir.name) / "jwt.pem")}
+        env = {
+            "ENVIRONMENT": "development",
+            "DATABASE_URL": url,
+            "RUN_MIGRATIONS_ON_START": "true",
+            "REDIS_URL": "redis://127.0.0.1:6379/13",
+            "KAFKA_BOOTSTRAP": broker.bootstrap,
+            "KAFKA_ENABLE_IDEMPOTENCE": "false",
+            "LOG_LEVEL": "WARNING",
+            "DEV_KEY_FILE": str(Path(keydir.name) / "jwt.pem"),
+        }
         server = start_uvicorn("main:app", USER_DIR, setup.port, env)
         setup.pid = server.pid
         await wait_ready(setup.port, "/ready", server, timeout=120)
@@ -129,8 +147,11 @@ async def main() -> int:
             module = SCENARIOS[key]
             rows = await module.run(setup)
             for r in rows:
-                print(f"  -> {r.measurement}: N {r.n} | X {r.x} | R {r.r} | X·R {r.xr} | {r.ratio} | {r.verdict} | "
-                      f"{r.raw}", flush=True)
+                print(
+                    f"  -> {r.measurement}: N {r.n} | X {r.x} | R {r.r} | X·R {r.xr} | {r.ratio} | {r.verdict} | "
+                    f"{r.raw}",
+                    flush=True,
+                )
                 failed |= r.verdict == "FAIL"
             if not args.no_record:
                 record(key, module.TITLE, section_doc(module), rows, note)

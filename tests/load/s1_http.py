@@ -36,16 +36,23 @@ async def run(setup: Setup) -> list[Row]:
         targets["/users/{id}"] = build("GET", f"/users/{user_id}", headers=auth)
         for name, raw in targets.items():
             await closed_loop(setup.port, lambda raw=raw: raw, WORKERS, setup.warmup, "warm-up")
-            top = await closed_loop(setup.port, lambda raw=raw: raw, WORKERS, setup.duration,
-                                    f"{name} max run {run_no + 1}", setup.pid)
+            top = await closed_loop(
+                setup.port, lambda raw=raw: raw, WORKERS, setup.duration, f"{name} max run {run_no + 1}", setup.pid
+            )
             print(top.line(), flush=True)
             found[name]["max"].append(top)
         for name, raw in targets.items():
             rate = med([r.x for r in found[name]["max"][-1:]]) / 2
             pool = Pool(setup.port)
             await open_loop(pool, lambda raw=raw: raw, rate, setup.warmup, "warm-up")
-            half = await open_loop(pool, lambda raw=raw: raw, rate, setup.duration,
-                                   f"{name} open loop {rate:.0f}/s run {run_no + 1}", setup.pid)
+            half = await open_loop(
+                pool,
+                lambda raw=raw: raw,
+                rate,
+                setup.duration,
+                f"{name} open loop {rate:.0f}/s run {run_no + 1}",
+                setup.pid,
+            )
             pool.close()
             print(half.line(), flush=True)
             found[name]["half"].append(half)
@@ -58,21 +65,32 @@ async def run(setup: Setup) -> list[Row]:
         total = sum(r.count for r in tops + halves)
         error_ok = errors <= 0.001 * total
         ratio_ok = med(ratios) >= 0.40
-        rows.append(Row(f"{name} max, closed loop {WORKERS} conns", spread([r.n for r in tops]),
-                        spread([r.x for r in tops], "{:.0f}") + "/s", spread([r.r * 1e3 for r in tops], "{:.2f}") + " ms",
-                        spread([r.x * r.r for r in tops], "{:.2f}"),
-                        f"{spread(ratios, '{:.2f}')} × C_http (≥ 0.40)",
-                        "PASS" if ratio_ok and error_ok else "FAIL",
-                        f"C_http {c_http:.0f}/s; server {spread([r.cpu_us_per_op() for r in tops], '{:.0f}')} "
-                        f"CPU-µs/req; errors {errors}/{total}"))
-        p99s = [r.pct(.99) * 1e3 for r in halves]
-        rows.append(Row(f"{name} open loop at ½ max", spread([r.n for r in halves], "{:.2f}"),
-                        spread([r.x for r in halves], "{:.0f}") + "/s",
-                        spread([r.r * 1e3 for r in halves], "{:.2f}") + " ms",
-                        spread([r.x * r.r for r in halves], "{:.2f}"),
-                        f"p99 {spread(p99s, '{:.2f}')} ms / 5 ms = {med(p99s) / 5:.2f}",
-                        "PASS" if med(p99s) <= 5 and error_ok else "FAIL",
-                        f"p50 {spread([r.pct(.5) * 1e3 for r in halves], '{:.2f}')} ms, "
-                        f"p95 {spread([r.pct(.95) * 1e3 for r in halves], '{:.2f}')} ms; "
-                        f"server {spread([r.cpu_us_per_op() for r in halves], '{:.0f}')} CPU-µs/req"))
+        rows.append(
+            Row(
+                f"{name} max, closed loop {WORKERS} conns",
+                spread([r.n for r in tops]),
+                spread([r.x for r in tops], "{:.0f}") + "/s",
+                spread([r.r * 1e3 for r in tops], "{:.2f}") + " ms",
+                spread([r.x * r.r for r in tops], "{:.2f}"),
+                f"{spread(ratios, '{:.2f}')} × C_http (≥ 0.40)",
+                "PASS" if ratio_ok and error_ok else "FAIL",
+                f"C_http {c_http:.0f}/s; server {spread([r.cpu_us_per_op() for r in tops], '{:.0f}')} "
+                f"CPU-µs/req; errors {errors}/{total}",
+            )
+        )
+        p99s = [r.pct(0.99) * 1e3 for r in halves]
+        rows.append(
+            Row(
+                f"{name} open loop at ½ max",
+                spread([r.n for r in halves], "{:.2f}"),
+                spread([r.x for r in halves], "{:.0f}") + "/s",
+                spread([r.r * 1e3 for r in halves], "{:.2f}") + " ms",
+                spread([r.x * r.r for r in halves], "{:.2f}"),
+                f"p99 {spread(p99s, '{:.2f}')} ms / 5 ms = {med(p99s) / 5:.2f}",
+                "PASS" if med(p99s) <= 5 and error_ok else "FAIL",
+                f"p50 {spread([r.pct(0.5) * 1e3 for r in halves], '{:.2f}')} ms, "
+                f"p95 {spread([r.pct(0.95) * 1e3 for r in halves], '{:.2f}')} ms; "
+                f"server {spread([r.cpu_us_per_op() for r in halves], '{:.0f}')} CPU-µs/req",
+            )
+        )
     return rows

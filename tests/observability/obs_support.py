@@ -55,8 +55,7 @@ class Scrape:
 
     def series(self, name: str, **labels: str) -> list[Sample]:
         """Samples named ``name`` whose labels include ``labels``."""
-        return [s for s in self.samples
-                if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())]
+        return [s for s in self.samples if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())]
 
     def value(self, name: str, **labels: str) -> float:
         """The sum of the matching samples (0 when there is none)."""
@@ -73,8 +72,9 @@ async def scrape(client: httpx.AsyncClient, base_url: str) -> Scrape:
     return Scrape.parse(r.text)
 
 
-async def eventually(probe: Callable[[], Awaitable[T | None]], what: str, timeout: float = 15.0,
-                     interval: float = 0.1) -> T:
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]], what: str, timeout: float = 15.0, interval: float = 0.1
+) -> T:
     """Call ``probe`` until it returns something other than None; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -141,8 +141,12 @@ async def _register(client: httpx.AsyncClient, prefix: str, password: str) -> Ac
 async def run_journey(client: httpx.AsyncClient) -> Journey:
     """Register, log in (and fail once), refresh, befriend, open a room, stream with a ticket, send, read."""
     tag = uuid.uuid4().hex[:12]
-    journey = Journey(password=f"Obs-pass-{tag}-horse", wrong_password=f"Obs-wrong-{tag}-staple",
-                      marker=f"obs-marker-{tag}", request_id=f"obs-req-{tag}")
+    journey = Journey(
+        password=f"Obs-pass-{tag}-horse",
+        wrong_password=f"Obs-wrong-{tag}-staple",
+        marker=f"obs-marker-{tag}",
+        request_id=f"obs-req-{tag}",
+    )
     counts = journey.counts
     alice = await _register(client, "obsa", journey.password)
     bob = await _register(client, "obsb", journey.password)
@@ -193,9 +197,11 @@ async def run_journey(client: httpx.AsyncClient) -> Journey:
     async with client.stream("GET", "/api/stream", params={"ticket": ticket}, timeout=timeout) as stream:
         assert stream.status_code == 200, await stream.aread()
         lines = stream.aiter_lines()
-        r = await client.post(f"/api/rooms/{journey.room_id}/messages", headers={**alice.auth,
-                              "X-Request-ID": journey.request_id},
-                              json={"content": f"hello {journey.marker}", "message_type": "text"})
+        r = await client.post(
+            f"/api/rooms/{journey.room_id}/messages",
+            headers={**alice.auth, "X-Request-ID": journey.request_id},
+            json={"content": f"hello {journey.marker}", "message_type": "text"},
+        )
         assert r.status_code == 201, r.text
         assert r.headers["x-request-id"] == journey.request_id
 

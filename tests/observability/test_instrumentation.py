@@ -46,27 +46,39 @@ async def test_redis_commands_and_pipelines_are_timed() -> None:
     assert store_count(service, "redis", "get") == 1
     assert store_count(service, "redis", "pipeline") == 1
     assert store_count(service, "redis", "incrby") == 1, "failed commands are timed too (INCR is sent as INCRBY)"
-    assert store_count(service, "redis", "expire") == 0, \
+    assert store_count(service, "redis", "expire") == 0, (
         "commands queued in a pipeline are one pipeline call, not timed one by one"
+    )
     assert store_count(service, "redis", "subscribe") == 0, "pub/sub waits are not store latency"
 
 
 async def test_redis_without_a_service_name_records_nothing() -> None:
     redis = create_redis("fakeredis://")
-    before = sum(s.value for m in REGISTRY.collect() if m.name == "store_call_duration_seconds"
-                 for s in m.samples if s.name.endswith("_count") and s.labels.get("store") == "redis")
+    before = sum(
+        s.value
+        for m in REGISTRY.collect()
+        if m.name == "store_call_duration_seconds"
+        for s in m.samples
+        if s.name.endswith("_count") and s.labels.get("store") == "redis"
+    )
     await redis.set("k", "v")
     await redis.aclose()
-    after = sum(s.value for m in REGISTRY.collect() if m.name == "store_call_duration_seconds"
-                for s in m.samples if s.name.endswith("_count") and s.labels.get("store") == "redis")
+    after = sum(
+        s.value
+        for m in REGISTRY.collect()
+        if m.name == "store_call_duration_seconds"
+        for s in m.samples
+        if s.name.endswith("_count") and s.labels.get("store") == "redis"
+    )
     assert after == before
 
 
 def test_http_metrics_caches_children_and_counts() -> None:
     service = f"obs-{uuid.uuid4().hex[:8]}"
     http = metrics.HttpMetrics(service)
-    assert REGISTRY.get_sample_value("http_requests_in_progress", {"service": service}) == 0, \
+    assert REGISTRY.get_sample_value("http_requests_in_progress", {"service": service}) == 0, (
         "the in-progress series exists from the moment the middleware is built"
+    )
     for _ in range(3):
         http.in_progress.inc()
         http.observe("GET", "/rooms/{room_id}", 200, 0.004)
@@ -105,8 +117,14 @@ def test_service_gauges_use_live_multiprocess_modes() -> None:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "Gauge":
                 name = node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else "?"
-                mode = next((k.value.value for k in node.keywords if k.arg == "multiprocess_mode"
-                             and isinstance(k.value, ast.Constant)), "all")
+                mode = next(
+                    (
+                        k.value.value
+                        for k in node.keywords
+                        if k.arg == "multiprocess_mode" and isinstance(k.value, ast.Constant)
+                    ),
+                    "all",
+                )
                 found[str(name)] = str(mode)
     assert found, "no service gauge found"
     not_live = {n: m for n, m in found.items() if not m.startswith("live") and n not in NOT_YET_LIVE}

@@ -62,11 +62,13 @@ async def after(stack: DevStack, journey: Journey, http: httpx.AsyncClient) -> d
     async def settled() -> dict[str, Scrape] | None:
         scrapes = {name: await scrape(http, url) for name, url in stack.services.items()}
         chat = scrapes["chat-service"]
-        done = (chat.value("chat_sse_streams_closed_total") >= 1
-                and chat.value("chat_sse_streams_open") == 0
-                and chat.value("events_consumed_total", topic="message.events") >= 1
-                and scrapes["friend-service"].value("events_consumed_total", topic="user.events") >= 2
-                and all(s.value("outbox_pending_events") == 0 for s in scrapes.values()))
+        done = (
+            chat.value("chat_sse_streams_closed_total") >= 1
+            and chat.value("chat_sse_streams_open") == 0
+            and chat.value("events_consumed_total", topic="message.events") >= 1
+            and scrapes["friend-service"].value("events_consumed_total", topic="user.events") >= 2
+            and all(s.value("outbox_pending_events") == 0 for s in scrapes.values())
+        )
         return scrapes if done else None
 
     return await eventually(settled, "streams closed, events consumed, outboxes empty")
@@ -82,8 +84,11 @@ def test_every_catalogued_metric_is_declared_with_its_type(service: str, startup
     declared = startup[service]
     missing = sorted(n for n in SERVICE_METRICS[service] if n not in declared.types)
     assert not missing, f"{service} does not export {missing}"
-    wrong = {n: (declared.types[n], CATALOGUE_BY_NAME[n].type) for n in SERVICE_METRICS[service]
-             if declared.types[n] != CATALOGUE_BY_NAME[n].type}
+    wrong = {
+        n: (declared.types[n], CATALOGUE_BY_NAME[n].type)
+        for n in SERVICE_METRICS[service]
+        if declared.types[n] != CATALOGUE_BY_NAME[n].type
+    }
     assert not wrong, f"{service}: (exported, catalogued) types differ: {wrong}"
     assert not sorted(n for n in SERVICE_METRICS[service] if n not in declared.helps), "a metric without # HELP"
 
@@ -91,8 +96,11 @@ def test_every_catalogued_metric_is_declared_with_its_type(service: str, startup
 @pytest.mark.parametrize("service", SERVICES)
 def test_every_exported_metric_is_catalogued(service: str, after: dict[str, Scrape]) -> None:
     """The other direction: what a service exports (its own metrics, not the process defaults) is documented."""
-    exported = {name for name, kind in after[service].types.items()
-                if kind != "unknown" and not name.startswith(DEFAULT_PREFIXES) and not name.endswith("_created")}
+    exported = {
+        name
+        for name, kind in after[service].types.items()
+        if kind != "unknown" and not name.startswith(DEFAULT_PREFIXES) and not name.endswith("_created")
+    }
     foreign = {n for n in exported if n in CATALOGUE_BY_NAME and service not in CATALOGUE_BY_NAME[n].services}
     unknown = exported - set(CATALOGUE_BY_NAME) - set(NOT_YET_CATALOGUED)
     assert not unknown, f"{service} exports metrics missing from the catalogue: {sorted(unknown)}"
@@ -105,8 +113,9 @@ def test_samples_carry_exactly_the_catalogued_labels(service: str, after: dict[s
     for spec in CATALOGUE:
         if service not in spec.services:
             continue
-        names = {spec.name[: -len("_total")] + s if spec.type == "counter" else spec.name + s
-                 for s in SUFFIXES[spec.type]}
+        names = {
+            spec.name[: -len("_total")] + s if spec.type == "counter" else spec.name + s for s in SUFFIXES[spec.type]
+        }
         for sample in after[service].samples:
             if sample.name not in names:
                 continue

@@ -41,8 +41,9 @@ def lines_of(stack: DevStack) -> list[Line]:
 @pytest.fixture(scope="module")
 def log_lines(stack: DevStack, journey: Journey) -> list[Line]:
     lines = lines_of(stack)
-    assert any(line.source == "chat-service" and journey.request_id in line.text for line in lines), \
+    assert any(line.source == "chat-service" and journey.request_id in line.text for line in lines), (
         "the journey's message send is not in the log yet"
+    )
     return lines
 
 
@@ -64,8 +65,11 @@ def records(log_lines: list[Line]) -> list[tuple[str, dict[str, Any]]]:
 def test_no_secret_reaches_any_log_line(stack: DevStack, journey: Journey, log_lines: list[Line]) -> None:
     text = stack.log_text()
     assert len(log_lines) > 50, "the log is suspiciously short"
-    leaked = {name: next(line.source for line in log_lines if secret in line.text)
-              for name, secret in journey.secrets.items() if secret in text}
+    leaked = {
+        name: next(line.source for line in log_lines if secret in line.text)
+        for name, secret in journey.secrets.items()
+        if secret in text
+    }
     assert not leaked, f"secrets in the logs (secret -> first source): {leaked}"
     # Partial leaks too: a token's signature (its last JWT segment) or a ticket cut short.
     for secret in journey.tokens + journey.tickets:
@@ -94,17 +98,21 @@ def test_access_lines_carry_request_route_status_and_duration(records: list[tupl
         assert not {"/health", "/ready", "/metrics"} & {record["route"]}, "probes and scrapes are not logged"
 
 
-def test_one_request_id_from_gateway_to_service(journey: Journey, log_lines: list[Line],
-                                                records: list[tuple[str, dict[str, Any]]]) -> None:
+def test_one_request_id_from_gateway_to_service(
+    journey: Journey, log_lines: list[Line], records: list[tuple[str, dict[str, Any]]]
+) -> None:
     """The ``X-Request-ID`` the client sent is on the gateway's line and on chat-service's access line,
     which also names the authenticated user: one Loki query follows the request."""
     gateway = [line for line in log_lines if line.source == "gateway" and journey.request_id in line.text]
     assert gateway, "the gateway's access line of the message send"
     chat = [r for source, r in records if source == "chat-service" and r.get("request_id") == journey.request_id]
-    assert any(r.get("event") == "request" and r.get("route") == "/rooms/{room_id}/messages" and r.get("status") == 201
-               for r in chat), chat
-    assert all(r.get("user_id") is not None for r in chat if r.get("event") == "request"), \
+    assert any(
+        r.get("event") == "request" and r.get("route") == "/rooms/{room_id}/messages" and r.get("status") == 201
+        for r in chat
+    ), chat
+    assert all(r.get("user_id") is not None for r in chat if r.get("event") == "request"), (
         "an authenticated request's line names the user"
+    )
 
 
 def test_a_healthy_journey_logs_no_error(records: list[tuple[str, dict[str, Any]]]) -> None:

@@ -75,8 +75,9 @@ def wait_until(condition: Callable[[], bool], what: str, server: Gunicorn, timeo
     deadline = time.monotonic() + timeout
     while not condition():
         if server.process.poll() is not None:
-            pytest.fail(f"gunicorn exited with {server.process.returncode} while waiting for {what}:\n"
-                        f"{server.log_tail()}")
+            pytest.fail(
+                f"gunicorn exited with {server.process.returncode} while waiting for {what}:\n{server.log_tail()}"
+            )
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {what}:\n{server.log_tail()}")
         time.sleep(0.05)
@@ -96,29 +97,57 @@ def gunicorn(tmp_path_factory: pytest.TempPathFactory, silent_user_service: str)
     folder = tmp_path_factory.mktemp("gunicorn")
     url = f"sqlite+aiosqlite:///{folder / 'friend.db'}"
     # Migrate once before the workers start (in a container the migration job does it).
-    subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; "
-                    "from chat_shared.migrations import upgrade_head; upgrade_head(Path('.'), sys.argv[1])", url],
-                   cwd=SERVICE_DIR, check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; "
+            "from chat_shared.migrations import upgrade_head; upgrade_head(Path('.'), sys.argv[1])",
+            url,
+        ],
+        cwd=SERVICE_DIR,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     multiproc = folder / "prometheus"
     multiproc.mkdir()
     keys = Keys()
     broker = Broker().start()
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in BACKENDS and k != "PROMETHEUS_MULTIPROC_DIR"}
-    env.update({
-        "WORKERS": "2", "PORT": str(port), "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
-        "WORKER_TMP_DIR": str(folder), "GRACEFUL_TIMEOUT": "3", "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
-        "ENVIRONMENT": "development", "DATABASE_URL": url, "RUN_MIGRATIONS_ON_START": "false",
-        "REDIS_URL": "fakeredis://", "KAFKA_BOOTSTRAP": broker.bootstrap, "KAFKA_ENABLE_IDEMPOTENCE": "false",
-        "JWT_PUBLIC_KEY": keys.public_pem, "JWT_PUBLIC_KEY_ID": keys.kid,
-        "USER_SERVICE_URL": silent_user_service, "USER_LOOKUP_TIMEOUT_S": "60",
-    })
+    env.update(
+        {
+            "WORKERS": "2",
+            "PORT": str(port),
+            "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
+            "WORKER_TMP_DIR": str(folder),
+            "GRACEFUL_TIMEOUT": "3",
+            "LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+            "ENVIRONMENT": "development",
+            "DATABASE_URL": url,
+            "RUN_MIGRATIONS_ON_START": "false",
+            "REDIS_URL": "fakeredis://",
+            "KAFKA_BOOTSTRAP": broker.bootstrap,
+            "KAFKA_ENABLE_IDEMPOTENCE": "false",
+            "JWT_PUBLIC_KEY": keys.public_pem,
+            "JWT_PUBLIC_KEY_ID": keys.kid,
+            "USER_SERVICE_URL": silent_user_service,
+            "USER_LOOKUP_TIMEOUT_S": "60",
+        }
+    )
     log_path = folder / "gunicorn.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [str(GUNICORN), "main:app", "-c", "python:chat_shared.gunicorn_conf", "--bind", f"127.0.0.1:{port}"],
-            cwd=SERVICE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True)
+            cwd=SERVICE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     server = Gunicorn(process, f"http://127.0.0.1:{port}", multiproc, log_path, keys)
 
     def ready() -> bool:
@@ -144,8 +173,9 @@ def gunicorn(tmp_path_factory: pytest.TempPathFactory, silent_user_service: str)
 def test_counters_are_summed_over_the_workers(gunicorn: Gunicorn) -> None:
     """Requests spread over both workers; every scrape, whichever worker answers it, reports them all."""
     sent = 0
-    with httpx.Client(base_url=gunicorn.url, trust_env=False, timeout=10,
-                      limits=httpx.Limits(max_keepalive_connections=0)) as client:
+    with httpx.Client(
+        base_url=gunicorn.url, trust_env=False, timeout=10, limits=httpx.Limits(max_keepalive_connections=0)
+    ) as client:
         deadline = time.monotonic() + 15
         while sent < 40 or len([n for n in gunicorn.requests_per_worker().values() if n > 0]) < 2:
             assert time.monotonic() < deadline, f"requests never reached both workers: {gunicorn.requests_per_worker()}"
@@ -176,9 +206,15 @@ def test_catalogue_metrics_appear_in_multiprocess_mode(gunicorn: Gunicorn) -> No
 
     wait_until(present, "the relay's and readiness' gauges", gunicorn)
     m = gunicorn.scrape()
-    for name in ("http_requests_total", "http_request_duration_seconds", "http_requests_in_progress",
-                 "outbox_pending_events", "outbox_oldest_pending_age_seconds", "store_call_duration_seconds",
-                 "service_dependency_up"):
+    for name in (
+        "http_requests_total",
+        "http_request_duration_seconds",
+        "http_requests_in_progress",
+        "outbox_pending_events",
+        "outbox_oldest_pending_age_seconds",
+        "store_call_duration_seconds",
+        "service_dependency_up",
+    ):
         assert name in m.types, f"{name} missing under gunicorn"
     up = {s.labels["dependency"]: s.value for s in m.series("service_dependency_up")}
     assert up.get("mysql") == 1 and up.get("redis") == 1, up
@@ -190,20 +226,37 @@ def test_a_killed_workers_requests_in_flight_do_not_linger(gunicorn: Gunicorn) -
     assert m.value("http_requests_in_progress") == 0
     before = m.value("http_requests_total", route=ROUTE)
     # A friend request to a user the replica does not know: the lookup hangs on the silent user-service.
-    held = subprocess.Popen([sys.executable, "-c", "import sys, httpx; httpx.post(sys.argv[1], json={'user_id': 424242}, "
-                             "headers={'Authorization': sys.argv[2]}, timeout=30, trust_env=False)",
-                             f"{gunicorn.url}/friends/requests", f"Bearer {gunicorn.keys.token(1)}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    held = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, httpx; httpx.post(sys.argv[1], json={'user_id': 424242}, "
+            "headers={'Authorization': sys.argv[2]}, timeout=30, trust_env=False)",
+            f"{gunicorn.url}/friends/requests",
+            f"Bearer {gunicorn.keys.token(1)}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_until(lambda: gunicorn.scrape().value("http_requests_in_progress") == 1, "the held request", gunicorn)
-        holder = [pid for pid in gunicorn.workers()
-                  if _live_gauge(gunicorn.multiproc_dir, pid, "http_requests_in_progress") == 1]
+        holder = [
+            pid
+            for pid in gunicorn.workers()
+            if _live_gauge(gunicorn.multiproc_dir, pid, "http_requests_in_progress") == 1
+        ]
         assert len(holder) == 1, "exactly one worker holds the request"
         os.kill(holder[0], signal.SIGKILL)
-        wait_until(lambda: holder[0] not in gunicorn.workers() and len(gunicorn.workers()) == 2,
-                   "gunicorn to replace the killed worker", gunicorn)
-        wait_until(lambda: not list(gunicorn.multiproc_dir.glob(f"gauge_live*_{holder[0]}.db")),
-                   "child_exit to drop the dead worker's live gauges", gunicorn)
+        wait_until(
+            lambda: holder[0] not in gunicorn.workers() and len(gunicorn.workers()) == 2,
+            "gunicorn to replace the killed worker",
+            gunicorn,
+        )
+        wait_until(
+            lambda: not list(gunicorn.multiproc_dir.glob(f"gauge_live*_{holder[0]}.db")),
+            "child_exit to drop the dead worker's live gauges",
+            gunicorn,
+        )
         m = gunicorn.scrape()
         assert m.value("http_requests_in_progress") == 0, "a dead worker's request must not linger"
         assert m.value("http_requests_total", route=ROUTE) == before, "a dead worker's counts are kept"

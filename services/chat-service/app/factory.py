@@ -61,8 +61,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime.consume(USERS_GROUP, [USER_EVENTS], USER_HANDLERS)
         # The fan-out dedupes by event id in Redis for the topics' retention: no processed-events rows needed.
         fanout = FanOut(user_log)
-        runtime.consume(FANOUT_GROUP, [MESSAGE_EVENTS, CHAT_EVENTS], fanout.handlers(),
-                        track_processed=False, live=True, hooks=fanout)
+        runtime.consume(
+            FANOUT_GROUP,
+            [MESSAGE_EVENTS, CHAT_EVENTS],
+            fanout.handlers(),
+            track_processed=False,
+            live=True,
+            hooks=fanout,
+        )
         runtime.start_kafka([CHAT_EVENTS, MESSAGE_EVENTS])
         try:
             yield
@@ -73,8 +79,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if not settings.mongo_url.startswith("mongomock://"):
                 client.close()
 
-    app = FastAPI(title="BigTech Chat — chat-service", version="1.0.0", lifespan=lifespan,
-                  description="Rooms, messages and the live stream (CONTRACT §5–6).")
+    app = FastAPI(
+        title="BigTech Chat — chat-service",
+        version="1.0.0",
+        lifespan=lifespan,
+        description="Rooms, messages and the live stream (CONTRACT §5–6).",
+    )
     app.state.settings = settings
     install_common(app, settings)
     app.add_exception_handler(AlreadySent, _already_sent)

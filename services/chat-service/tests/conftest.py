@@ -52,12 +52,17 @@ def keys() -> TestKeys:
 def make_settings(mysql_url: str, redis_url: str, kafka_bootstrap: str, keys: TestKeys) -> Any:
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
-            "environment": "test", "database_url": mysql_url, "redis_url": redis_url,
-            "kafka_bootstrap": kafka_bootstrap, "kafka_enable_idempotence": False,
+            "environment": "test",
+            "database_url": mysql_url,
+            "redis_url": redis_url,
+            "kafka_bootstrap": kafka_bootstrap,
+            "kafka_enable_idempotence": False,
             "mongo_url": os.environ.get("MONGO_URL") or "mongomock://",
             "mongo_db": "chat_test",
-            "jwt_public_key": keys.public_pem, "jwt_public_key_id": keys.kid,
-            "outbox_poll_interval_s": 0.1, "sse_heartbeat_s": 1.0,
+            "jwt_public_key": keys.public_pem,
+            "jwt_public_key_id": keys.kid,
+            "outbox_poll_interval_s": 0.1,
+            "sse_heartbeat_s": 1.0,
         }
         values.update(overrides)
         return Settings(**values)

@@ -37,8 +37,12 @@ def now() -> datetime:
 
 
 _HANDLERS: dict[str, Any] = consumers.PERMISSION_HANDLERS
-_MODELS: dict[str, Any] = {"FriendRequestAccepted": fe.FriendRequestAccepted, "FriendRemoved": fe.FriendRemoved,
-                           "UserBlocked": fe.UserBlocked, "UserUnblocked": fe.UserUnblocked}
+_MODELS: dict[str, Any] = {
+    "FriendRequestAccepted": fe.FriendRequestAccepted,
+    "FriendRemoved": fe.FriendRemoved,
+    "UserBlocked": fe.UserBlocked,
+    "UserUnblocked": fe.UserUnblocked,
+}
 
 
 def friend_event(event_type: str, **payload: Any) -> EventEnvelope:
@@ -60,8 +64,10 @@ async def apply(app: FastAPI, envelope: EventEnvelope) -> None:
 async def befriend(app: FastAPI, a: int, *others: int) -> None:
     """Make ``a`` friends with each of ``others``."""
     for b in others:
-        await apply(app, friend_event("FriendRequestAccepted", request_id=random.randint(1, 10**9),
-                                      requester_id=a, addressee_id=b))
+        await apply(
+            app,
+            friend_event("FriendRequestAccepted", request_id=random.randint(1, 10**9), requester_id=a, addressee_id=b),
+        )
 
 
 async def block(app: FastAPI, blocker: int, blocked: int) -> None:
@@ -73,8 +79,12 @@ async def publish(bootstrap: str, topic: str, envelope: EventEnvelope, key: int)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
-        await producer.send_and_wait(topic, envelope.model_dump_json().encode(), key=str(key).encode(),
-                                     headers=[("event_type", envelope.event_type.encode())])
+        await producer.send_and_wait(
+            topic,
+            envelope.model_dump_json().encode(),
+            key=str(key).encode(),
+            headers=[("event_type", envelope.event_type.encode())],
+        )
     finally:
         await producer.stop()
 
@@ -86,8 +96,9 @@ async def dm(client: httpx.AsyncClient, keys: Any, a: int, b: int) -> int:
 
 
 async def send(client: httpx.AsyncClient, keys: Any, user: int, room: int, content: str, **extra: Any) -> Any:
-    response = await client.post(f"/rooms/{room}/messages", json={"content": content, **extra},
-                                 headers=keys.headers(user))
+    response = await client.post(
+        f"/rooms/{room}/messages", json={"content": content, **extra}, headers=keys.headers(user)
+    )
     assert response.status_code in (200, 201), response.text
     return response.json()
 
@@ -98,8 +109,9 @@ class UvicornServer:
     def __init__(self, app: FastAPI) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, lifespan="off", log_level="warning",
-                                timeout_graceful_shutdown=2)
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, lifespan="off", log_level="warning", timeout_graceful_shutdown=2
+        )
         self.server = uvicorn.Server(config)
         self._task: asyncio.Task[Any] | None = None
 
@@ -176,11 +188,14 @@ class SSE:
 
 
 @contextlib.asynccontextmanager
-async def open_stream(base_url: str, headers: dict[str, str] | None = None, params: dict[str, str] | None = None,
-                      expect: int = 200) -> Any:
+async def open_stream(
+    base_url: str, headers: dict[str, str] | None = None, params: dict[str, str] | None = None, expect: int = 200
+) -> Any:
     """Open ``GET /stream`` on a real server and read it in the background."""
-    async with (httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(10.0, read=None)) as http,
-                http.stream("GET", "/stream", headers=headers or {}, params=params or {}) as response):
+    async with (
+        httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(10.0, read=None)) as http,
+        http.stream("GET", "/stream", headers=headers or {}, params=params or {}) as response,
+    ):
         assert response.status_code == expect, response.status_code
         sse = SSE(response)
         if expect != 200:

@@ -11,17 +11,24 @@ from chat_shared.testing.tokens import TestKeys as Keys
 from tests.support import befriend, dm, new_user
 
 
-async def test_concurrent_senders_get_distinct_increasing_seqs(app: FastAPI, client: httpx.AsyncClient,
-                                                               keys: Keys) -> None:
+async def test_concurrent_senders_get_distinct_increasing_seqs(
+    app: FastAPI, client: httpx.AsyncClient, keys: Keys
+) -> None:
     owner = new_user()
     members = [new_user() for _ in range(19)]
     await befriend(app, owner, *members)
-    room = (await client.post("/rooms", json={"type": "group", "name": "busy", "member_ids": members},
-                              headers=keys.headers(owner))).json()["id"]
+    room = (
+        await client.post(
+            "/rooms", json={"type": "group", "name": "busy", "member_ids": members}, headers=keys.headers(owner)
+        )
+    ).json()["id"]
     senders = [owner, *members]
-    responses = await asyncio.gather(*(
-        client.post(f"/rooms/{room}/messages", json={"content": f"from {u}"}, headers=keys.headers(u))
-        for u in senders))
+    responses = await asyncio.gather(
+        *(
+            client.post(f"/rooms/{room}/messages", json={"content": f"from {u}"}, headers=keys.headers(u))
+            for u in senders
+        )
+    )
     assert all(r.status_code == 201 for r in responses), [r.text for r in responses if r.status_code != 201]
     seqs = sorted(r.json()["seq"] for r in responses)
     assert seqs == list(range(1, 21))
@@ -33,10 +40,16 @@ async def test_concurrent_senders_get_distinct_increasing_seqs(app: FastAPI, cli
 async def test_concurrent_dm_opens_yield_one_room(app: FastAPI, client: httpx.AsyncClient, keys: Keys) -> None:
     a, b = new_user(), new_user()
     await befriend(app, a, b)
-    responses = await asyncio.gather(*(
-        client.post("/rooms", json={"type": "direct", "member_ids": [b if i % 2 else a]},
-                    headers=keys.headers(a if i % 2 else b))
-        for i in range(10)))
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                "/rooms",
+                json={"type": "direct", "member_ids": [b if i % 2 else a]},
+                headers=keys.headers(a if i % 2 else b),
+            )
+            for i in range(10)
+        )
+    )
     assert sorted(r.status_code for r in responses) == [200] * 9 + [201], [r.text for r in responses]
     assert len({r.json()["id"] for r in responses}) == 1
     rooms = (await client.get("/rooms", headers=keys.headers(a))).json()["items"]
@@ -47,10 +60,16 @@ async def test_concurrent_retries_store_one_message(app: FastAPI, client: httpx.
     a, b = new_user(), new_user()
     await befriend(app, a, b)
     room = await dm(client, keys, a, b)
-    responses = await asyncio.gather(*(
-        client.post(f"/rooms/{room}/messages", json={"content": "once", "client_msg_id": "retry-me"},
-                    headers=keys.headers(a))
-        for _ in range(8)))
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                f"/rooms/{room}/messages",
+                json={"content": "once", "client_msg_id": "retry-me"},
+                headers=keys.headers(a),
+            )
+            for _ in range(8)
+        )
+    )
     assert sorted(r.status_code for r in responses) == [200] * 7 + [201], [r.text for r in responses]
     assert len({r.json()["id"] for r in responses}) == 1
     page = (await client.get(f"/rooms/{room}/messages", headers=keys.headers(b))).json()

@@ -25,7 +25,11 @@ async def test_a_redelivered_batch_appends_only_what_is_missing(app: FastAPI) ->
 async def test_an_event_without_recipients_is_skipped(app: FastAPI) -> None:
     user_log = UserLog(app.state.redis)
     a = new_user()
-    appended = await user_log.append_many([Append(str(uuid.uuid4()), [], "room.created", "{}", 1.0),
-                                           Append(str(uuid.uuid4()), [a], "room.created", "{}", 1.0)])
+    appended = await user_log.append_many(
+        [
+            Append(str(uuid.uuid4()), [], "room.created", "{}", 1.0),
+            Append(str(uuid.uuid4()), [a], "room.created", "{}", 1.0),
+        ]
+    )
     assert appended == [True]
     assert len(await app.state.redis.xrange(stream_key(a))) == 1

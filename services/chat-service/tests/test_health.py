@@ -19,6 +19,11 @@ async def test_ready_reports_every_dependency(client: httpx.AsyncClient) -> None
 
 async def test_metrics_expose_chat_series(client: httpx.AsyncClient) -> None:
     text = (await client.get("/metrics")).text
-    for name in ("chat_sse_streams_open", "chat_sse_streams_opened_total", "chat_message_delivery_latency_seconds",
-                 "chat_sse_replayed_events_total", "chat_sse_resets_total"):
+    for name in (
+        "chat_sse_streams_open",
+        "chat_sse_streams_opened_total",
+        "chat_message_delivery_latency_seconds",
+        "chat_sse_replayed_events_total",
+        "chat_sse_resets_total",
+    ):
         assert name in text

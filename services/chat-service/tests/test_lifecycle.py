@@ -47,8 +47,10 @@ async def test_streams_end_at_their_maximum_lifetime(short_lived: tuple[FastAPI,
 
 async def test_shutdown_closes_every_stream(short_lived: tuple[FastAPI, UvicornServer], keys: Keys) -> None:
     app, srv = short_lived
-    async with open_stream(srv.url, headers=keys.headers(new_user())) as one, \
-            open_stream(srv.url, headers=keys.headers(new_user())) as two:
+    async with (
+        open_stream(srv.url, headers=keys.headers(new_user())) as one,
+        open_stream(srv.url, headers=keys.headers(new_user())) as two,
+    ):
         app.state.hub.request_shutdown()  # what SIGTERM does through uvicorn's handle_exit
         await asyncio.wait_for(asyncio.gather(one.ended.wait(), two.ended.wait()), 5)
     async with open_stream(srv.url, headers=keys.headers(new_user()), expect=503):

@@ -20,12 +20,14 @@ async def _dm_status(client: httpx.AsyncClient, keys: Keys, a: int, b: int) -> i
     return response.status_code
 
 
-async def test_friend_events_from_the_broker_drive_permissions(app: FastAPI, client: httpx.AsyncClient,
-                                                                keys: Keys, kafka_bootstrap: str) -> None:
+async def test_friend_events_from_the_broker_drive_permissions(
+    app: FastAPI, client: httpx.AsyncClient, keys: Keys, kafka_bootstrap: str
+) -> None:
     a, b = new_user(), new_user()
     assert await _dm_status(client, keys, a, b) == 403
     accepted = friend_event("FriendRequestAccepted", request_id=1, requester_id=a, addressee_id=b)
     await publish(kafka_bootstrap, FRIEND_EVENTS, accepted, key=min(a, b))
+
     async def allowed() -> bool:
         return await _dm_status(client, keys, a, b) == 201
 
@@ -51,8 +53,12 @@ async def test_an_older_event_does_not_undo_a_newer_one(app: FastAPI, client: ht
     c = new_user()
     await apply(app, friend_event("UserUnblocked", blocker_id=a, blocked_id=c, at=t))
     await apply(app, friend_event("UserBlocked", blocker_id=a, blocked_id=c, at=t - timedelta(seconds=5)))
-    await apply(app, friend_event("FriendRequestAccepted", request_id=2, requester_id=a, addressee_id=c,
-                                  at=t + timedelta(seconds=1)))
+    await apply(
+        app,
+        friend_event(
+            "FriendRequestAccepted", request_id=2, requester_id=a, addressee_id=c, at=t + timedelta(seconds=1)
+        ),
+    )
     assert await _dm_status(client, keys, c, a) == 201
 
 
@@ -61,8 +67,9 @@ async def test_user_events_fill_the_name_replica(app: FastAPI, kafka_bootstrap: 
 
     user = new_user()
     payload = UserRegistered(user_id=user, username=f"u{user}", display_name="Ann", created_at=now())
-    envelope = EventEnvelope(event_type="UserRegistered", producer="user-service",
-                             payload=payload.model_dump(mode="json"))
+    envelope = EventEnvelope(
+        event_type="UserRegistered", producer="user-service", payload=payload.model_dump(mode="json")
+    )
     await publish(kafka_bootstrap, USER_EVENTS, envelope, key=user)
 
     async def stored() -> bool:

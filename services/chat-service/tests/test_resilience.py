@@ -29,12 +29,25 @@ from tests.support import UvicornServer, befriend, dm, new_user, open_stream, se
 def second_process(mysql_url: str, redis_url: str, kafka_bootstrap: str, keys: Keys) -> Iterator[str]:
     """A second chat-service as a real process (uvicorn) on the same MySQL, Redis and broker."""
     port = free_port()
-    env = {**os.environ, "ENVIRONMENT": "test", "DATABASE_URL": mysql_url, "REDIS_URL": redis_url,
-           "KAFKA_BOOTSTRAP": kafka_bootstrap, "KAFKA_ENABLE_IDEMPOTENCE": "false", "MONGO_URL": "mongomock://",
-           "JWT_PUBLIC_KEY": keys.public_pem, "JWT_PUBLIC_KEY_ID": keys.kid, "OUTBOX_POLL_INTERVAL_S": "0.1",
-           "LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "main:app", "--host", "127.0.0.1", "--port", str(port)],
-                            cwd=SERVICE_DIR, env=env, stdout=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "ENVIRONMENT": "test",
+        "DATABASE_URL": mysql_url,
+        "REDIS_URL": redis_url,
+        "KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "KAFKA_ENABLE_IDEMPOTENCE": "false",
+        "MONGO_URL": "mongomock://",
+        "JWT_PUBLIC_KEY": keys.public_pem,
+        "JWT_PUBLIC_KEY_ID": keys.kid,
+        "OUTBOX_POLL_INTERVAL_S": "0.1",
+        "LOG_LEVEL": "WARNING",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "main:app", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=SERVICE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):

@@ -25,8 +25,7 @@ async def test_direct_room_is_created_once_per_pair(app: FastAPI, client: httpx.
     assert again.status_code == 200 and again.json()["id"] == body["id"]
 
 
-async def test_direct_room_needs_friendship_and_no_block(app: FastAPI, client: httpx.AsyncClient,
-                                                          keys: Keys) -> None:
+async def test_direct_room_needs_friendship_and_no_block(app: FastAPI, client: httpx.AsyncClient, keys: Keys) -> None:
     a, b, c = new_user(), new_user(), new_user()
     stranger = await client.post("/rooms", json={"type": "direct", "member_ids": [b]}, headers=keys.headers(a))
     assert stranger.status_code == 403
@@ -38,45 +37,56 @@ async def test_direct_room_needs_friendship_and_no_block(app: FastAPI, client: h
     assert self_room.status_code == 400
 
 
-@pytest.mark.parametrize("body", [
-    {"type": "direct", "member_ids": []},
-    {"type": "direct", "member_ids": [1, 2]},
-    {"type": "group", "member_ids": [1]},
-    {"type": "group", "name": "  ", "member_ids": [1]},
-    {"type": "channel", "member_ids": [1]},
-    {"type": "group", "name": "x", "member_ids": [1], "id": 5},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"type": "direct", "member_ids": []},
+        {"type": "direct", "member_ids": [1, 2]},
+        {"type": "group", "member_ids": [1]},
+        {"type": "group", "name": "  ", "member_ids": [1]},
+        {"type": "channel", "member_ids": [1]},
+        {"type": "group", "name": "x", "member_ids": [1], "id": 5},
+    ],
+)
 async def test_malformed_room_bodies_are_422(client: httpx.AsyncClient, keys: Keys, body: dict[str, Any]) -> None:
     response = await client.post("/rooms", json=body, headers=keys.headers(new_user()))
     assert response.status_code == 422, response.text
 
 
-async def test_group_members_must_be_friends_and_at_most_100(app: FastAPI, client: httpx.AsyncClient,
-                                                              keys: Keys) -> None:
+async def test_group_members_must_be_friends_and_at_most_100(
+    app: FastAPI, client: httpx.AsyncClient, keys: Keys
+) -> None:
     owner, f1, f2, stranger = new_user(), new_user(), new_user(), new_user()
     await befriend(app, owner, f1, f2)
-    created = await client.post("/rooms", json={"type": "group", "name": "Team", "member_ids": [f1, f2, owner]},
-                                headers=keys.headers(owner))
+    created = await client.post(
+        "/rooms", json={"type": "group", "name": "Team", "member_ids": [f1, f2, owner]}, headers=keys.headers(owner)
+    )
     assert created.status_code == 201, created.text
     assert created.json()["member_ids"] == sorted([owner, f1, f2]) and created.json()["name"] == "Team"
-    refused = await client.post("/rooms", json={"type": "group", "name": "T", "member_ids": [f1, stranger]},
-                                headers=keys.headers(owner))
+    refused = await client.post(
+        "/rooms", json={"type": "group", "name": "T", "member_ids": [f1, stranger]}, headers=keys.headers(owner)
+    )
     assert refused.status_code == 403
     many = [new_user() for _ in range(100)]
     await befriend(app, owner, *many)
-    too_big = await client.post("/rooms", json={"type": "group", "name": "Big", "member_ids": many},
-                                headers=keys.headers(owner))
+    too_big = await client.post(
+        "/rooms", json={"type": "group", "name": "Big", "member_ids": many}, headers=keys.headers(owner)
+    )
     assert too_big.status_code == 400
-    full = await client.post("/rooms", json={"type": "group", "name": "Full", "member_ids": many[:99]},
-                             headers=keys.headers(owner))
+    full = await client.post(
+        "/rooms", json={"type": "group", "name": "Full", "member_ids": many[:99]}, headers=keys.headers(owner)
+    )
     assert full.status_code == 201 and len(full.json()["member_ids"]) == 100
 
 
 async def test_invite_and_leave(app: FastAPI, client: httpx.AsyncClient, keys: Keys) -> None:
     owner, friend, other, stranger = new_user(), new_user(), new_user(), new_user()
     await befriend(app, owner, friend, other)
-    room = (await client.post("/rooms", json={"type": "group", "name": "G", "member_ids": [friend]},
-                              headers=keys.headers(owner))).json()["id"]
+    room = (
+        await client.post(
+            "/rooms", json={"type": "group", "name": "G", "member_ids": [friend]}, headers=keys.headers(owner)
+        )
+    ).json()["id"]
     # the invitee must be the inviter's friend: friend is not other's friend... but is owner's
     not_friend = await client.post(f"/rooms/{room}/members", json={"user_id": other}, headers=keys.headers(friend))
     assert not_friend.status_code == 403
@@ -90,12 +100,14 @@ async def test_invite_and_leave(app: FastAPI, client: httpx.AsyncClient, keys: K
     assert left.status_code == 204
     assert (await client.get(f"/rooms/{room}", headers=keys.headers(other))).status_code == 403
     direct = await dm(client, keys, owner, friend)
-    assert (await client.post(f"/rooms/{direct}/members", json={"user_id": other},
-                              headers=keys.headers(owner))).status_code == 400
+    assert (
+        await client.post(f"/rooms/{direct}/members", json={"user_id": other}, headers=keys.headers(owner))
+    ).status_code == 400
 
 
-async def test_rooms_list_by_activity_with_preview_and_unread(app: FastAPI, client: httpx.AsyncClient,
-                                                               keys: Keys) -> None:
+async def test_rooms_list_by_activity_with_preview_and_unread(
+    app: FastAPI, client: httpx.AsyncClient, keys: Keys
+) -> None:
     me, b, c = new_user(), new_user(), new_user()
     await befriend(app, me, b, c)
     room_b = await dm(client, keys, me, b)
@@ -112,8 +124,9 @@ async def test_rooms_list_by_activity_with_preview_and_unread(app: FastAPI, clie
     assert items[1]["last_message"]["content"] == "again from b" and items[1]["unread_count"] == 2
     page = await client.get("/rooms", params={"limit": 1}, headers=keys.headers(me))
     assert [r["id"] for r in page.json()["items"]] == [room_c]
-    rest = await client.get("/rooms", params={"limit": 1, "cursor": page.json()["next_cursor"]},
-                            headers=keys.headers(me))
+    rest = await client.get(
+        "/rooms", params={"limit": 1, "cursor": page.json()["next_cursor"]}, headers=keys.headers(me)
+    )
     assert [r["id"] for r in rest.json()["items"]] == [room_b] and rest.json()["next_cursor"] is None
 
 
@@ -153,14 +166,16 @@ async def test_every_room_route_refuses_non_members_and_anonymous(
 ) -> None:
     owner, friend, outsider = new_user(), new_user(), new_user()
     await befriend(app, owner, friend)
-    room = (await client.post("/rooms", json={"type": "group", "name": "G", "member_ids": [friend]},
-                              headers=keys.headers(owner))).json()["id"]
+    room = (
+        await client.post(
+            "/rooms", json={"type": "group", "name": "G", "member_ids": [friend]}, headers=keys.headers(owner)
+        )
+    ).json()["id"]
     msg = (await send(client, keys, owner, room, "secret"))["id"]
     url = path.format(room=room, msg=msg)
     forbidden = await client.request(method, url, json=body, headers=keys.headers(outsider))
     assert forbidden.status_code == 403, (url, forbidden.text)
     anonymous = await client.request(method, url, json=body)
     assert anonymous.status_code == 401
-    missing = await client.request(method, path.format(room=10**12, msg=msg), json=body,
-                                   headers=keys.headers(outsider))
+    missing = await client.request(method, path.format(room=10**12, msg=msg), json=body, headers=keys.headers(outsider))
     assert missing.status_code == 404

@@ -24,8 +24,9 @@ async def test_stream_requires_auth_and_never_takes_a_token_in_the_url(server: U
         pass
 
 
-async def test_ticket_opens_the_users_stream(app: FastAPI, client: httpx.AsyncClient, server: UvicornServer,
-                                             keys: Keys) -> None:
+async def test_ticket_opens_the_users_stream(
+    app: FastAPI, client: httpx.AsyncClient, server: UvicornServer, keys: Keys
+) -> None:
     a, b = new_user(), new_user()
     await befriend(app, a, b)
     room = await dm(client, keys, a, b)
@@ -38,13 +39,17 @@ async def test_ticket_opens_the_users_stream(app: FastAPI, client: httpx.AsyncCl
         assert event.data == {"room_id": room, "message": sent}
 
 
-async def test_every_kind_of_event_reaches_members(app: FastAPI, client: httpx.AsyncClient, server: UvicornServer,
-                                                   keys: Keys) -> None:
+async def test_every_kind_of_event_reaches_members(
+    app: FastAPI, client: httpx.AsyncClient, server: UvicornServer, keys: Keys
+) -> None:
     a, b, c = new_user(), new_user(), new_user()
     await befriend(app, a, b, c)
     async with open_stream(server.url, headers=keys.headers(b)) as sse:
-        room = (await client.post("/rooms", json={"type": "group", "name": "all", "member_ids": [b]},
-                                  headers=keys.headers(a))).json()["id"]
+        room = (
+            await client.post(
+                "/rooms", json={"type": "group", "name": "all", "member_ids": [b]}, headers=keys.headers(a)
+            )
+        ).json()["id"]
         created = await sse.next()
         assert created.event == "room.created" and created.data["room"]["member_ids"] == sorted([a, b])
         msg = await send(client, keys, a, room, "first")
@@ -55,8 +60,15 @@ async def test_every_kind_of_event_reaches_members(app: FastAPI, client: httpx.A
         await client.delete(url, headers=keys.headers(a))
         await client.post(f"/rooms/{room}/members", json={"user_id": c}, headers=keys.headers(a))
         await client.delete(f"/rooms/{room}/members/me", headers=keys.headers(c))
-        wanted = ["message.created", "message.updated", "reaction.updated", "read.updated", "message.deleted",
-                  "room.member_joined", "room.member_left"]
+        wanted = [
+            "message.created",
+            "message.updated",
+            "reaction.updated",
+            "read.updated",
+            "message.deleted",
+            "room.member_joined",
+            "room.member_left",
+        ]
         got = [await sse.next() for _ in wanted]
         # chat.events and message.events are separate topics: order is per room *within* each.
         assert sorted(e.event for e in got) == sorted(wanted)
@@ -80,8 +92,9 @@ async def test_heartbeat_comment(server: UvicornServer, keys: Keys) -> None:
             await asyncio.sleep(0.05)
 
 
-async def test_resume_replays_exactly_the_missed_events(app: FastAPI, client: httpx.AsyncClient,
-                                                        server: UvicornServer, keys: Keys) -> None:
+async def test_resume_replays_exactly_the_missed_events(
+    app: FastAPI, client: httpx.AsyncClient, server: UvicornServer, keys: Keys
+) -> None:
     a, b = new_user(), new_user()
     await befriend(app, a, b)
     async with open_stream(server.url, headers=keys.headers(b)) as sse:
@@ -106,8 +119,9 @@ async def test_resume_replays_exactly_the_missed_events(app: FastAPI, client: ht
             last = after
 
 
-async def test_unknown_last_event_id_yields_reset(app: FastAPI, client: httpx.AsyncClient, server: UvicornServer,
-                                                  keys: Keys) -> None:
+async def test_unknown_last_event_id_yields_reset(
+    app: FastAPI, client: httpx.AsyncClient, server: UvicornServer, keys: Keys
+) -> None:
     a, b = new_user(), new_user()
     await befriend(app, a, b)
     room = await dm(client, keys, a, b)
@@ -127,8 +141,11 @@ async def test_room_joined_while_connected_streams_without_reconnect(
 ) -> None:
     owner, joiner = new_user(), new_user()
     await befriend(app, owner, joiner)
-    room = (await client.post("/rooms", json={"type": "group", "name": "later", "member_ids": []},
-                              headers=keys.headers(owner))).json()["id"]
+    room = (
+        await client.post(
+            "/rooms", json={"type": "group", "name": "later", "member_ids": []}, headers=keys.headers(owner)
+        )
+    ).json()["id"]
     async with open_stream(server.url, headers=keys.headers(joiner)) as sse:
         await client.post(f"/rooms/{room}/members", json={"user_id": joiner}, headers=keys.headers(owner))
         joined = await sse.next()

@@ -25,6 +25,7 @@ async def test_a_client_that_stops_reading_does_not_hold_up_the_heartbeat(monkey
             if user_id == 1 and message.get("body") == hub_module.PING:
                 await stalled.wait()  # the socket buffer is full and stays full
             sent[user_id].append(message)
+
         return send
 
     hub = hub_module.StreamHub(redis=None, user_log=None, heartbeat_s=15, max_lifetime_s=3600)  # type: ignore[arg-type]
@@ -97,6 +98,7 @@ async def test_a_stalled_device_is_closed_and_the_users_other_streams_still_get_
             if name == "stalled" and message.get("more_body"):
                 await never.wait()  # the socket buffer is full and stays full
             bodies[name].append(message["body"])
+
         return send
 
     hub = hub_module.StreamHub(redis=None, user_log=None, heartbeat_s=15, max_lifetime_s=3600)  # type: ignore[arg-type]
@@ -105,7 +107,7 @@ async def test_a_stalled_device_is_closed_and_the_users_other_streams_still_get_
     await asyncio.wait_for(hub._deliver(group, entries), timeout=2)
 
     first, stalled, last = group
-    expected = b"id: 5-0\nevent: message.created\ndata: {\"room_id\":1}\n\nid: 6-0\nevent: read.updated\ndata: {}\n\n"
+    expected = b'id: 5-0\nevent: message.created\ndata: {"room_id":1}\n\nid: 6-0\nevent: read.updated\ndata: {}\n\n'
     assert bodies["first"] == [expected] and bodies["last"] == [expected]
     assert (first.last_id, last.last_id) == ("6-0", "6-0")
     assert stalled.closed == "error" and stalled.last_id == "0-0"
@@ -154,14 +156,18 @@ async def test_a_stream_at_the_wake_ups_start_is_written_from_them_without_readi
     class Log:  # the user's log holds 1-0, 2-0, 3-0
         async def after(self, user_id: int, entry_id: str, count: int) -> list[tuple[str, dict[str, str]]]:
             reads.append(entry_id)
-            return [(i, {"e": "message.created", "d": "{}"}) for i in ("1-0", "2-0", "3-0")
-                    if id_tuple(i) > id_tuple(entry_id)]
+            return [
+                (i, {"e": "message.created", "d": "{}"})
+                for i in ("1-0", "2-0", "3-0")
+                if id_tuple(i) > id_tuple(entry_id)
+            ]
 
     written: dict[str, list[bytes]] = {"current": [], "behind": []}
 
     def device(name: str) -> Any:
         async def send(message: dict[str, Any]) -> None:
             written[name].append(message["body"])
+
         return send
 
     hub = hub_module.StreamHub(redis=None, user_log=Log(), heartbeat_s=15, max_lifetime_s=3600)  # type: ignore[arg-type]

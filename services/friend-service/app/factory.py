@@ -32,8 +32,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redis = runtime.open_redis()
         attach_verifier(app, build_verifier(settings))
         app.state.user_directory = directory = UserDirectory.from_settings(settings)
-        app.state.presence = presence = PresenceReplica(redis, settings.presence_online_ttl_s,
-                                                        settings.presence_offline_ttl_s)
+        app.state.presence = presence = PresenceReplica(
+            redis, settings.presence_online_ttl_s, settings.presence_offline_ttl_s
+        )
         runtime.consume(REPLICA_GROUP, [USER_EVENTS], REPLICA_HANDLERS)
         runtime.consume(PRESENCE_GROUP, [USER_ONLINE_STATUS], presence_handlers(presence))
         runtime.start_kafka([FRIEND_EVENTS])
@@ -43,8 +44,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await runtime.close()
             await directory.close()
 
-    app = FastAPI(title="BigTech Chat — friend-service", version="1.0.0", lifespan=lifespan,
-                  description="Friend requests, friendships and blocks (CONTRACT §4).")
+    app = FastAPI(
+        title="BigTech Chat — friend-service",
+        version="1.0.0",
+        lifespan=lifespan,
+        description="Friend requests, friendships and blocks (CONTRACT §4).",
+    )
     app.state.settings = settings
     install_common(app, settings)
     for router in (requests.router, friends.router, blocks.router):

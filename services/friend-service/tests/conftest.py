@@ -58,13 +58,26 @@ async def user_service(keys: TestKeys) -> AsyncIterator[str]:
     url = await databases.create_database("test_userfx")
     broker = Broker().start()
     port = free_port()
-    env = {**os.environ, "ENVIRONMENT": "test", "DATABASE_URL": url, "RUN_MIGRATIONS_ON_START": "true",
-           "REDIS_URL": "redis://127.0.0.1:6379/12", "KAFKA_BOOTSTRAP": broker.bootstrap,
-           "KAFKA_ENABLE_IDEMPOTENCE": "false", "JWT_PRIVATE_KEY": keys.private_pem, "JWT_KEY_ID": keys.kid,
-           "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "ENVIRONMENT": "test",
+        "DATABASE_URL": url,
+        "RUN_MIGRATIONS_ON_START": "true",
+        "REDIS_URL": "redis://127.0.0.1:6379/12",
+        "KAFKA_BOOTSTRAP": broker.bootstrap,
+        "KAFKA_ENABLE_IDEMPOTENCE": "false",
+        "JWT_PRIVATE_KEY": keys.private_pem,
+        "JWT_KEY_ID": keys.kid,
+        "LOG_LEVEL": "WARNING",
+    }
     log = tempfile.NamedTemporaryFile(prefix="friend-tests-user-service-", suffix=".log", delete=False)  # noqa: SIM115
-    process = subprocess.Popen([str(VENV_BIN / "uvicorn"), "main:app", "--host", "127.0.0.1", "--port", str(port)],
-                               cwd=USER_SERVICE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [str(VENV_BIN / "uvicorn"), "main:app", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=USER_SERVICE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -92,10 +105,20 @@ async def user_service(keys: TestKeys) -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(mysql_url: str, redis_url: str, kafka_bootstrap: str, keys: TestKeys, user_service: str) -> Settings:
-    return Settings(environment="test", database_url=mysql_url, redis_url=redis_url, kafka_bootstrap=kafka_bootstrap,
-                    kafka_enable_idempotence=False, jwt_public_key=keys.public_pem, jwt_public_key_id=keys.kid,
-                    user_service_url=user_service, user_lookup_timeout_s=1.0, user_lookup_failure_threshold=3,
-                    user_lookup_open_s=30.0, outbox_poll_interval_s=0.1)
+    return Settings(
+        environment="test",
+        database_url=mysql_url,
+        redis_url=redis_url,
+        kafka_bootstrap=kafka_bootstrap,
+        kafka_enable_idempotence=False,
+        jwt_public_key=keys.public_pem,
+        jwt_public_key_id=keys.kid,
+        user_service_url=user_service,
+        user_lookup_timeout_s=1.0,
+        user_lookup_failure_threshold=3,
+        user_lookup_open_s=30.0,
+        outbox_poll_interval_s=0.1,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -117,8 +140,12 @@ async def warm_up_consumers(app: FastAPI, bootstrap: str) -> None:
     from tests.helpers import envelope, publish
 
     now = datetime.now(UTC).isoformat()
-    await publish(bootstrap, USER_EVENTS, envelope("UserRegistered", {
-        "user_id": 1, "username": "warmup", "display_name": "warm", "created_at": now}), 1)
+    await publish(
+        bootstrap,
+        USER_EVENTS,
+        envelope("UserRegistered", {"user_id": 1, "username": "warmup", "display_name": "warm", "created_at": now}),
+        1,
+    )
     await publish(bootstrap, USER_ONLINE_STATUS, envelope("UserOnline", {"user_id": 1, "at": now}), 1)
 
     async def replica_has_it() -> bool:

@@ -54,8 +54,7 @@ class UserFactory:
         username = f"u{user_id}"
         display = display_name or f"User {user_id}"
         async with self.app.state.sessionmaker() as session:
-            await UserReplica(session).upsert_if_newer(user_id, username, display,
-                                                       datetime(2026, 1, 1, tzinfo=UTC))
+            await UserReplica(session).upsert_if_newer(user_id, username, display, datetime(2026, 1, 1, tzinfo=UTC))
             await commit(session)
         return TestUser(user_id, username, display, self.keys.headers(user_id, username))
 
@@ -70,8 +69,9 @@ def involves(event: dict[str, Any], ids: Iterable[int]) -> bool:
     return any(payload.get(f) in wanted for f in PAIR_FIELDS)
 
 
-async def friend_events(bootstrap: str, ids: Iterable[int], until: Callable[[list[dict[str, Any]]], bool],
-                        timeout: float = 10.0) -> list[dict[str, Any]]:
+async def friend_events(
+    bootstrap: str, ids: Iterable[int], until: Callable[[list[dict[str, Any]]], bool], timeout: float = 10.0
+) -> list[dict[str, Any]]:
     """The ``friend.events`` naming any of ``ids``, once ``until`` holds for them."""
     ids = list(ids)
 
@@ -98,6 +98,12 @@ async def publish(bootstrap: str, topic: str, value: bytes | dict[str, Any], key
 
 def envelope(event_type: str, payload: dict[str, Any], event_id: str | None = None) -> dict[str, Any]:
     """An event envelope as user-service would write it."""
-    return {"event_id": event_id or str(uuid.uuid4()), "event_type": event_type, "event_version": 1,
-            "occurred_at": datetime.now(UTC).isoformat(), "producer": "user-service", "correlation_id": None,
-            "payload": payload}
+    return {
+        "event_id": event_id or str(uuid.uuid4()),
+        "event_type": event_type,
+        "event_version": 1,
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "producer": "user-service",
+        "correlation_id": None,
+        "payload": payload,
+    }

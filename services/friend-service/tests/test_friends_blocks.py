@@ -52,8 +52,9 @@ async def test_unfriend_ends_it_for_both(client: httpx.AsyncClient, users: UserF
     await befriend(client, alice, bob)
 
 
-async def test_block_ends_friendship_and_refuses_requests(client: httpx.AsyncClient, users: UserFactory,
-                                                          kafka_bootstrap: str) -> None:
+async def test_block_ends_friendship_and_refuses_requests(
+    client: httpx.AsyncClient, users: UserFactory, kafka_bootstrap: str
+) -> None:
     alice, bob = await users.many(2)
     await befriend(client, alice, bob)
     blocked = await client.post("/blocks", json={"user_id": bob.id}, headers=alice.headers)
@@ -77,14 +78,23 @@ async def test_block_ends_friendship_and_refuses_requests(client: httpx.AsyncCli
     assert (await client.post("/friends/requests", json={"user_id": bob.id}, headers=alice.headers)).status_code == 201
 
     events = await friend_events(kafka_bootstrap, [alice.id], lambda evs: len(evs) >= 8)
-    assert types(events) == ["FriendRequestSent", "FriendRequestAccepted", "FriendRemoved", "UserBlocked",
-                             "UserBlocked", "UserUnblocked", "UserUnblocked", "FriendRequestSent"]
+    assert types(events) == [
+        "FriendRequestSent",
+        "FriendRequestAccepted",
+        "FriendRemoved",
+        "UserBlocked",
+        "UserBlocked",
+        "UserUnblocked",
+        "UserUnblocked",
+        "FriendRequestSent",
+    ]
     assert events[3]["payload"] | {"at": None} == {"blocker_id": alice.id, "blocked_id": bob.id, "at": None}
     assert events[2]["payload"]["user_id"] == alice.id and events[2]["payload"]["friend_id"] == bob.id
 
 
-async def test_block_cancels_a_pending_request(client: httpx.AsyncClient, users: UserFactory,
-                                               kafka_bootstrap: str) -> None:
+async def test_block_cancels_a_pending_request(
+    client: httpx.AsyncClient, users: UserFactory, kafka_bootstrap: str
+) -> None:
     alice, bob = await users.many(2)
     request_id = (await client.post("/friends/requests", json={"user_id": alice.id}, headers=bob.headers)).json()["id"]
     assert (await client.post("/blocks", json={"user_id": bob.id}, headers=alice.headers)).status_code == 201
@@ -104,7 +114,8 @@ async def test_block_rules(client: httpx.AsyncClient, users: UserFactory) -> Non
     for other in others:
         assert (await client.post("/blocks", json={"user_id": other.id}, headers=alice.headers)).status_code == 201
     first = (await client.get("/blocks", params={"limit": 2}, headers=alice.headers)).json()
-    second = (await client.get("/blocks", params={"limit": 2, "cursor": first["next_cursor"]},
-                               headers=alice.headers)).json()
+    second = (
+        await client.get("/blocks", params={"limit": 2, "cursor": first["next_cursor"]}, headers=alice.headers)
+    ).json()
     assert [b["user_id"] for b in first["items"] + second["items"]] == [o.id for o in others]
     assert second["next_cursor"] is None

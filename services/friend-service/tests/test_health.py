@@ -7,10 +7,18 @@ import pytest
 
 from chat_shared.testing.tokens import TestKeys
 
-ROUTES = [("GET", "/friends"), ("DELETE", "/friends/5"), ("GET", "/friends/requests"),
-          ("POST", "/friends/requests"), ("POST", "/friends/requests/1/accept"),
-          ("POST", "/friends/requests/1/reject"), ("DELETE", "/friends/requests/1"),
-          ("GET", "/blocks"), ("POST", "/blocks"), ("DELETE", "/blocks/5")]
+ROUTES = [
+    ("GET", "/friends"),
+    ("DELETE", "/friends/5"),
+    ("GET", "/friends/requests"),
+    ("POST", "/friends/requests"),
+    ("POST", "/friends/requests/1/accept"),
+    ("POST", "/friends/requests/1/reject"),
+    ("DELETE", "/friends/requests/1"),
+    ("GET", "/blocks"),
+    ("POST", "/blocks"),
+    ("DELETE", "/blocks/5"),
+]
 
 
 async def test_health_and_ready(client: httpx.AsyncClient) -> None:
@@ -39,6 +47,10 @@ async def test_metrics_are_exposed(client: httpx.AsyncClient, keys: TestKeys) ->
     await client.get("/friends", headers=keys.headers(7))
     text = (await client.get("/metrics")).text
     assert 'route="/friends"' in text
-    for name in ("friend_requests_total", "friend_friendships_removed_total", "friend_blocks_total",
-                 "friend_user_lookup_fallback_total"):
+    for name in (
+        "friend_requests_total",
+        "friend_friendships_removed_total",
+        "friend_blocks_total",
+        "friend_user_lookup_fallback_total",
+    ):
         assert name in text

@@ -19,8 +19,14 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def profile(user_id: int, display_name: str, at: datetime, username: str | None = None) -> dict[str, Any]:
-    return {"user_id": user_id, "username": username or f"u{user_id}", "display_name": display_name,
-            "status_message": None, "avatar_url": None, "updated_at": at.isoformat()}
+    return {
+        "user_id": user_id,
+        "username": username or f"u{user_id}",
+        "display_name": display_name,
+        "status_message": None,
+        "avatar_url": None,
+        "updated_at": at.isoformat(),
+    }
 
 
 async def replica_row(app: FastAPI, user_id: int) -> ReplicaUser | None:
@@ -33,12 +39,17 @@ async def befriend(client: httpx.AsyncClient, a: TestUser, b: TestUser) -> None:
     assert (await client.post(f"/friends/requests/{request_id}/accept", headers=b.headers)).status_code == 200
 
 
-async def test_rename_shows_in_friends_list_within_a_second(client: httpx.AsyncClient, users: UserFactory,
-                                                            kafka_bootstrap: str) -> None:
+async def test_rename_shows_in_friends_list_within_a_second(
+    client: httpx.AsyncClient, users: UserFactory, kafka_bootstrap: str
+) -> None:
     alice, bob = await users.many(2)
     await befriend(client, alice, bob)
-    await publish(kafka_bootstrap, USER_EVENTS,
-                  envelope("UserProfileUpdated", profile(bob.id, "Bobby Tables", datetime.now(UTC), "bobby")), bob.id)
+    await publish(
+        kafka_bootstrap,
+        USER_EVENTS,
+        envelope("UserProfileUpdated", profile(bob.id, "Bobby Tables", datetime.now(UTC), "bobby")),
+        bob.id,
+    )
 
     async def renamed() -> bool:
         items = (await client.get("/friends", headers=alice.headers)).json()["items"]
@@ -47,22 +58,33 @@ async def test_rename_shows_in_friends_list_within_a_second(client: httpx.AsyncC
     await wait_until(renamed, timeout=1.0, interval=0.02)
 
 
-async def test_registered_user_can_be_befriended(client: httpx.AsyncClient, users: UserFactory, app: FastAPI,
-                                                 kafka_bootstrap: str) -> None:
+async def test_registered_user_can_be_befriended(
+    client: httpx.AsyncClient, users: UserFactory, app: FastAPI, kafka_bootstrap: str
+) -> None:
     alice = await users.make()
     new_id = users.next_id()
-    await publish(kafka_bootstrap, USER_EVENTS, envelope("UserRegistered", {
-        "user_id": new_id, "username": "newcomer", "display_name": "New", "created_at": T0.isoformat()}), new_id)
+    await publish(
+        kafka_bootstrap,
+        USER_EVENTS,
+        envelope(
+            "UserRegistered",
+            {"user_id": new_id, "username": "newcomer", "display_name": "New", "created_at": T0.isoformat()},
+        ),
+        new_id,
+    )
     await wait_until(lambda: replica_row(app, new_id), timeout=5)
     response = await client.post("/friends/requests", json={"user_id": new_id}, headers=alice.headers)
     assert response.status_code == 201
 
 
-async def test_duplicates_and_stale_updates_change_nothing(users: UserFactory, app: FastAPI,
-                                                           kafka_bootstrap: str) -> None:
+async def test_duplicates_and_stale_updates_change_nothing(
+    users: UserFactory, app: FastAPI, kafka_bootstrap: str
+) -> None:
     user_id = users.next_id()
-    registered = envelope("UserRegistered", {"user_id": user_id, "username": f"u{user_id}", "display_name": "v0",
-                                             "created_at": T0.isoformat()})
+    registered = envelope(
+        "UserRegistered",
+        {"user_id": user_id, "username": f"u{user_id}", "display_name": "v0", "created_at": T0.isoformat()},
+    )
     newer = envelope("UserProfileUpdated", profile(user_id, "v2", T0 + timedelta(minutes=2)))
     older = envelope("UserProfileUpdated", profile(user_id, "v1", T0 + timedelta(minutes=1)))
     # Out of order: the newest update first, then the registration, an older update, and redeliveries
@@ -70,8 +92,15 @@ async def test_duplicates_and_stale_updates_change_nothing(users: UserFactory, a
     for event in (newer, registered, older, newer, registered, older):
         await publish(kafka_bootstrap, USER_EVENTS, event, user_id)
     marker_id = users.next_id()
-    await publish(kafka_bootstrap, USER_EVENTS, envelope("UserRegistered", {
-        "user_id": marker_id, "username": "marker", "display_name": "m", "created_at": T0.isoformat()}), user_id)
+    await publish(
+        kafka_bootstrap,
+        USER_EVENTS,
+        envelope(
+            "UserRegistered",
+            {"user_id": marker_id, "username": "marker", "display_name": "m", "created_at": T0.isoformat()},
+        ),
+        user_id,
+    )
     await wait_until(lambda: replica_row(app, marker_id), timeout=5)
     row = await replica_row(app, user_id)
     assert row is not None
@@ -80,24 +109,38 @@ async def test_duplicates_and_stale_updates_change_nothing(users: UserFactory, a
     replay = dict(older, payload=profile(user_id, "v9", T0 + timedelta(minutes=9)))
     await publish(kafka_bootstrap, USER_EVENTS, replay, user_id)
     marker2 = users.next_id()
-    await publish(kafka_bootstrap, USER_EVENTS, envelope("UserRegistered", {
-        "user_id": marker2, "username": "marker2", "display_name": "m", "created_at": T0.isoformat()}), user_id)
+    await publish(
+        kafka_bootstrap,
+        USER_EVENTS,
+        envelope(
+            "UserRegistered",
+            {"user_id": marker2, "username": "marker2", "display_name": "m", "created_at": T0.isoformat()},
+        ),
+        user_id,
+    )
     await wait_until(lambda: replica_row(app, marker2), timeout=5)
     assert (await replica_row(app, user_id)).display_name == "v2"  # type: ignore[union-attr]
 
 
-async def test_malformed_event_goes_to_dlq_and_consumer_continues(users: UserFactory, app: FastAPI,
-                                                                  kafka_bootstrap: str) -> None:
+async def test_malformed_event_goes_to_dlq_and_consumer_continues(
+    users: UserFactory, app: FastAPI, kafka_bootstrap: str
+) -> None:
     user_id = users.next_id()
     tag = uuid.uuid4().hex
     await publish(kafka_bootstrap, USER_EVENTS, f"not json {tag}".encode(), user_id)
     bad_payload = envelope("UserProfileUpdated", {"user_id": user_id, "tag": tag})  # misses required fields
     await publish(kafka_bootstrap, USER_EVENTS, bad_payload, user_id)
-    await publish(kafka_bootstrap, USER_EVENTS, envelope("UserRegistered", {
-        "user_id": user_id, "username": "after", "display_name": "After", "created_at": T0.isoformat()}), user_id)
+    await publish(
+        kafka_bootstrap,
+        USER_EVENTS,
+        envelope(
+            "UserRegistered",
+            {"user_id": user_id, "username": "after", "display_name": "After", "created_at": T0.isoformat()},
+        ),
+        user_id,
+    )
 
-    dlq = await read_events(kafka_bootstrap, "user.events.dlq", lambda evs: sum(
-        tag in str(e) for e in evs) >= 2)
+    dlq = await read_events(kafka_bootstrap, "user.events.dlq", lambda evs: sum(tag in str(e) for e in evs) >= 2)
     mine = [e for e in dlq if tag in str(e)]
     assert {e["_headers"]["dlq.group"] for e in mine} == {"friend-service.user-replica"}
     assert any("malformed" in e["_headers"]["dlq.error"] for e in mine)
@@ -105,8 +148,9 @@ async def test_malformed_event_goes_to_dlq_and_consumer_continues(users: UserFac
     await wait_until(lambda: replica_row(app, user_id), timeout=5)
 
 
-async def test_presence_from_online_status_events(client: httpx.AsyncClient, users: UserFactory,
-                                                  kafka_bootstrap: str) -> None:
+async def test_presence_from_online_status_events(
+    client: httpx.AsyncClient, users: UserFactory, kafka_bootstrap: str
+) -> None:
     alice, bob = await users.many(2)
     await befriend(client, alice, bob)
     now = datetime.now(UTC)
@@ -114,14 +158,23 @@ async def test_presence_from_online_status_events(client: httpx.AsyncClient, use
     async def bob_online() -> bool:
         return bool((await client.get("/friends", headers=alice.headers)).json()["items"][0]["is_online"])
 
-    await publish(kafka_bootstrap, USER_ONLINE_STATUS,
-                  envelope("UserOnline", {"user_id": bob.id, "at": now.isoformat()}), bob.id)
+    await publish(
+        kafka_bootstrap, USER_ONLINE_STATUS, envelope("UserOnline", {"user_id": bob.id, "at": now.isoformat()}), bob.id
+    )
     await wait_until(bob_online, timeout=5)
     # A stale offline transition (older than the online one) is ignored; a newer one applies.
-    await publish(kafka_bootstrap, USER_ONLINE_STATUS, envelope(
-        "UserOffline", {"user_id": bob.id, "at": (now - timedelta(seconds=5)).isoformat()}), bob.id)
-    await publish(kafka_bootstrap, USER_ONLINE_STATUS, envelope(
-        "UserOffline", {"user_id": bob.id, "at": (now + timedelta(seconds=5)).isoformat()}), bob.id)
+    await publish(
+        kafka_bootstrap,
+        USER_ONLINE_STATUS,
+        envelope("UserOffline", {"user_id": bob.id, "at": (now - timedelta(seconds=5)).isoformat()}),
+        bob.id,
+    )
+    await publish(
+        kafka_bootstrap,
+        USER_ONLINE_STATUS,
+        envelope("UserOffline", {"user_id": bob.id, "at": (now + timedelta(seconds=5)).isoformat()}),
+        bob.id,
+    )
 
     async def bob_offline() -> bool:
         return not await bob_online()

@@ -11,8 +11,9 @@ async def send(client: httpx.AsyncClient, sender: TestUser, to: int) -> httpx.Re
     return await client.post("/friends/requests", json={"user_id": to}, headers=sender.headers)
 
 
-async def test_send_then_accept_makes_friends_and_publishes(client: httpx.AsyncClient, users: UserFactory,
-                                                           kafka_bootstrap: str) -> None:
+async def test_send_then_accept_makes_friends_and_publishes(
+    client: httpx.AsyncClient, users: UserFactory, kafka_bootstrap: str
+) -> None:
     alice, bob = await users.many(2)
     sent = await send(client, alice, bob.id)
     assert sent.status_code == 201, sent.text
@@ -22,7 +23,7 @@ async def test_send_then_accept_makes_friends_and_publishes(client: httpx.AsyncC
 
     incoming = (await client.get("/friends/requests?direction=incoming", headers=bob.headers)).json()
     assert [r["id"] for r in incoming["items"]] == [body["id"]] and incoming["next_cursor"] is None
-    outgoing = (await client.get("/friends/requests", params={"direction": "outgoing"}, headers=alice.headers))
+    outgoing = await client.get("/friends/requests", params={"direction": "outgoing"}, headers=alice.headers)
     assert [r["id"] for r in outgoing.json()["items"]] == [body["id"]]
     assert (await client.get("/friends/requests?direction=incoming", headers=alice.headers)).json()["items"] == []
 
@@ -31,7 +32,8 @@ async def test_send_then_accept_makes_friends_and_publishes(client: httpx.AsyncC
     for me, other in ((alice, bob), (bob, alice)):
         friends = (await client.get("/friends", headers=me.headers)).json()
         assert [(f["user_id"], f["username"], f["display_name"], f["is_online"]) for f in friends["items"]] == [
-            (other.id, other.username, other.display_name, False)]
+            (other.id, other.username, other.display_name, False)
+        ]
         assert friends["items"][0]["since"].endswith("Z")
     assert (await client.get("/friends/requests", headers=bob.headers)).json()["items"] == []
 
@@ -47,8 +49,9 @@ async def test_send_then_accept_makes_friends_and_publishes(client: httpx.AsyncC
 async def test_refusals(client: httpx.AsyncClient, users: UserFactory, kafka_bootstrap: str) -> None:
     alice, bob, carol = await users.many(3)
     assert (await send(client, alice, alice.id)).status_code == 400
-    assert (await client.post("/friends/requests", json={"user_id": bob.id, "status": "accepted"},
-                              headers=alice.headers)).status_code == 422
+    assert (
+        await client.post("/friends/requests", json={"user_id": bob.id, "status": "accepted"}, headers=alice.headers)
+    ).status_code == 422
     assert (await client.post("/friends/requests", json={"user_id": "x"}, headers=alice.headers)).status_code == 422
     assert (await client.post("/friends/requests", json={}, headers=alice.headers)).status_code == 422
 
@@ -79,8 +82,9 @@ async def test_refusals(client: httpx.AsyncClient, users: UserFactory, kafka_boo
     assert types(events) == ["FriendRequestSent", "FriendRequestAccepted", "FriendRemoved"]
 
 
-async def test_reverse_request_accepts_the_pending_one(client: httpx.AsyncClient, users: UserFactory,
-                                                       kafka_bootstrap: str) -> None:
+async def test_reverse_request_accepts_the_pending_one(
+    client: httpx.AsyncClient, users: UserFactory, kafka_bootstrap: str
+) -> None:
     alice, bob = await users.many(2)
     first = (await send(client, alice, bob.id)).json()
     reverse = await send(client, bob, alice.id)
@@ -106,8 +110,15 @@ async def test_reject_and_cancel(client: httpx.AsyncClient, users: UserFactory, 
     assert again.status_code == 201 and again.json()["id"] != to_bob
 
     events = await friend_events(kafka_bootstrap, [alice.id], lambda evs: len(evs) >= 5)
-    assert sorted(types(events)) == sorted(["FriendRequestSent", "FriendRequestSent", "FriendRequestRejected",
-                                            "FriendRequestCancelled", "FriendRequestSent"])
+    assert sorted(types(events)) == sorted(
+        [
+            "FriendRequestSent",
+            "FriendRequestSent",
+            "FriendRequestRejected",
+            "FriendRequestCancelled",
+            "FriendRequestSent",
+        ]
+    )
     cancel = next(e for e in events if e["event_type"] == "FriendRequestCancelled")
     assert cancel["payload"]["request_id"] == to_carol and cancel["_key"] == str(min(alice.id, carol.id))
 
@@ -132,5 +143,6 @@ async def test_pending_list_is_paginated(client: httpx.AsyncClient, users: UserF
     assert seen == [s.id for s in reversed(senders)]  # newest first
     bad = await client.get("/friends/requests", params={"limit": 101}, headers=target.headers)
     assert bad.status_code == 422
-    assert (await client.get("/friends/requests", params={"direction": "sideways"},
-                             headers=target.headers)).status_code == 422
+    assert (
+        await client.get("/friends/requests", params={"direction": "sideways"}, headers=target.headers)
+    ).status_code == 422

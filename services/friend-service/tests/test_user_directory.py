@@ -21,23 +21,31 @@ from tests.helpers import UserFactory, friend_events, types
 async def register(user_service: str, name: str) -> tuple[dict[str, Any], dict[str, str]]:
     """A new account on the real user-service, and bearer headers from its own login."""
     async with httpx.AsyncClient(base_url=user_service, timeout=10) as us:
-        created = await us.post("/auth/register", json={"email": f"{name}@example.com", "username": name,
-                                                        "password": "correct-horse-9", "display_name": name.title()})
+        created = await us.post(
+            "/auth/register",
+            json={
+                "email": f"{name}@example.com",
+                "username": name,
+                "password": "correct-horse-9",
+                "display_name": name.title(),
+            },
+        )
         assert created.status_code == 201, created.text
-        tokens = await us.post("/auth/login/json", json={"email": f"{name}@example.com",
-                                                         "password": "correct-horse-9"})
+        tokens = await us.post("/auth/login/json", json={"email": f"{name}@example.com", "password": "correct-horse-9"})
         assert tokens.status_code == 200, tokens.text
     return created.json(), {"Authorization": f"Bearer {tokens.json()['access_token']}"}
 
 
 def fallback_count(text: str, result: str) -> float:
-    line = next((x for x in text.splitlines()
-                 if x.startswith(f'friend_user_lookup_fallback_total{{result="{result}"}}')), None)
+    line = next(
+        (x for x in text.splitlines() if x.startswith(f'friend_user_lookup_fallback_total{{result="{result}"}}')), None
+    )
     return float(line.split()[-1]) if line else 0.0
 
 
-async def test_user_registered_a_moment_ago_can_be_befriended(client: httpx.AsyncClient, app: FastAPI,
-                                                              user_service: str, kafka_bootstrap: str) -> None:
+async def test_user_registered_a_moment_ago_can_be_befriended(
+    client: httpx.AsyncClient, app: FastAPI, user_service: str, kafka_bootstrap: str
+) -> None:
     suffix = str(int(time.time() * 1000))[-8:]
     alice, alice_headers = await register(user_service, f"al{suffix}")
     bob, _ = await register(user_service, f"bo{suffix}")
@@ -95,8 +103,9 @@ async def silent_server() -> AsyncIterator[str]:
         writer.close()
 
 
-async def test_user_service_down_gives_503_fast_then_circuit_opens(client: httpx.AsyncClient, users: UserFactory,
-                                                                   swap_directory: Any, keys: TestKeys) -> None:
+async def test_user_service_down_gives_503_fast_then_circuit_opens(
+    client: httpx.AsyncClient, users: UserFactory, swap_directory: Any, keys: TestKeys
+) -> None:
     directory = swap_directory(f"http://127.0.0.1:{free_port()}", threshold=3)  # nothing listens there
     alice = await users.make()
     before = (await client.get("/metrics")).text
@@ -117,8 +126,9 @@ async def test_user_service_down_gives_503_fast_then_circuit_opens(client: httpx
     assert (await client.post("/friends/requests", json={"user_id": bob.id}, headers=alice.headers)).status_code == 201
 
 
-async def test_hung_user_service_times_out(client: httpx.AsyncClient, users: UserFactory, swap_directory: Any,
-                                           silent_server: str) -> None:
+async def test_hung_user_service_times_out(
+    client: httpx.AsyncClient, users: UserFactory, swap_directory: Any, silent_server: str
+) -> None:
     swap_directory(silent_server, timeout_s=0.5)
     alice = await users.make()
     started = time.monotonic()

@@ -32,21 +32,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redis = runtime.open_redis()
         keys = load_keyring(settings)
         app.state.keys = keys
-        attach_verifier(app, TokenVerifier(StaticKeys(keys.public_jwks), settings.jwt_algorithm,
-                                           settings.jwt_issuer, settings.jwt_audience))
+        attach_verifier(
+            app,
+            TokenVerifier(
+                StaticKeys(keys.public_jwks), settings.jwt_algorithm, settings.jwt_issuer, settings.jwt_audience
+            ),
+        )
         app.state.hasher = hasher = PasswordHasher(settings)
         app.state.presence = presence = Presence(redis, settings.presence_ttl_s)
         runtime.start_kafka([USER_EVENTS, USER_ONLINE_STATUS])
-        runtime.spawn(presence.run_sweeper(runtime.sessionmaker, runtime.outbox,
-                                           settings.presence_sweep_interval_s), "presence-sweeper")
+        runtime.spawn(
+            presence.run_sweeper(runtime.sessionmaker, runtime.outbox, settings.presence_sweep_interval_s),
+            "presence-sweeper",
+        )
         try:
             yield
         finally:
             await runtime.close()
             hasher.close()
 
-    app = FastAPI(title="BigTech Chat — user-service", version="1.0.0", lifespan=lifespan,
-                  description="Accounts, tokens, profiles and presence (CONTRACT §3).")
+    app = FastAPI(
+        title="BigTech Chat — user-service",
+        version="1.0.0",
+        lifespan=lifespan,
+        description="Accounts, tokens, profiles and presence (CONTRACT §3).",
+    )
     app.state.settings = settings
     install_common(app, settings)
     for router in (auth.router, profile.router, users.router, presence.router, jwks.router):

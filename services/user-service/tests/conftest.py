@@ -41,10 +41,15 @@ def private_key() -> str:
 def make_settings(mysql_url: str, redis_url: str, kafka_bootstrap: str, private_key: str) -> Any:
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
-            "environment": "test", "database_url": mysql_url, "redis_url": redis_url,
-            "kafka_bootstrap": kafka_bootstrap, "kafka_enable_idempotence": False,
-            "jwt_private_key": private_key, "jwt_key_id": "test-key",
-            "argon2_memory_kib": 19 * 1024, "outbox_poll_interval_s": 0.1,
+            "environment": "test",
+            "database_url": mysql_url,
+            "redis_url": redis_url,
+            "kafka_bootstrap": kafka_bootstrap,
+            "kafka_enable_idempotence": False,
+            "jwt_private_key": private_key,
+            "jwt_key_id": "test-key",
+            "argon2_memory_kib": 19 * 1024,
+            "outbox_poll_interval_s": 0.1,
         }
         values.update(overrides)
         return Settings(**values)
@@ -79,12 +84,14 @@ def unique_name(prefix: str = "user") -> str:
     return f"{prefix}{next(_counter)}"
 
 
-async def register(client: httpx.AsyncClient, name: str | None = None, password: str = "correct-horse-9",
-                   **extra: Any) -> dict[str, Any]:
+async def register(
+    client: httpx.AsyncClient, name: str | None = None, password: str = "correct-horse-9", **extra: Any
+) -> dict[str, Any]:
     """Register an account and return its profile (asserting 201)."""
     name = name or unique_name()
-    response = await client.post("/auth/register", json={"email": f"{name}@example.com", "username": name,
-                                                          "password": password, **extra})
+    response = await client.post(
+        "/auth/register", json={"email": f"{name}@example.com", "username": name, "password": password, **extra}
+    )
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body

@@ -20,8 +20,9 @@ from chat_shared.testing.fixtures import wait_until
 
 
 def profile_event(user_id: int, name: str) -> bytes:
-    payload = UserProfileUpdated(user_id=user_id, username=f"u{user_id}", display_name=name,
-                                 updated_at=datetime.now(UTC))
+    payload = UserProfileUpdated(
+        user_id=user_id, username=f"u{user_id}", display_name=name, updated_at=datetime.now(UTC)
+    )
     return new_event("UserProfileUpdated", payload, "test").model_dump_json().encode()
 
 
@@ -35,28 +36,50 @@ async def test_duplicates_once_poison_to_dlq_and_keeps_going(app: FastAPI, kafka
         after_commit(session, lambda: seen.append(payload.display_name))
 
     runtime = app.state.runtime
-    consumer = EventConsumer(settings=app.state.settings, group_id=f"test-runner-{uuid.uuid4().hex[:8]}",
-                             topics=["user.events"], handlers={"UserProfileUpdated": handler},
-                             sessionmaker=runtime.sessionmaker, producers=runtime.producers)
+    consumer = EventConsumer(
+        settings=app.state.settings,
+        group_id=f"test-runner-{uuid.uuid4().hex[:8]}",
+        topics=["user.events"],
+        handlers={"UserProfileUpdated": handler},
+        sessionmaker=runtime.sessionmaker,
+        producers=runtime.producers,
+    )
     task = asyncio.create_task(consumer.run())
     marker = uuid.uuid4().hex[:8]
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     await producer.start()
     try:
         first = profile_event(900001, f"first-{marker}")
-        for value in (first, first, b"{not json " + marker.encode(), profile_event(900001, "poison"),
-                      profile_event(900001, f"last-{marker}")):
+        for value in (
+            first,
+            first,
+            b"{not json " + marker.encode(),
+            profile_event(900001, "poison"),
+            profile_event(900001, f"last-{marker}"),
+        ):
             await producer.send_and_wait("user.events", value, key=b"900001")
         await wait_until(lambda: f"last-{marker}" in seen, timeout=30)
         assert [s for s in seen if marker in s] == [f"first-{marker}", f"last-{marker}"]
-        dead = await read_events(kafka_bootstrap, "user.events.dlq", lambda evs: sum(
-            1 for e in evs if marker in e.get("_raw", "") or e.get("payload", {}).get("display_name") == "poison"
-        ) >= 2)
+        dead = await read_events(
+            kafka_bootstrap,
+            "user.events.dlq",
+            lambda evs: (
+                sum(
+                    1
+                    for e in evs
+                    if marker in e.get("_raw", "") or e.get("payload", {}).get("display_name") == "poison"
+                )
+                >= 2
+            ),
+        )
         errors = [e["_headers"]["dlq.error"] for e in dead if marker in e.get("_raw", "")]
         assert errors
         assert "malformed" in errors[0]
-        assert any("cannot apply" in e["_headers"]["dlq.error"] for e in dead
-                   if e.get("payload", {}).get("display_name") == "poison")
+        assert any(
+            "cannot apply" in e["_headers"]["dlq.error"]
+            for e in dead
+            if e.get("payload", {}).get("display_name") == "poison"
+        )
     finally:
         consumer.stop()
         task.cancel()

@@ -83,9 +83,15 @@ async def test_overload_is_refused_fast_not_queued(make_settings: Any) -> None:
     async for small in started_app(create_app(make_settings(hash_threads=1, hash_queue_limit=1))):
         async with asgi_client(small) as client:
             names = [unique_name("burst") for _ in range(12)]
-            responses = await asyncio.gather(*(
-                client.post("/auth/register", json={"email": f"{n}@example.com", "username": n,
-                                                     "password": "correct-horse-9"}) for n in names))
+            responses = await asyncio.gather(
+                *(
+                    client.post(
+                        "/auth/register",
+                        json={"email": f"{n}@example.com", "username": n, "password": "correct-horse-9"},
+                    )
+                    for n in names
+                )
+            )
             statuses = sorted(r.status_code for r in responses)
             assert set(statuses) == {201, 503}, statuses
             assert statuses.count(201) >= 2

@@ -22,8 +22,11 @@ async def test_heartbeat_marks_online_for_60s_and_publishes_once(
     redis: Redis = app.state.redis
     assert 55 <= await redis.ttl(presence_key(me["id"])) <= 60
     assert (await client.get(f"/users/{me['id']}", headers=headers)).json()["is_online"] is True
-    events = await read_events(kafka_bootstrap, "user.online_status", lambda evs: any(
-        e.get("payload", {}).get("user_id") == me["id"] for e in evs))
+    events = await read_events(
+        kafka_bootstrap,
+        "user.online_status",
+        lambda evs: any(e.get("payload", {}).get("user_id") == me["id"] for e in evs),
+    )
     mine = [e for e in events if e.get("payload", {}).get("user_id") == me["id"]]
     assert [e.get("event_type") for e in mine] == ["UserOnline"]
 
@@ -35,8 +38,16 @@ async def test_expired_heartbeat_goes_offline(client: httpx.AsyncClient, app: An
     # What 60 s of silence leaves behind: the key expired, the member's deadline passed.
     await redis.delete(presence_key(me["id"]))
     await redis.zadd(ONLINE_SET, {str(me["id"]): 0})
-    events = await read_events(kafka_bootstrap, "user.online_status", lambda evs: any(
-        e.get("payload", {}).get("user_id") == me["id"] and e.get("event_type") == "UserOffline" for e in evs))
-    assert [e.get("event_type") for e in events if e.get("payload", {}).get("user_id") == me["id"]] == ["UserOnline", "UserOffline"]
+    events = await read_events(
+        kafka_bootstrap,
+        "user.online_status",
+        lambda evs: any(
+            e.get("payload", {}).get("user_id") == me["id"] and e.get("event_type") == "UserOffline" for e in evs
+        ),
+    )
+    assert [e.get("event_type") for e in events if e.get("payload", {}).get("user_id") == me["id"]] == [
+        "UserOnline",
+        "UserOffline",
+    ]
     profile = (await client.get(f"/users/{me['id']}", headers=headers)).json()
     assert profile["is_online"] is False and profile["last_seen_at"] is not None

@@ -17,8 +17,16 @@ async def test_own_profile_has_email_public_does_not(client: httpx.AsyncClient) 
     public = await client.get(f"/users/{me['id']}", headers=headers)
     assert public.status_code == 200
     assert "email" not in public.json()
-    assert set(public.json()) == {"id", "username", "display_name", "status_message", "avatar_url", "is_online",
-                                  "last_seen_at", "created_at"}
+    assert set(public.json()) == {
+        "id",
+        "username",
+        "display_name",
+        "status_message",
+        "avatar_url",
+        "is_online",
+        "last_seen_at",
+        "created_at",
+    }
 
 
 async def test_unknown_user_is_404(client: httpx.AsyncClient) -> None:
@@ -28,22 +36,42 @@ async def test_unknown_user_is_404(client: httpx.AsyncClient) -> None:
 
 async def test_update_profile_publishes_event(client: httpx.AsyncClient, kafka_bootstrap: str) -> None:
     me, headers = await auth_headers(client)
-    response = await client.patch("/profile/me", headers=headers, json={
-        "display_name": "  New Name  ", "status_message": "hi", "avatar_url": "https://cdn.example.com/a.png"})
+    response = await client.patch(
+        "/profile/me",
+        headers=headers,
+        json={"display_name": "  New Name  ", "status_message": "hi", "avatar_url": "https://cdn.example.com/a.png"},
+    )
     assert response.status_code == 200, response.text
     assert response.json()["display_name"] == "New Name"
-    events = await read_events(kafka_bootstrap, "user.events", lambda evs: any(
-        e.get("event_type") == "UserProfileUpdated" and e.get("payload", {}).get("user_id") == me["id"] for e in evs))
-    (event,) = [e for e in events if e.get("event_type") == "UserProfileUpdated" and e.get("payload", {}).get("user_id") == me["id"]]
+    events = await read_events(
+        kafka_bootstrap,
+        "user.events",
+        lambda evs: any(
+            e.get("event_type") == "UserProfileUpdated" and e.get("payload", {}).get("user_id") == me["id"] for e in evs
+        ),
+    )
+    (event,) = [
+        e
+        for e in events
+        if e.get("event_type") == "UserProfileUpdated" and e.get("payload", {}).get("user_id") == me["id"]
+    ]
     assert event["payload"]["display_name"] == "New Name"
     assert event["payload"]["avatar_url"] == "https://cdn.example.com/a.png"
 
 
-@pytest.mark.parametrize("body", [
-    {"avatar_url": "javascript:alert(1)"}, {"avatar_url": "ftp://x.example.com/a"}, {"display_name": ""},
-    {"display_name": "x" * 51}, {"status_message": "s" * 201}, {"email": "new@example.com"}, {"id": 1},
-    {"username": "renamed"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"avatar_url": "javascript:alert(1)"},
+        {"avatar_url": "ftp://x.example.com/a"},
+        {"display_name": ""},
+        {"display_name": "x" * 51},
+        {"status_message": "s" * 201},
+        {"email": "new@example.com"},
+        {"id": 1},
+        {"username": "renamed"},
+    ],
+)
 async def test_bad_profile_updates_are_422(client: httpx.AsyncClient, body: dict[str, object]) -> None:
     me, headers = await auth_headers(client)
     response = await client.patch("/profile/me", headers=headers, json=body)
@@ -71,8 +99,9 @@ async def test_search_by_prefix_with_pagination(client: httpx.AsyncClient) -> No
     await register(client, unique_name("other"), display_name=f"{prefix.upper()} shown")
     page1 = (await client.get(f"/users/search?q={prefix}&limit=2", headers=headers)).json()
     assert len(page1["items"]) == 2 and page1["next_cursor"]
-    page2 = (await client.get(f"/users/search?q={prefix}&limit=2&cursor={page1['next_cursor']}",
-                              headers=headers)).json()
+    page2 = (
+        await client.get(f"/users/search?q={prefix}&limit=2&cursor={page1['next_cursor']}", headers=headers)
+    ).json()
     found = [u["username"] for u in page1["items"] + page2["items"]]
     assert len(found) == 4 and set(names) <= set(found)
     assert page2["next_cursor"] is None

@@ -25,8 +25,9 @@ async def user_count(app: Any) -> int:
 
 async def test_register_returns_own_profile(client: httpx.AsyncClient) -> None:
     name = unique_name()
-    response = await client.post("/auth/register", json={"email": f"{name}@Example.com", "username": name,
-                                                          "password": "correct-horse-9"})
+    response = await client.post(
+        "/auth/register", json={"email": f"{name}@Example.com", "username": name, "password": "correct-horse-9"}
+    )
     assert response.status_code == 201
     body = response.json()
     assert body["username"] == name and body["display_name"] == name
@@ -70,17 +71,22 @@ BAD_BODIES: list[tuple[str, dict[str, Any]]] = [
     ("password 7 chars", {"email": "a@example.com", "username": "abc", "password": "short77"}),
     ("password 129 chars", {"email": "a@example.com", "username": "abc", "password": "x" * 129}),
     ("common password", {"email": "a@example.com", "username": "abc", "password": "password123"}),
-    ("display name 51", {"email": "a@example.com", "username": "abc", "password": "correct-horse-9",
-                         "display_name": "d" * 51}),
-    ("display name blank", {"email": "a@example.com", "username": "abc", "password": "correct-horse-9",
-                            "display_name": "   "}),
+    (
+        "display name 51",
+        {"email": "a@example.com", "username": "abc", "password": "correct-horse-9", "display_name": "d" * 51},
+    ),
+    (
+        "display name blank",
+        {"email": "a@example.com", "username": "abc", "password": "correct-horse-9", "display_name": "   "},
+    ),
     ("wrong types", {"email": 5, "username": ["abc"], "password": None}),
 ]
 
 
 @pytest.mark.parametrize(("case", "body"), BAD_BODIES, ids=[c for c, _ in BAD_BODIES])
-async def test_bad_input_is_422_and_changes_nothing(client: httpx.AsyncClient, app: Any, case: str,
-                                                    body: dict[str, Any]) -> None:
+async def test_bad_input_is_422_and_changes_nothing(
+    client: httpx.AsyncClient, app: Any, case: str, body: dict[str, Any]
+) -> None:
     before = await user_count(app)
     response = await client.post("/auth/register", json=body)
     assert response.status_code == 422, (case, response.text)
@@ -95,13 +101,16 @@ async def test_malformed_json_is_422(client: httpx.AsyncClient) -> None:
 
 
 async def test_user_registered_event_on_broker(client: httpx.AsyncClient, kafka_bootstrap: str) -> None:
-    response = await client.post("/auth/register", headers={"X-Request-ID": "reg-corr-1"},
-                                 json={"email": "evt@example.com", "username": unique_name("evt"),
-                                       "password": "correct-horse-9"})
+    response = await client.post(
+        "/auth/register",
+        headers={"X-Request-ID": "reg-corr-1"},
+        json={"email": "evt@example.com", "username": unique_name("evt"), "password": "correct-horse-9"},
+    )
     assert response.status_code == 201
     user_id = response.json()["id"]
-    events = await read_events(kafka_bootstrap, "user.events", lambda evs: any(
-        e.get("payload", {}).get("user_id") == user_id for e in evs))
+    events = await read_events(
+        kafka_bootstrap, "user.events", lambda evs: any(e.get("payload", {}).get("user_id") == user_id for e in evs)
+    )
     (event,) = [e for e in events if e.get("payload", {}).get("user_id") == user_id]
     assert event["event_type"] == "UserRegistered" and event["event_version"] == 1
     assert event["producer"] == "user-service" and event["correlation_id"] == "reg-corr-1"
@@ -111,28 +120,42 @@ async def test_user_registered_event_on_broker(client: httpx.AsyncClient, kafka_
 
 async def test_refused_registration_publishes_nothing(client: httpx.AsyncClient, kafka_bootstrap: str) -> None:
     user = await register(client)
-    dup = await client.post("/auth/register", json={"email": user["email"], "username": unique_name(),
-                                                     "password": "correct-horse-9"})
+    dup = await client.post(
+        "/auth/register", json={"email": user["email"], "username": unique_name(), "password": "correct-horse-9"}
+    )
     assert dup.status_code == 409
     marker = await register(client)  # a later event: once it is on the broker, the refused one would be too
-    events = await read_events(kafka_bootstrap, "user.events", lambda evs: any(
-        e.get("payload", {}).get("user_id") == marker["id"] for e in evs))
+    events = await read_events(
+        kafka_bootstrap,
+        "user.events",
+        lambda evs: any(e.get("payload", {}).get("user_id") == marker["id"] for e in evs),
+    )
     registered = [e for e in events if e.get("event_type") == "UserRegistered"]
     assert [e.get("payload", {}).get("username") for e in registered].count(user["username"]) == 1
 
 
-async def test_concurrent_duplicates_one_account_one_event(client: httpx.AsyncClient, app: Any,
-                                                           kafka_bootstrap: str) -> None:
+async def test_concurrent_duplicates_one_account_one_event(
+    client: httpx.AsyncClient, app: Any, kafka_bootstrap: str
+) -> None:
     """Racing registrations of one username: the unique key decides, the loser's transaction rolls back
     and publishes nothing."""
     import asyncio
 
     name = unique_name("race")
-    responses = await asyncio.gather(*(
-        client.post("/auth/register", json={"email": f"{name}{i}@example.com", "username": name,
-                                             "password": "correct-horse-9"}) for i in range(4)))
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                "/auth/register",
+                json={"email": f"{name}{i}@example.com", "username": name, "password": "correct-horse-9"},
+            )
+            for i in range(4)
+        )
+    )
     assert sorted(r.status_code for r in responses) == [201, 409, 409, 409]
     marker = await register(client)
-    events = await read_events(kafka_bootstrap, "user.events", lambda evs: any(
-        e.get("payload", {}).get("user_id") == marker["id"] for e in evs))
+    events = await read_events(
+        kafka_bootstrap,
+        "user.events",
+        lambda evs: any(e.get("payload", {}).get("user_id") == marker["id"] for e in evs),
+    )
     assert [e.get("payload", {}).get("username") for e in events].count(name) == 1

@@ -64,15 +64,20 @@ async def test_registration_commits_while_broker_is_down_and_event_follows(
         await wait_until(lambda: cut_app.state.runtime.kafka_ready.is_set())
         proxy.cut()
         name = unique_name("durable")
-        response = await client.post("/auth/register", json={"email": f"{name}@example.com", "username": name,
-                                                              "password": "correct-horse-9"})
+        response = await client.post(
+            "/auth/register", json={"email": f"{name}@example.com", "username": name, "password": "correct-horse-9"}
+        )
         assert response.status_code == 201
         status, checks = await ready_checks(client)
         assert status == 200
         assert checks["kafka"] == "degraded"
         proxy.restore()
-        events = await read_events(broker.bootstrap, "user.events", lambda evs: any(
-            e["payload"].get("username") == name for e in evs), timeout=30)
+        events = await read_events(
+            broker.bootstrap,
+            "user.events",
+            lambda evs: any(e["payload"].get("username") == name for e in evs),
+            timeout=30,
+        )
         assert [e.get("payload", {}).get("username") for e in events].count(name) == 1
         await wait_until(lambda: ready_checks(client), timeout=15)
         assert (await ready_checks(client))[1]["kafka"] == "ok"
@@ -87,8 +92,9 @@ async def test_broker_unreachable_at_start_does_not_block_writes(make_settings: 
             assert status == 200
             assert checks == {"mysql": "ok", "redis": "ok", "kafka": "degraded"}
             name = unique_name("nobroker")
-            response = await client.post("/auth/register", json={"email": f"{name}@example.com",
-                                                                  "username": name, "password": "correct-horse-9"})
+            response = await client.post(
+                "/auth/register", json={"email": f"{name}@example.com", "username": name, "password": "correct-horse-9"}
+            )
             assert response.status_code == 201
 
 
@@ -116,8 +122,10 @@ async def test_mysql_away_then_back(make_settings: Any, mysql_url: str) -> None:
 
                 await wait_until(ready, timeout=15)
                 name = unique_name("dbback")
-                created = await client.post("/auth/register", json={
-                    "email": f"{name}@example.com", "username": name, "password": "correct-horse-9"})
+                created = await client.post(
+                    "/auth/register",
+                    json={"email": f"{name}@example.com", "username": name, "password": "correct-horse-9"},
+                )
                 assert created.status_code == 201
     finally:
         proxy.close()

@@ -68,11 +68,17 @@ async def test_password_change_revokes_refresh_tokens(client: httpx.AsyncClient)
     user = await register(client)
     tokens = await login(client, user["email"])
     headers = {"Authorization": f"Bearer {tokens['access_token']}"}
-    wrong = await client.put("/profile/me/password", headers=headers,
-                             json={"current_password": "not-it-123", "new_password": "new-password-42"})
+    wrong = await client.put(
+        "/profile/me/password",
+        headers=headers,
+        json={"current_password": "not-it-123", "new_password": "new-password-42"},
+    )
     assert wrong.status_code == 400
-    ok = await client.put("/profile/me/password", headers=headers,
-                          json={"current_password": "correct-horse-9", "new_password": "new-password-42"})
+    ok = await client.put(
+        "/profile/me/password",
+        headers=headers,
+        json={"current_password": "correct-horse-9", "new_password": "new-password-42"},
+    )
     assert ok.status_code == 204
     assert (await client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})).status_code == 401
     await login(client, user["email"], "new-password-42")
@@ -89,8 +95,14 @@ def hs256_with(secret: str, claims: dict[str, Any]) -> str:
 
 def _bad_tokens(private_key: str, user_id: int) -> dict[str, str]:
     now = datetime.now(UTC)
-    good_args: dict[str, Any] = {"user_id": user_id, "username": "u", "issuer": "bigtech-chat",
-                                 "audience": "bigtech-chat-api", "ttl_s": 900, "now": now}
+    good_args: dict[str, Any] = {
+        "user_id": user_id,
+        "username": "u",
+        "issuer": "bigtech-chat",
+        "audience": "bigtech-chat-api",
+        "ttl_s": 900,
+        "now": now,
+    }
     good = sign_access_token(private_key, "test-key", "RS256", **good_args)
     head, body, sig = good.split(".")
     claims = jwt.get_unverified_claims(good)
@@ -98,7 +110,9 @@ def _bad_tokens(private_key: str, user_id: int) -> dict[str, str]:
     return {
         "garbage": "not.a.token",
         "empty-ish": "e30.e30.",
-        "expired": sign_access_token(private_key, "test-key", "RS256", **{**good_args, "now": now - timedelta(hours=1)}),
+        "expired": sign_access_token(
+            private_key, "test-key", "RS256", **{**good_args, "now": now - timedelta(hours=1)}
+        ),
         "alg none": b64({"alg": "none", "typ": "at+jwt", "kid": "test-key"}) + "." + body + ".",
         "hs256 with public key": hs256_with(public_pem(private_key), claims),
         "tampered": head + "." + b64({**claims, "sub": "999999"}) + "." + sig,
@@ -128,15 +142,29 @@ async def test_tokens_of_the_previous_key_verify_during_rotation(
     from chat_shared.testing.fixtures import asgi_client, started_app
 
     new_key = generate_private_pem()
-    settings = make_settings(jwt_private_key=new_key, jwt_key_id="key-2",
-                             jwt_previous_public_key=public_pem(private_key), jwt_previous_key_id="test-key")
+    settings = make_settings(
+        jwt_private_key=new_key,
+        jwt_key_id="key-2",
+        jwt_previous_public_key=public_pem(private_key),
+        jwt_previous_key_id="test-key",
+    )
     async for app in started_app(create_app(settings)):
         async with asgi_client(app) as client:
             user = await register(client)
-            old_token = sign_access_token(private_key, "test-key", "RS256", user_id=user["id"], username="u",
-                                          issuer="bigtech-chat", audience="bigtech-chat-api", ttl_s=900,
-                                          now=datetime.now(UTC))
-            assert (await client.get("/profile/me", headers={"Authorization": f"Bearer {old_token}"})).status_code == 200
+            old_token = sign_access_token(
+                private_key,
+                "test-key",
+                "RS256",
+                user_id=user["id"],
+                username="u",
+                issuer="bigtech-chat",
+                audience="bigtech-chat-api",
+                ttl_s=900,
+                now=datetime.now(UTC),
+            )
+            assert (
+                await client.get("/profile/me", headers={"Authorization": f"Bearer {old_token}"})
+            ).status_code == 200
             new_token = (await login(client, user["email"]))["access_token"]
             assert jwt.get_unverified_header(new_token)["kid"] == "key-2"
             kids = {k["kid"] for k in (await client.get("/.well-known/jwks.json")).json()["keys"]}

@@ -21,10 +21,15 @@ def _emoji(value: str) -> str:
     return value
 
 
-@router.post("", response_model=MessageOut, status_code=status.HTTP_201_CREATED,
-             responses={200: {"model": MessageOut, "description": "A retry: the original message"}})
-async def send_message(body: MessageCreate, access: RoomMemberDep, messages: MessageServiceDep,
-                       response: Response) -> MessageOut:
+@router.post(
+    "",
+    response_model=MessageOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": MessageOut, "description": "A retry: the original message"}},
+)
+async def send_message(
+    body: MessageCreate, access: RoomMemberDep, messages: MessageServiceDep, response: Response
+) -> MessageOut:
     """Send; 201 means durable. The same ``client_msg_id`` again returns the original (200)."""
     message, created = await messages.send(access.room, access.member, body)
     if not created:
@@ -47,8 +52,9 @@ async def history(
 
 
 @router.patch("/{message_id}", response_model=MessageOut)
-async def edit_message(message_id: MessageId, body: MessageUpdate, access: RoomMemberDep,
-                       messages: MessageServiceDep) -> MessageOut:
+async def edit_message(
+    message_id: MessageId, body: MessageUpdate, access: RoomMemberDep, messages: MessageServiceDep
+) -> MessageOut:
     """Edit (sender only)."""
     return await messages.edit(access.room, message_id, access.user_id, body.content)
 
@@ -61,14 +67,16 @@ async def delete_message(message_id: MessageId, access: RoomMemberDep, messages:
 
 
 @router.put("/{message_id}/reactions/{emoji}", response_model=MessageOut)
-async def add_reaction(message_id: MessageId, emoji: str, access: RoomMemberDep,
-                       messages: MessageServiceDep) -> MessageOut:
+async def add_reaction(
+    message_id: MessageId, emoji: str, access: RoomMemberDep, messages: MessageServiceDep
+) -> MessageOut:
     """React (idempotent)."""
     return await messages.react(access.room, message_id, access.user_id, _emoji(emoji), add=True)
 
 
 @router.delete("/{message_id}/reactions/{emoji}", response_model=MessageOut)
-async def remove_reaction(message_id: MessageId, emoji: str, access: RoomMemberDep,
-                          messages: MessageServiceDep) -> MessageOut:
+async def remove_reaction(
+    message_id: MessageId, emoji: str, access: RoomMemberDep, messages: MessageServiceDep
+) -> MessageOut:
     """Take a reaction back (idempotent)."""
     return await messages.react(access.room, message_id, access.user_id, _emoji(emoji), add=False)

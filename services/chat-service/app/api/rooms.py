@@ -13,9 +13,15 @@ from chat_shared.auth import CurrentUser
 router = APIRouter(prefix="/rooms", tags=["rooms"])
 
 
-@router.post("", response_model=RoomOut, status_code=status.HTTP_201_CREATED,
-             responses={200: {"model": RoomOut, "description": "The pair's existing direct room"},
-                        403: {"description": "Not friends, or blocked"}})
+@router.post(
+    "",
+    response_model=RoomOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": RoomOut, "description": "The pair's existing direct room"},
+        403: {"description": "Not friends, or blocked"},
+    },
+)
 async def create_room(body: RoomCreate, user: CurrentUser, rooms: RoomServiceDep, response: Response) -> RoomOut:
     """A direct room (201 new, 200 existing: one per pair) or a group room of the caller's friends."""
     room, created = await rooms.create(user.id, body)

@@ -69,11 +69,20 @@ def stream_data(event_type: str, payload: Any) -> tuple[dict[str, Any], list[int
         room = {"id": payload.room_id, "type": payload.type, "name": payload.name, "member_ids": payload.member_ids}
         return {"room_id": payload.room_id, "room": room}, list(payload.member_ids)
     if event_type == "MemberJoined":
-        return ({"room_id": payload.room_id, "user_id": payload.user_id, "by_user_id": payload.by_user_id,
-                 "member_ids": payload.member_ids}, list(payload.member_ids))
+        return (
+            {
+                "room_id": payload.room_id,
+                "user_id": payload.user_id,
+                "by_user_id": payload.by_user_id,
+                "member_ids": payload.member_ids,
+            },
+            list(payload.member_ids),
+        )
     # MemberLeft: the remaining members and the one who left.
-    return ({"room_id": payload.room_id, "user_id": payload.user_id, "member_ids": payload.member_ids},
-            sorted({*payload.member_ids, payload.user_id}))
+    return (
+        {"room_id": payload.room_id, "user_id": payload.user_id, "member_ids": payload.member_ids},
+        sorted({*payload.member_ids, payload.user_id}),
+    )
 
 
 class FanOut:
@@ -104,8 +113,15 @@ class FanOut:
             members[payload.room_id] = list(payload.member_ids)
         if recipients is None:
             recipients = members.get(payload.room_id, [])
-        session.info["appends"].append(Append(str(envelope.event_id), recipients, SSE_EVENTS[envelope.event_type],
-                                              encode_data(data), envelope.occurred_at.timestamp()))
+        session.info["appends"].append(
+            Append(
+                str(envelope.event_id),
+                recipients,
+                SSE_EVENTS[envelope.event_type],
+                encode_data(data),
+                envelope.occurred_at.timestamp(),
+            )
+        )
 
     async def after(self, session: AsyncSession) -> None:
         """Append the batch's events, each once per event id (see :class:`UserLog`)."""

@@ -22,34 +22,56 @@ from chat_shared.outbox import Outbox
 
 PRODUCER = "chat-service"
 
-_MESSAGE_EVENTS = {"MessageSent": MessageSent, "MessageEdited": MessageEdited, "MessageDeleted": MessageDeleted,
-                   "ReactionsChanged": ReactionsChanged}
+_MESSAGE_EVENTS = {
+    "MessageSent": MessageSent,
+    "MessageEdited": MessageEdited,
+    "MessageDeleted": MessageDeleted,
+    "ReactionsChanged": ReactionsChanged,
+}
 
 
-def room_created(outbox: Outbox, session: AsyncSession, *, room_id: int, type_: str, name: str | None,
-                 member_ids: list[int], created_by: int, at: datetime) -> None:
+def room_created(
+    outbox: Outbox,
+    session: AsyncSession,
+    *,
+    room_id: int,
+    type_: str,
+    name: str | None,
+    member_ids: list[int],
+    created_by: int,
+    at: datetime,
+) -> None:
     """``RoomCreated`` on ``chat.events``."""
-    payload = RoomCreated(room_id=room_id, type=type_, name=name, member_ids=member_ids, created_by=created_by,
-                          at=at)
+    payload = RoomCreated(room_id=room_id, type=type_, name=name, member_ids=member_ids, created_by=created_by, at=at)
     outbox.add(session, new_event("RoomCreated", payload, PRODUCER), key=room_id)
 
 
-def member_joined(outbox: Outbox, session: AsyncSession, *, room_id: int, user_id: int, by_user_id: int,
-                  member_ids: list[int], at: datetime) -> None:
+def member_joined(
+    outbox: Outbox,
+    session: AsyncSession,
+    *,
+    room_id: int,
+    user_id: int,
+    by_user_id: int,
+    member_ids: list[int],
+    at: datetime,
+) -> None:
     """``MemberJoined`` on ``chat.events``."""
     payload = MemberJoined(room_id=room_id, user_id=user_id, by_user_id=by_user_id, member_ids=member_ids, at=at)
     outbox.add(session, new_event("MemberJoined", payload, PRODUCER), key=room_id)
 
 
-def member_left(outbox: Outbox, session: AsyncSession, *, room_id: int, user_id: int, member_ids: list[int],
-                at: datetime) -> None:
+def member_left(
+    outbox: Outbox, session: AsyncSession, *, room_id: int, user_id: int, member_ids: list[int], at: datetime
+) -> None:
     """``MemberLeft`` on ``chat.events``."""
     payload = MemberLeft(room_id=room_id, user_id=user_id, member_ids=member_ids, at=at)
     outbox.add(session, new_event("MemberLeft", payload, PRODUCER), key=room_id)
 
 
-def messages_read(outbox: Outbox, session: AsyncSession, *, room_id: int, user_id: int, last_read_seq: int,
-                  at: datetime) -> None:
+def messages_read(
+    outbox: Outbox, session: AsyncSession, *, room_id: int, user_id: int, last_read_seq: int, at: datetime
+) -> None:
     """``MessagesRead`` on ``chat.events``."""
     payload = MessagesRead(room_id=room_id, user_id=user_id, last_read_seq=last_read_seq, at=at)
     outbox.add(session, new_event("MessagesRead", payload, PRODUCER), key=room_id)

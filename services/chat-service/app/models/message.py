@@ -35,6 +35,9 @@ class Message(Document):
         name = "messages"
         indexes = [
             IndexModel([("room_id", ASCENDING), ("seq", ASCENDING)], unique=True, name="room_seq"),
-            IndexModel([("room_id", ASCENDING), ("sender_id", ASCENDING), ("dedupe_key", ASCENDING)],
-                       unique=True, name="room_sender_dedupe"),
+            IndexModel(
+                [("room_id", ASCENDING), ("sender_id", ASCENDING), ("dedupe_key", ASCENDING)],
+                unique=True,
+                name="room_sender_dedupe",
+            ),
         ]

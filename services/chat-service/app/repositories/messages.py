@@ -64,8 +64,9 @@ class MessageRepository:
             return await Message.find_one({"_id": oid, "room_id": room_id, "seq": {"$lte": last_seq}})
 
     @mongo_call("find")
-    async def page(self, room_id: int, last_seq: int, *, before: int | None, after: int | None,
-                   limit: int) -> list[Message]:
+    async def page(
+        self, room_id: int, last_seq: int, *, before: int | None, after: int | None, limit: int
+    ) -> list[Message]:
         """Up to ``limit`` messages in ascending seq: after ``after``, or the newest before ``before``."""
         if after is not None:
             query = {"room_id": room_id, "seq": {"$gt": after, "$lte": last_seq}}
@@ -89,30 +90,39 @@ class MessageRepository:
         if last_seq <= after_seq:
             return 0
         with mongo_timer("count"):
-            return int(await _collection().count_documents({
-                "room_id": room_id, "seq": {"$gt": after_seq, "$lte": last_seq},
-                "sender_id": {"$ne": user_id}, "deleted": {"$ne": True},
-            }))
+            return int(
+                await _collection().count_documents(
+                    {
+                        "room_id": room_id,
+                        "seq": {"$gt": after_seq, "$lte": last_seq},
+                        "sender_id": {"$ne": user_id},
+                        "deleted": {"$ne": True},
+                    }
+                )
+            )
 
     @mongo_call("update")
     async def set_content(self, message: Message, content: str, at: datetime) -> Message:
         """Replace the content of a (not deleted) message; sets ``edited_at``."""
         raw = await _collection().find_one_and_update(
             {"_id": message.id, "deleted": {"$ne": True}},
-            {"$set": {"content": content, "edited_at": at}}, return_document=ReturnDocument.AFTER)
+            {"$set": {"content": content, "edited_at": at}},
+            return_document=ReturnDocument.AFTER,
+        )
         return _parse(raw) or message
 
     @mongo_call("update")
     async def soft_delete(self, message: Message) -> bool:
         """Mark deleted and drop the content; False if it already was."""
         result = await _collection().update_one(
-            {"_id": message.id, "deleted": {"$ne": True}},
-            {"$set": {"deleted": True, "content": None, "reactions": []}})
+            {"_id": message.id, "deleted": {"$ne": True}}, {"$set": {"deleted": True, "content": None, "reactions": []}}
+        )
         return bool(result.modified_count)
 
     @mongo_call("update")
-    async def react(self, message_id: PydanticObjectId | None, emoji: str, user_id: int,
-                    add: bool) -> tuple[Message | None, bool]:
+    async def react(
+        self, message_id: PydanticObjectId | None, emoji: str, user_id: int, add: bool
+    ) -> tuple[Message | None, bool]:
         """Add or remove one user's reaction; (the message after, whether anything changed)."""
         pair = {"e": emoji, "u": user_id}
         query: dict[str, Any]

@@ -30,20 +30,32 @@ class PermissionRepository:
         """Which of ``others`` are friends of ``user_id``."""
         if not others:
             return set()
-        rows = await self.session.scalars(select(Friendship).where(
-            Friendship.active.is_(True),
-            or_(
-                (Friendship.user_low == user_id) & Friendship.user_high.in_(others),
-                (Friendship.user_high == user_id) & Friendship.user_low.in_(others),
-            )))
+        rows = await self.session.scalars(
+            select(Friendship).where(
+                Friendship.active.is_(True),
+                or_(
+                    (Friendship.user_low == user_id) & Friendship.user_high.in_(others),
+                    (Friendship.user_high == user_id) & Friendship.user_low.in_(others),
+                ),
+            )
+        )
         return {r.user_high if r.user_low == user_id else r.user_low for r in rows.all()}
 
     async def blocked_between(self, a: int, b: int) -> bool:
         """Whether either user blocks the other."""
-        row = (await self.session.scalars(select(Block.blocker_id).where(
-            Block.active.is_(True),
-            or_((Block.blocker_id == a) & (Block.blocked_id == b), (Block.blocker_id == b) & (Block.blocked_id == a)),
-        ).limit(1))).first()
+        row = (
+            await self.session.scalars(
+                select(Block.blocker_id)
+                .where(
+                    Block.active.is_(True),
+                    or_(
+                        (Block.blocker_id == a) & (Block.blocked_id == b),
+                        (Block.blocker_id == b) & (Block.blocked_id == a),
+                    ),
+                )
+                .limit(1)
+            )
+        ).first()
         return row is not None
 
     async def set_friendship(self, a: int, b: int, active: bool, at: datetime) -> None:

@@ -32,7 +32,8 @@ class RoomRepository:
     async def member_ids(self, room_id: int) -> list[int]:
         """Members of a room, by id."""
         rows = await self.session.scalars(
-            select(RoomMember.user_id).where(RoomMember.room_id == room_id).order_by(RoomMember.user_id))
+            select(RoomMember.user_id).where(RoomMember.room_id == room_id).order_by(RoomMember.user_id)
+        )
         return list(rows.all())
 
     async def members_of(self, room_ids: list[int]) -> dict[int, list[int]]:
@@ -40,16 +41,20 @@ class RoomRepository:
         result: dict[int, list[int]] = {r: [] for r in room_ids}
         if room_ids:
             rows = await self.session.execute(
-                select(RoomMember.room_id, RoomMember.user_id).where(RoomMember.room_id.in_(room_ids))
-                .order_by(RoomMember.room_id, RoomMember.user_id))
+                select(RoomMember.room_id, RoomMember.user_id)
+                .where(RoomMember.room_id.in_(room_ids))
+                .order_by(RoomMember.room_id, RoomMember.user_id)
+            )
             for room_id, user_id in rows.all():
                 result[room_id].append(user_id)
         return result
 
     async def count_members(self, room_id: int) -> int:
         """How many members a room has."""
-        return int(await self.session.scalar(
-            select(func.count()).select_from(RoomMember).where(RoomMember.room_id == room_id)) or 0)
+        return int(
+            await self.session.scalar(select(func.count()).select_from(RoomMember).where(RoomMember.room_id == room_id))
+            or 0
+        )
 
     def add_members(self, room_id: int, user_ids: list[int], now: datetime) -> None:
         """Stage membership rows."""
@@ -59,7 +64,8 @@ class RoomRepository:
     async def remove_member(self, room_id: int, user_id: int) -> bool:
         """Delete a membership; False if there was none."""
         result = await self.session.execute(
-            delete(RoomMember).where(RoomMember.room_id == room_id, RoomMember.user_id == user_id))
+            delete(RoomMember).where(RoomMember.room_id == room_id, RoomMember.user_id == user_id)
+        )
         return bool(getattr(result, "rowcount", 0))
 
     async def allocate_seq(self, room: Room, now: datetime) -> int:
@@ -69,9 +75,11 @@ class RoomRepository:
         ``room`` is brought up to date as already-written values, so the flush sends no second UPDATE.
         """
         await self.session.execute(
-            update(Room).where(Room.id == room.id)
+            update(Room)
+            .where(Room.id == room.id)
             .values(last_seq=Room.last_seq + 1, last_activity_at=now)
-            .execution_options(synchronize_session=False))
+            .execution_options(synchronize_session=False)
+        )
         seq = int(await self.session.scalar(select(Room.last_seq).where(Room.id == room.id)) or 0)
         set_committed_value(room, "last_seq", seq)
         set_committed_value(room, "last_activity_at", now)
@@ -82,14 +90,20 @@ class RoomRepository:
         result = await self.session.execute(
             update(RoomMember)
             .where(RoomMember.room_id == room_id, RoomMember.user_id == user_id, RoomMember.last_read_seq < seq)
-            .values(last_read_seq=seq).execution_options(synchronize_session=False))
+            .values(last_read_seq=seq)
+            .execution_options(synchronize_session=False)
+        )
         return bool(getattr(result, "rowcount", 0))
 
-    async def rooms_of(self, user_id: int, cursor: tuple[datetime, int] | None,
-                       limit: int) -> list[tuple[Room, RoomMember]]:
+    async def rooms_of(
+        self, user_id: int, cursor: tuple[datetime, int] | None, limit: int
+    ) -> list[tuple[Room, RoomMember]]:
         """The user's rooms with their membership, most recent activity first (keyset cursor)."""
-        stmt = (select(Room, RoomMember).join(RoomMember, RoomMember.room_id == Room.id)
-                .where(RoomMember.user_id == user_id))
+        stmt = (
+            select(Room, RoomMember)
+            .join(RoomMember, RoomMember.room_id == Room.id)
+            .where(RoomMember.user_id == user_id)
+        )
         if cursor is not None:
             at, room_id = cursor
             stmt = stmt.where(or_(Room.last_activity_at < at, and_(Room.last_activity_at == at, Room.id < room_id)))

@@ -74,9 +74,17 @@ class MessageService:
         seq = await rooms.allocate_seq(room, now)  # row lock on the room until our commit
         committed = seq - 1
         oid = ObjectId()
-        message = Message(id=oid, room_id=room.id, seq=seq, sender_id=user_id, content=body.content,
-                          message_type=body.message_type, client_msg_id=body.client_msg_id,
-                          dedupe_key=body.client_msg_id or f"~{oid}", created_at=now)
+        message = Message(
+            id=oid,
+            room_id=room.id,
+            seq=seq,
+            sender_id=user_id,
+            content=body.content,
+            message_type=body.message_type,
+            client_msg_id=body.client_msg_id,
+            dedupe_key=body.client_msg_id or f"~{oid}",
+            created_at=now,
+        )
         try:
             await self.repo.insert(message)
         except DuplicateKeyError:

@@ -82,8 +82,9 @@ class RoomService:
         if not await self.permissions.are_friends(user_id, other):
             raise Forbidden("Direct rooms are only between friends")
         now = utcnow()
-        room = Room(type=DIRECT, name=None, pair_key=key, created_by=user_id, last_seq=0, created_at=now,
-                    last_activity_at=now)
+        room = Room(
+            type=DIRECT, name=None, pair_key=key, created_by=user_id, last_seq=0, created_at=now, last_activity_at=now
+        )
         try:
             async with self.session.begin_nested():
                 self.session.add(room)
@@ -96,8 +97,16 @@ class RoomService:
             return await self.view(existing, user_id), False
         members = sorted((user_id, other))
         self.rooms.add_members(room.id, members, now)
-        events.room_created(self.outbox, self.session, room_id=room.id, type_=DIRECT, name=None,
-                            member_ids=members, created_by=user_id, at=now)
+        events.room_created(
+            self.outbox,
+            self.session,
+            room_id=room.id,
+            type_=DIRECT,
+            name=None,
+            member_ids=members,
+            created_by=user_id,
+            at=now,
+        )
         metrics.ROOMS_CREATED.labels(DIRECT).inc()
         return self._fresh_view(room, members), True
 
@@ -109,21 +118,38 @@ class RoomService:
         if strangers := [u for u in others if u not in friends]:
             raise Forbidden(f"Only friends can be invited (not: {', '.join(map(str, strangers[:10]))})")
         now = utcnow()
-        room = Room(type=GROUP, name=name, pair_key=None, created_by=user_id, last_seq=0, created_at=now,
-                    last_activity_at=now)
+        room = Room(
+            type=GROUP, name=name, pair_key=None, created_by=user_id, last_seq=0, created_at=now, last_activity_at=now
+        )
         self.session.add(room)
         await self.session.flush()
         members = sorted([user_id, *others])
         self.rooms.add_members(room.id, members, now)
-        events.room_created(self.outbox, self.session, room_id=room.id, type_=GROUP, name=name,
-                            member_ids=members, created_by=user_id, at=now)
+        events.room_created(
+            self.outbox,
+            self.session,
+            room_id=room.id,
+            type_=GROUP,
+            name=name,
+            member_ids=members,
+            created_by=user_id,
+            at=now,
+        )
         metrics.ROOMS_CREATED.labels(GROUP).inc()
         return self._fresh_view(room, members)
 
     @staticmethod
     def _fresh_view(room: Room, members: list[int]) -> RoomOut:
-        return RoomOut(id=room.id, type=room.type, name=room.name, member_ids=members, last_message=None,
-                       unread_count=0, last_read_seq=0, last_seq=0)
+        return RoomOut(
+            id=room.id,
+            type=room.type,
+            name=room.name,
+            member_ids=members,
+            last_message=None,
+            unread_count=0,
+            last_read_seq=0,
+            last_seq=0,
+        )
 
     async def view(self, room: Room, user_id: int, member: RoomMember | None = None) -> RoomOut:
         """One room as ``user_id`` sees it."""
@@ -131,11 +157,19 @@ class RoomService:
         read = member.last_read_seq if member else 0
         members = await self.rooms.member_ids(room.id)
         repo = MessageRepository()
-        last, unread = await asyncio.gather(repo.by_seqs([(room.id, room.last_seq)]),
-                                            repo.unread(room.id, user_id, read, room.last_seq))
-        return RoomOut(id=room.id, type=room.type, name=room.name, member_ids=members,
-                       last_message=message_out(last[room.id]) if room.id in last else None,
-                       unread_count=unread, last_read_seq=read, last_seq=room.last_seq)
+        last, unread = await asyncio.gather(
+            repo.by_seqs([(room.id, room.last_seq)]), repo.unread(room.id, user_id, read, room.last_seq)
+        )
+        return RoomOut(
+            id=room.id,
+            type=room.type,
+            name=room.name,
+            member_ids=members,
+            last_message=message_out(last[room.id]) if room.id in last else None,
+            unread_count=unread,
+            last_read_seq=read,
+            last_seq=room.last_seq,
+        )
 
     async def list(self, user_id: int, cursor: str | None, limit: int) -> RoomPage:
         """The caller's rooms, most recent activity first, with last message and unread count."""
@@ -146,12 +180,20 @@ class RoomService:
         members = await self.rooms.members_of(ids)
         repo = MessageRepository()
         last = await repo.by_seqs([(room.id, room.last_seq) for room, _ in rows])
-        unread = await asyncio.gather(*(repo.unread(room.id, user_id, m.last_read_seq, room.last_seq)
-                                        for room, m in rows))
+        unread = await asyncio.gather(
+            *(repo.unread(room.id, user_id, m.last_read_seq, room.last_seq) for room, m in rows)
+        )
         items = [
-            RoomOut(id=room.id, type=room.type, name=room.name, member_ids=members[room.id],
-                    last_message=message_out(last[room.id]) if room.id in last else None,
-                    unread_count=count, last_read_seq=m.last_read_seq, last_seq=room.last_seq)
+            RoomOut(
+                id=room.id,
+                type=room.type,
+                name=room.name,
+                member_ids=members[room.id],
+                last_message=message_out(last[room.id]) if room.id in last else None,
+                unread_count=count,
+                last_read_seq=m.last_read_seq,
+                last_seq=room.last_seq,
+            )
             for (room, m), count in zip(rows, unread, strict=True)
         ]
         return RoomPage(items=items, next_cursor=encode_cursor(rows[-1][0]) if more and rows else None)
@@ -170,8 +212,9 @@ class RoomService:
         self.rooms.add_members(room.id, [invitee], now)
         await self.session.flush()
         members = await self.rooms.member_ids(room.id)
-        events.member_joined(self.outbox, self.session, room_id=room.id, user_id=invitee, by_user_id=inviter,
-                             member_ids=members, at=now)
+        events.member_joined(
+            self.outbox, self.session, room_id=room.id, user_id=invitee, by_user_id=inviter, member_ids=members, at=now
+        )
         return await self.view(room, inviter)
 
     async def leave(self, room: Room, user_id: int) -> None:
@@ -180,8 +223,7 @@ class RoomService:
             raise BadRequest("A direct room cannot be left")
         await self.rooms.remove_member(room.id, user_id)
         members = await self.rooms.member_ids(room.id)
-        events.member_left(self.outbox, self.session, room_id=room.id, user_id=user_id, member_ids=members,
-                           at=utcnow())
+        events.member_left(self.outbox, self.session, room_id=room.id, user_id=user_id, member_ids=members, at=utcnow())
 
     async def mark_read(self, room: Room, member: RoomMember, seq: int) -> ReadOut:
         """Move the caller's read position forward (capped at the room's last seq); never backwards."""
@@ -189,8 +231,9 @@ class RoomService:
         position = member.last_read_seq
         if target > position and await self.rooms.advance_read(room.id, member.user_id, target):
             position = target
-            events.messages_read(self.outbox, self.session, room_id=room.id, user_id=member.user_id,
-                                 last_read_seq=target, at=utcnow())
+            events.messages_read(
+                self.outbox, self.session, room_id=room.id, user_id=member.user_id, last_read_seq=target, at=utcnow()
+            )
         else:
             refreshed = await self.rooms.member(room.id, member.user_id)
             position = max(position, refreshed.last_read_seq if refreshed else 0)

@@ -19,10 +19,17 @@ def reactions_map(pairs: list[dict[str, Any]]) -> dict[str, list[int]]:
 def message_out(message: Message) -> MessageOut:
     """The public message object."""
     return MessageOut(
-        id=str(message.id), room_id=message.room_id, seq=message.seq, sender_id=message.sender_id,
-        content=None if message.deleted else message.content, message_type=message.message_type,
-        client_msg_id=message.client_msg_id, created_at=message.created_at, edited_at=message.edited_at,
-        deleted=message.deleted, reactions=reactions_map(message.reactions),
+        id=str(message.id),
+        room_id=message.room_id,
+        seq=message.seq,
+        sender_id=message.sender_id,
+        content=None if message.deleted else message.content,
+        message_type=message.message_type,
+        client_msg_id=message.client_msg_id,
+        created_at=message.created_at,
+        edited_at=message.edited_at,
+        deleted=message.deleted,
+        reactions=reactions_map(message.reactions),
     )
 
 

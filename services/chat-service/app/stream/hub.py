@@ -86,8 +86,10 @@ class StreamHub:
         self._loop = asyncio.get_running_loop()
         self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.subscribe("chat:hub")  # keeps the connection open while no user is subscribed
-        self._tasks = [asyncio.create_task(self._listen(), name="stream-hub-listener"),
-                       asyncio.create_task(self._heartbeat(), name="stream-hub-heartbeat")]
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="stream-hub-listener"),
+            asyncio.create_task(self._heartbeat(), name="stream-hub-heartbeat"),
+        ]
 
     def request_shutdown(self) -> None:
         """Close every stream now (thread/signal safe); called when the server starts to stop."""
@@ -233,8 +235,9 @@ class StreamHub:
         """
         if not entries:
             return
-        body = b"".join(frame(entry_id, fields.get("e", "message"), fields.get("d", "{}"))
-                        for entry_id, fields in entries)
+        body = b"".join(
+            frame(entry_id, fields.get("e", "message"), fields.get("d", "{}")) for entry_id, fields in entries
+        )
         delivered = await self._write_all(group, body, WRITE_TIMEOUT_S)
         for conn in delivered:
             conn.last_id = entries[-1][0]

@@ -70,6 +70,7 @@ def parse_wake_up(message: str) -> WakeUp | None:
     prev, entry_id, event, at, data = parts
     return WakeUp(prev, (entry_id, {"e": event, "d": data, "t": at}))
 
+
 DEDUPE_TTL_S = 7 * 24 * 3600  # the topics' retention: a redelivery can only come from within it
 
 
@@ -117,11 +118,19 @@ class UserLog:
         self._script = redis.register_script(_APPEND)
         self._lua = True
 
-    def _script_call(self, event_id: str, user_ids: list[int], event: str, data: str,
-                     at: float) -> tuple[list[str], list[Any]]:
+    def _script_call(
+        self, event_id: str, user_ids: list[int], event: str, data: str, at: float
+    ) -> tuple[list[str], list[Any]]:
         keys = [f"chat:fanout:{event_id}", *(stream_key(u) for u in user_ids)]
-        args: list[Any] = [DEDUPE_TTL_S, self.maxlen, self.ttl_s, event, data, repr(at),
-                           *(channel(u) for u in user_ids)]
+        args: list[Any] = [
+            DEDUPE_TTL_S,
+            self.maxlen,
+            self.ttl_s,
+            event,
+            data,
+            repr(at),
+            *(channel(u) for u in user_ids),
+        ]
         return keys, args
 
     async def append_many(self, appends: list[Append]) -> list[bool]:
@@ -165,8 +174,9 @@ class UserLog:
             return False
         for user_id in user_ids:
             prev = await self.latest_id(user_id)
-            entry_id = await self.redis.xadd(stream_key(user_id), {"e": event, "d": data, "t": repr(at)},
-                                             maxlen=self.maxlen, approximate=True)
+            entry_id = await self.redis.xadd(
+                stream_key(user_id), {"e": event, "d": data, "t": repr(at)}, maxlen=self.maxlen, approximate=True
+            )
             await self.redis.expire(stream_key(user_id), self.ttl_s)
             await self.redis.publish(channel(user_id), wake_up_message(prev, str(entry_id), event, repr(at), data))
         return True

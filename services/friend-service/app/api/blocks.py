@@ -11,16 +11,25 @@ from chat_shared.auth import CurrentUser
 router = APIRouter(prefix="/blocks", tags=["blocks"])
 
 
-@router.post("", response_model=BlockOut, status_code=status.HTTP_201_CREATED, responses={
-    400: {"description": "Yourself"}, 404: {"description": "No such user"}, 409: {"description": "Already blocked"}})
+@router.post(
+    "",
+    response_model=BlockOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        400: {"description": "Yourself"},
+        404: {"description": "No such user"},
+        409: {"description": "Already blocked"},
+    },
+)
 async def block(body: UserRef, user: CurrentUser, friends: FriendServiceDep) -> BlockOut:
     """Block a user; any friendship and pending request between you end."""
     return await friends.block(user.id, body.user_id)
 
 
 @router.get("", response_model=BlockPage)
-async def list_blocks(user: CurrentUser, friends: FriendServiceDep, limit: Limit = 50,
-                      cursor: Cursor = None) -> BlockPage:
+async def list_blocks(
+    user: CurrentUser, friends: FriendServiceDep, limit: Limit = 50, cursor: Cursor = None
+) -> BlockPage:
     """Users the caller blocked, by user id."""
     return await friends.blocks(user.id, cursor, limit)
 

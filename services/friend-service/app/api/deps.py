@@ -13,8 +13,13 @@ from chat_shared.db import SessionDep
 def get_friend_service(request: Request, session: SessionDep) -> FriendService:
     """Friend use cases bound to this request's session (and its caller's token, for fallback lookups)."""
     state = request.app.state
-    return FriendService(session=session, outbox=state.outbox, directory=state.user_directory,
-                         presence=state.presence, authorization=request.headers.get("authorization"))
+    return FriendService(
+        session=session,
+        outbox=state.outbox,
+        directory=state.user_directory,
+        presence=state.presence,
+        authorization=request.headers.get("authorization"),
+    )
 
 
 FriendServiceDep = Annotated[FriendService, Depends(get_friend_service)]

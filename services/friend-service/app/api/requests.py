@@ -13,13 +13,25 @@ from chat_shared.auth import CurrentUser
 router = APIRouter(prefix="/friends/requests", tags=["friend requests"])
 
 
-@router.post("", response_model=FriendRequestOut, status_code=status.HTTP_201_CREATED, responses={
-    200: {"description": "The other user had already asked you: their request is accepted", "model": FriendRequestOut},
-    400: {"description": "To yourself"}, 403: {"description": "Blocked either way"},
-    404: {"description": "No such user"}, 409: {"description": "Already friends or already pending"},
-    503: {"description": "user-service is needed to find the user and is down"}})
-async def send_request(body: UserRef, user: CurrentUser, friends: FriendServiceDep,
-                       response: Response) -> FriendRequestOut:
+@router.post(
+    "",
+    response_model=FriendRequestOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {
+            "description": "The other user had already asked you: their request is accepted",
+            "model": FriendRequestOut,
+        },
+        400: {"description": "To yourself"},
+        403: {"description": "Blocked either way"},
+        404: {"description": "No such user"},
+        409: {"description": "Already friends or already pending"},
+        503: {"description": "user-service is needed to find the user and is down"},
+    },
+)
+async def send_request(
+    body: UserRef, user: CurrentUser, friends: FriendServiceDep, response: Response
+) -> FriendRequestOut:
     """Ask a user to be friends."""
     request, created = await friends.send_request(user.id, body.user_id)
     if not created:
@@ -28,9 +40,13 @@ async def send_request(body: UserRef, user: CurrentUser, friends: FriendServiceD
 
 
 @router.get("", response_model=RequestPage)
-async def list_requests(user: CurrentUser, friends: FriendServiceDep,
-                        direction: Literal["incoming", "outgoing"] = "incoming",
-                        limit: Limit = 50, cursor: Cursor = None) -> RequestPage:
+async def list_requests(
+    user: CurrentUser,
+    friends: FriendServiceDep,
+    direction: Literal["incoming", "outgoing"] = "incoming",
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> RequestPage:
     """Pending requests to (incoming) or from (outgoing) the caller, newest first."""
     return await friends.pending(user.id, direction == "incoming", cursor, limit)
 

@@ -19,15 +19,17 @@ PRESENCE_GROUP = "friend-service.presence"
 async def on_user_registered(session: AsyncSession, envelope: EventEnvelope, payload: Any) -> None:
     """Insert the user if absent (its version is ``created_at``, older than any update)."""
     assert isinstance(payload, UserRegistered)
-    await UserReplica(session).upsert_if_newer(payload.user_id, payload.username, payload.display_name,
-                                               payload.created_at)
+    await UserReplica(session).upsert_if_newer(
+        payload.user_id, payload.username, payload.display_name, payload.created_at
+    )
 
 
 async def on_profile_updated(session: AsyncSession, envelope: EventEnvelope, payload: Any) -> None:
     """Upsert the user only if this update is newer than the row."""
     assert isinstance(payload, UserProfileUpdated)
-    await UserReplica(session).upsert_if_newer(payload.user_id, payload.username, payload.display_name,
-                                               payload.updated_at)
+    await UserReplica(session).upsert_if_newer(
+        payload.user_id, payload.username, payload.display_name, payload.updated_at
+    )
 
 
 REPLICA_HANDLERS: dict[str, Handler] = {

@@ -30,10 +30,13 @@ _REQUEST_EVENTS = {
 
 def request_event(outbox: Outbox, session: AsyncSession, event_type: str, request: FriendRequest) -> None:
     """One of the four request events, carrying both user ids."""
-    payload = _REQUEST_EVENTS[event_type](at=request.responded_at or request.created_at, request_id=request.id,
-                                          requester_id=request.requester_id, addressee_id=request.addressee_id)
-    outbox.add(session, new_event(event_type, payload, PRODUCER),
-               key=min(request.requester_id, request.addressee_id))
+    payload = _REQUEST_EVENTS[event_type](
+        at=request.responded_at or request.created_at,
+        request_id=request.id,
+        requester_id=request.requester_id,
+        addressee_id=request.addressee_id,
+    )
+    outbox.add(session, new_event(event_type, payload, PRODUCER), key=min(request.requester_id, request.addressee_id))
 
 
 def friend_removed(outbox: Outbox, session: AsyncSession, user_id: int, friend_id: int) -> None:
@@ -42,13 +45,22 @@ def friend_removed(outbox: Outbox, session: AsyncSession, user_id: int, friend_i
     outbox.add(session, new_event("FriendRemoved", payload, PRODUCER), key=min(user_id, friend_id))
 
 
-def user_blocked(outbox: Outbox, session: AsyncSession, blocker_id: int, blocked_id: int,
-                 unblocked: bool = False) -> None:
+def user_blocked(
+    outbox: Outbox, session: AsyncSession, blocker_id: int, blocked_id: int, unblocked: bool = False
+) -> None:
     """``UserBlocked`` or ``UserUnblocked``."""
     key = min(blocker_id, blocked_id)
     if unblocked:
-        outbox.add(session, new_event("UserUnblocked", UserUnblocked(at=utcnow(), blocker_id=blocker_id,
-                                                                     blocked_id=blocked_id), PRODUCER), key=key)
+        outbox.add(
+            session,
+            new_event(
+                "UserUnblocked", UserUnblocked(at=utcnow(), blocker_id=blocker_id, blocked_id=blocked_id), PRODUCER
+            ),
+            key=key,
+        )
     else:
-        outbox.add(session, new_event("UserBlocked", UserBlocked(at=utcnow(), blocker_id=blocker_id,
-                                                                 blocked_id=blocked_id), PRODUCER), key=key)
+        outbox.add(
+            session,
+            new_event("UserBlocked", UserBlocked(at=utcnow(), blocker_id=blocker_id, blocked_id=blocked_id), PRODUCER),
+            key=key,
+        )

@@ -4,5 +4,13 @@ from app.models.friend import Block, FriendPair, FriendRequest, Friendship, Repl
 from chat_shared.consumer import ProcessedEvent
 from chat_shared.outbox import OutboxRecord
 
-__all__ = ["Block", "FriendPair", "FriendRequest", "Friendship", "OutboxRecord", "ProcessedEvent",
-           "ReplicaUser", "RequestStatus"]
+__all__ = [
+    "Block",
+    "FriendPair",
+    "FriendRequest",
+    "Friendship",
+    "OutboxRecord",
+    "ProcessedEvent",
+    "ReplicaUser",
+    "RequestStatus",
+]

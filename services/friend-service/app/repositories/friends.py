@@ -41,9 +41,11 @@ class FriendRepository:
             await self.session.execute(ins.on_duplicate_key_update(version=FriendPair.version + 1))
         else:
             lite = sqlite.insert(FriendPair).values(user_low=low, user_high=high, version=0)
-            await self.session.execute(lite.on_conflict_do_update(
-                index_elements=[FriendPair.user_low, FriendPair.user_high],
-                set_={"version": FriendPair.version + 1}))
+            await self.session.execute(
+                lite.on_conflict_do_update(
+                    index_elements=[FriendPair.user_low, FriendPair.user_high], set_={"version": FriendPair.version + 1}
+                )
+            )
 
     # --- requests ---------------------------------------------------------------------------------
 
@@ -59,8 +61,9 @@ class FriendRepository:
         stmt = select(FriendRequest).where(FriendRequest.pending_pair == pair_key(a, b)).with_for_update()
         return (await self.session.scalars(stmt.execution_options(populate_existing=True))).first()
 
-    async def pending_page(self, user_id: int, incoming: bool, before_id: int | None,
-                           limit: int) -> list[FriendRequest]:
+    async def pending_page(
+        self, user_id: int, incoming: bool, before_id: int | None, limit: int
+    ) -> list[FriendRequest]:
         """Pending requests to (incoming) or from the user, newest first, before a cursor."""
         column = FriendRequest.addressee_id if incoming else FriendRequest.requester_id
         stmt = select(FriendRequest).where(column == user_id, FriendRequest.status == RequestStatus.PENDING.value)
@@ -80,9 +83,14 @@ class FriendRepository:
 
     async def remove_friendship(self, a: int, b: int) -> bool:
         """Delete both rows; True if the friendship existed."""
-        result = await self.session.execute(delete(Friendship).where(or_(
-            and_(Friendship.user_id == a, Friendship.friend_id == b),
-            and_(Friendship.user_id == b, Friendship.friend_id == a))))
+        result = await self.session.execute(
+            delete(Friendship).where(
+                or_(
+                    and_(Friendship.user_id == a, Friendship.friend_id == b),
+                    and_(Friendship.user_id == b, Friendship.friend_id == a),
+                )
+            )
+        )
         return bool(getattr(result, "rowcount", 0))
 
     async def friends_page(self, user_id: int, after_id: int | None, limit: int) -> list[FriendRow]:
@@ -91,9 +99,11 @@ class FriendRepository:
         Plain column rows, not ORM entities: this is the hot read, and building identity-mapped
         objects for a page of 100 costs more than the query itself.
         """
-        stmt = (select(Friendship.friend_id, Friendship.since, ReplicaUser.username, ReplicaUser.display_name)
-                .outerjoin(ReplicaUser, ReplicaUser.id == Friendship.friend_id)
-                .where(Friendship.user_id == user_id))
+        stmt = (
+            select(Friendship.friend_id, Friendship.since, ReplicaUser.username, ReplicaUser.display_name)
+            .outerjoin(ReplicaUser, ReplicaUser.id == Friendship.friend_id)
+            .where(Friendship.user_id == user_id)
+        )
         if after_id is not None:
             stmt = stmt.where(Friendship.friend_id > after_id)
         rows = await self.session.execute(stmt.order_by(Friendship.friend_id).limit(limit))
@@ -107,17 +117,27 @@ class FriendRepository:
 
     async def blocked_either_way(self, a: int, b: int) -> bool:
         """Whether either user blocked the other."""
-        found = await self.session.scalar(select(Block.blocker_id).where(or_(
-            and_(Block.blocker_id == a, Block.blocked_id == b),
-            and_(Block.blocker_id == b, Block.blocked_id == a))).limit(1))
+        found = await self.session.scalar(
+            select(Block.blocker_id)
+            .where(
+                or_(
+                    and_(Block.blocker_id == a, Block.blocked_id == b),
+                    and_(Block.blocker_id == b, Block.blocked_id == a),
+                )
+            )
+            .limit(1)
+        )
         return found is not None
 
-    async def blocks_page(self, blocker_id: int, after_id: int | None,
-                          limit: int) -> list[tuple[Block, ReplicaUser | None]]:
+    async def blocks_page(
+        self, blocker_id: int, after_id: int | None, limit: int
+    ) -> list[tuple[Block, ReplicaUser | None]]:
         """Users blocked by ``blocker_id``, by id after a cursor."""
-        stmt = (select(Block, ReplicaUser)
-                .outerjoin(ReplicaUser, ReplicaUser.id == Block.blocked_id)
-                .where(Block.blocker_id == blocker_id))
+        stmt = (
+            select(Block, ReplicaUser)
+            .outerjoin(ReplicaUser, ReplicaUser.id == Block.blocked_id)
+            .where(Block.blocker_id == blocker_id)
+        )
         if after_id is not None:
             stmt = stmt.where(Block.blocked_id > after_id)
         rows = await self.session.execute(stmt.order_by(Block.blocked_id).limit(limit))

@@ -41,17 +41,24 @@ class UserReplica:
             ins = mysql.insert(ReplicaUser).values(**values)
             newer = ins.inserted.updated_at > ReplicaUser.updated_at
             # MySQL applies the assignments left to right: updated_at must come last.
-            stmt = ins.on_duplicate_key_update({
-                "username": func.if_(newer, ins.inserted.username, ReplicaUser.username),
-                "display_name": func.if_(newer, ins.inserted.display_name, ReplicaUser.display_name),
-                "updated_at": func.if_(newer, ins.inserted.updated_at, ReplicaUser.updated_at),
-            })
+            stmt = ins.on_duplicate_key_update(
+                {
+                    "username": func.if_(newer, ins.inserted.username, ReplicaUser.username),
+                    "display_name": func.if_(newer, ins.inserted.display_name, ReplicaUser.display_name),
+                    "updated_at": func.if_(newer, ins.inserted.updated_at, ReplicaUser.updated_at),
+                }
+            )
             await self.session.execute(stmt)
             return
         lite = sqlite.insert(ReplicaUser).values(**values)
-        await self.session.execute(lite.on_conflict_do_update(
-            index_elements=[ReplicaUser.id],
-            set_={"username": lite.excluded.username, "display_name": lite.excluded.display_name,
-                  "updated_at": lite.excluded.updated_at},
-            where=lite.excluded.updated_at > ReplicaUser.updated_at,
-        ))
+        await self.session.execute(
+            lite.on_conflict_do_update(
+                index_elements=[ReplicaUser.id],
+                set_={
+                    "username": lite.excluded.username,
+                    "display_name": lite.excluded.display_name,
+                    "updated_at": lite.excluded.updated_at,
+                },
+                where=lite.excluded.updated_at > ReplicaUser.updated_at,
+            )
+        )

@@ -26,8 +26,13 @@ from chat_shared.outbox import Outbox
 
 def request_out(request: FriendRequest) -> FriendRequestOut:
     """The public shape of a request."""
-    return FriendRequestOut(id=request.id, requester_id=request.requester_id, addressee_id=request.addressee_id,
-                            status=request.status, created_at=request.created_at)
+    return FriendRequestOut(
+        id=request.id,
+        requester_id=request.requester_id,
+        addressee_id=request.addressee_id,
+        status=request.status,
+        created_at=request.created_at,
+    )
 
 
 @dataclass
@@ -68,8 +73,13 @@ class FriendService:
             await self._accept(pending)
             FRIEND_REQUESTS.labels("auto_accepted").inc()
             return request_out(pending), False
-        request = FriendRequest(requester_id=me, addressee_id=other, status=RequestStatus.PENDING.value,
-                                pending_pair=pair_key(me, other), created_at=utcnow())
+        request = FriendRequest(
+            requester_id=me,
+            addressee_id=other,
+            status=RequestStatus.PENDING.value,
+            pending_pair=pair_key(me, other),
+            created_at=utcnow(),
+        )
         try:
             async with self.session.begin_nested():
                 self.session.add(request)
@@ -149,10 +159,19 @@ class FriendService:
         next_cursor = str(rows[limit - 1].friend_id) if len(rows) > limit else None
         rows = rows[:limit]
         online = await self.presence.online([r.friend_id for r in rows])
-        return FriendPage(items=[
-            FriendOut(user_id=r.friend_id, username=r.username or "", display_name=r.display_name or "",
-                      is_online=r.friend_id in online, since=r.since)
-            for r in rows], next_cursor=next_cursor)
+        return FriendPage(
+            items=[
+                FriendOut(
+                    user_id=r.friend_id,
+                    username=r.username or "",
+                    display_name=r.display_name or "",
+                    is_online=r.friend_id in online,
+                    since=r.since,
+                )
+                for r in rows
+            ],
+            next_cursor=next_cursor,
+        )
 
     async def unfriend(self, me: int, other: int) -> None:
         """End the friendship for both; 404 if there is none."""
@@ -189,8 +208,9 @@ class FriendService:
         events.user_blocked(self.outbox, self.session, me, other)
         BLOCKS.labels("blocked").inc()
         user = await ensure_user(self.session, self.directory, other, self.authorization)
-        return BlockOut(user_id=other, username=user.username, display_name=user.display_name,
-                        created_at=block.created_at)
+        return BlockOut(
+            user_id=other, username=user.username, display_name=user.display_name, created_at=block.created_at
+        )
 
     async def unblock(self, me: int, other: int) -> None:
         """Lift a block (the friendship is not restored)."""
@@ -207,7 +227,15 @@ class FriendService:
         """Users the caller blocked."""
         rows = await self.repo.blocks_page(me, cursor, limit + 1)
         next_cursor = str(rows[limit - 1][0].blocked_id) if len(rows) > limit else None
-        return BlockPage(items=[
-            BlockOut(user_id=b.blocked_id, username=u.username if u else "", display_name=u.display_name if u else "",
-                     created_at=b.created_at)
-            for b, u in rows[:limit]], next_cursor=next_cursor)
+        return BlockPage(
+            items=[
+                BlockOut(
+                    user_id=b.blocked_id,
+                    username=u.username if u else "",
+                    display_name=u.display_name if u else "",
+                    created_at=b.created_at,
+                )
+                for b, u in rows[:limit]
+            ],
+            next_cursor=next_cursor,
+        )

@@ -86,8 +86,12 @@ class UserDirectory:
     @classmethod
     def from_settings(cls, settings: Settings) -> UserDirectory:
         """A directory configured from settings."""
-        return cls(settings.user_service_url, settings.user_lookup_timeout_s,
-                   settings.user_lookup_failure_threshold, settings.user_lookup_open_s)
+        return cls(
+            settings.user_service_url,
+            settings.user_lookup_timeout_s,
+            settings.user_lookup_failure_threshold,
+            settings.user_lookup_open_s,
+        )
 
     async def close(self) -> None:
         """Close the connection pool."""
@@ -104,14 +108,16 @@ class UserDirectory:
         """The user from user-service, None if it has no such user; 503 when it cannot answer."""
         if self.breaker.is_open:
             USER_LOOKUP_FALLBACK.labels("circuit_open").inc()
-            raise ServiceUnavailable("User directory unavailable, try again later",
-                                     retry_after=self.breaker.retry_after())
+            raise ServiceUnavailable(
+                "User directory unavailable, try again later", retry_after=self.breaker.retry_after()
+            )
         headers = tracing.outgoing_headers()
         if authorization:
             headers["Authorization"] = authorization
         try:
             response = await asyncio.wait_for(
-                self._client.get("/users", params={"ids": str(user_id)}, headers=headers), self.timeout_s)
+                self._client.get("/users", params={"ids": str(user_id)}, headers=headers), self.timeout_s
+            )
         except (httpx.HTTPError, TimeoutError, OSError) as exc:
             raise self._fail(repr(exc)) from exc
         if response.status_code >= 500:
@@ -122,17 +128,25 @@ class UserDirectory:
         self.breaker.success()
         try:
             items = response.json()["items"]
-            found = [RemoteUser(id=int(i["id"]), username=str(i["username"]), display_name=str(i["display_name"]),
-                                created_at=datetime.fromisoformat(str(i["created_at"]).replace("Z", "+00:00")))
-                     for i in items if int(i["id"]) == user_id]
+            found = [
+                RemoteUser(
+                    id=int(i["id"]),
+                    username=str(i["username"]),
+                    display_name=str(i["display_name"]),
+                    created_at=datetime.fromisoformat(str(i["created_at"]).replace("Z", "+00:00")),
+                )
+                for i in items
+                if int(i["id"]) == user_id
+            ]
         except (ValueError, KeyError, TypeError) as exc:
             raise self._fail(f"unexpected body: {exc!r}", counts=False) from exc
         USER_LOOKUP_FALLBACK.labels("hit" if found else "miss").inc()
         return found[0] if found else None
 
 
-async def ensure_user(session: AsyncSession, directory: UserDirectory, user_id: int,
-                      authorization: str | None) -> ReplicaUser:
+async def ensure_user(
+    session: AsyncSession, directory: UserDirectory, user_id: int, authorization: str | None
+) -> ReplicaUser:
     """The user from the replica, else from user-service (then replicated); 404 if nobody knows them.
 
     A looked-up row is versioned with the account's ``created_at``, the oldest version there is, so

@@ -137,16 +137,23 @@ class TokenVerifier:
                 algorithms=[self._algorithm],
                 audience=self._audience,
                 issuer=self._issuer,
-                options={"require_exp": True, "require_iat": True, "require_sub": True, "require_jti": True,
-                         "require_aud": True, "require_iss": True},
+                options={
+                    "require_exp": True,
+                    "require_iat": True,
+                    "require_sub": True,
+                    "require_jti": True,
+                    "require_aud": True,
+                    "require_iss": True,
+                },
             )
         except ExpiredSignatureError as exc:
             raise Unauthorized("Token expired") from exc
         except JOSEError as exc:
             raise Unauthorized("Invalid token") from exc
         try:
-            return AuthUser(id=int(claims["sub"]), username=str(claims.get("username", "")),
-                            token_id=str(claims["jti"]))
+            return AuthUser(
+                id=int(claims["sub"]), username=str(claims.get("username", "")), token_id=str(claims["jti"])
+            )
         except (KeyError, ValueError) as exc:
             raise Unauthorized("Invalid token") from exc
 
@@ -164,8 +171,18 @@ def signing_key(private_pem: str, algorithm: str) -> Any:
     return jwk.construct(private_pem, algorithm)
 
 
-def sign_access_token(private_key: Any, kid: str, algorithm: str, *, user_id: int, username: str, issuer: str,
-                      audience: str, ttl_s: int, now: datetime) -> str:
+def sign_access_token(
+    private_key: Any,
+    kid: str,
+    algorithm: str,
+    *,
+    user_id: int,
+    username: str,
+    issuer: str,
+    audience: str,
+    ttl_s: int,
+    now: datetime,
+) -> str:
     """An access token in the one format :class:`TokenVerifier` accepts (user-service and tests sign).
 
     ``private_key`` is a key from :func:`signing_key` (or a PEM, at ~50 ms per call).

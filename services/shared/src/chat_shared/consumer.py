@@ -49,6 +49,8 @@ class BatchHooks(Protocol):
 
     async def after(self, session: AsyncSession) -> None:
         """Called after the last handler; raising rolls the batch back like a failing handler."""
+
+
 TRANSIENT = (OperationalError, PoolTimeout, ConnectionError, TimeoutError, OSError)
 
 
@@ -176,11 +178,20 @@ class EventConsumer:
                 seen: set[str] = set()
                 if self._track:
                     ids = [str(envelope.event_id) for _, envelope, _ in items]
-                    seen.update((await session.scalars(select(ProcessedEvent.event_id).where(
-                        ProcessedEvent.consumer == self.group_id, ProcessedEvent.event_id.in_(ids)))).all())
+                    seen.update(
+                        (
+                            await session.scalars(
+                                select(ProcessedEvent.event_id).where(
+                                    ProcessedEvent.consumer == self.group_id, ProcessedEvent.event_id.in_(ids)
+                                )
+                            )
+                        ).all()
+                    )
                 if self._hooks is not None:
-                    await self._hooks.before(session, [(envelope, payload) for _, envelope, payload in items
-                                                       if str(envelope.event_id) not in seen])
+                    await self._hooks.before(
+                        session,
+                        [(envelope, payload) for _, envelope, payload in items if str(envelope.event_id) not in seen],
+                    )
                 results = []
                 for record, envelope, payload in items:
                     event_id = str(envelope.event_id)
@@ -235,8 +246,13 @@ class EventConsumer:
         self, record: ConsumerRecord[bytes, bytes], envelope: EventEnvelope, exc: BaseException, attempt: int
     ) -> None:
         delay = min(0.2 * 2 ** min(attempt, 6), 10.0)
-        log.warning("consumer_transient_error", group=self.group_id, event_type=envelope.event_type,
-                    error=repr(exc)[:200], retry_in_s=delay)
+        log.warning(
+            "consumer_transient_error",
+            group=self.group_id,
+            event_type=envelope.event_type,
+            error=repr(exc)[:200],
+            retry_in_s=delay,
+        )
         metrics.EVENTS_CONSUMED.labels(self._service, record.topic, envelope.event_type, "retried").inc()
         if self._stopping:
             raise asyncio.CancelledError
@@ -263,9 +279,11 @@ class EventConsumer:
         except IntegrityError:
             # A concurrent delivery of the same event (during a rebalance) won the processed-record insert.
             async with self._sessionmaker() as session:
-                if await session.scalar(select(ProcessedEvent.event_id).where(
-                        ProcessedEvent.consumer == self.group_id,
-                        ProcessedEvent.event_id == str(envelope.event_id))):
+                if await session.scalar(
+                    select(ProcessedEvent.event_id).where(
+                        ProcessedEvent.consumer == self.group_id, ProcessedEvent.event_id == str(envelope.event_id)
+                    )
+                ):
                     return "duplicate"
             raise
 
@@ -284,8 +302,14 @@ class EventConsumer:
             raise
         metrics.EVENTS_DLQ.labels(self._service, record.topic).inc()
         metrics.EVENTS_CONSUMED.labels(self._service, record.topic, event_type, "dlq").inc()
-        log.error("event_dead_lettered", topic=record.topic, offset=record.offset, group=self.group_id,
-                  event_type=event_type, error=error[:300])
+        log.error(
+            "event_dead_lettered",
+            topic=record.topic,
+            offset=record.offset,
+            group=self.group_id,
+            event_type=event_type,
+            error=error[:300],
+        )
 
     @staticmethod
     def _bind_context(envelope: EventEnvelope, record: ConsumerRecord[bytes, bytes]) -> None:

@@ -70,8 +70,7 @@ def health_router(service: str) -> APIRouter:
             return JSONResponse({"status": "ready", "service": service, "checks": report})
         down = ", ".join(n for n, v in report.items() if v == "unavailable")
         return JSONResponse(
-            {"detail": f"not ready: {down} unavailable", "status": "not_ready", "service": service,
-             "checks": report},
+            {"detail": f"not ready: {down} unavailable", "status": "not_ready", "service": service, "checks": report},
             status_code=503,
         )
 

@@ -35,8 +35,9 @@ def create_producer(settings: ServiceSettings) -> AIOKafkaProducer:
     )
 
 
-def create_consumer(settings: ServiceSettings, group_id: str, topics: Iterable[str],
-                    live: bool = False) -> AIOKafkaConsumer:
+def create_consumer(
+    settings: ServiceSettings, group_id: str, topics: Iterable[str], live: bool = False
+) -> AIOKafkaConsumer:
     """A consumer that never auto-commits and starts from the beginning of a topic it has never read.
 
     ``live`` marks a consumer whose lag a user sees at once (chat's fan-out to open streams): it gets the
@@ -67,10 +68,22 @@ async def ensure_topics(settings: ServiceSettings, names: Iterable[str]) -> None
     wanted = []
     for name in names:
         spec = TOPICS[name]
-        wanted.append(NewTopic(name, spec.partitions, settings.kafka_topic_replication,
-                               topic_configs={"retention.ms": str(spec.retention_ms)}))
-        wanted.append(NewTopic(dlq(name), DLQ_PARTITIONS, settings.kafka_topic_replication,
-                               topic_configs={"retention.ms": str(DLQ_RETENTION_MS)}))
+        wanted.append(
+            NewTopic(
+                name,
+                spec.partitions,
+                settings.kafka_topic_replication,
+                topic_configs={"retention.ms": str(spec.retention_ms)},
+            )
+        )
+        wanted.append(
+            NewTopic(
+                dlq(name),
+                DLQ_PARTITIONS,
+                settings.kafka_topic_replication,
+                topic_configs={"retention.ms": str(DLQ_RETENTION_MS)},
+            )
+        )
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=10_000)
     await admin.start()
     try:

@@ -15,8 +15,19 @@ from structlog.types import EventDict, Processor
 
 # Keys whose values must never reach a log line, whatever a caller passes by mistake.
 _REDACTED_KEYS = frozenset(
-    {"password", "new_password", "current_password", "token", "access_token", "refresh_token",
-     "authorization", "ticket", "content", "password_hash", "secret"}
+    {
+        "password",
+        "new_password",
+        "current_password",
+        "token",
+        "access_token",
+        "refresh_token",
+        "authorization",
+        "ticket",
+        "content",
+        "password_hash",
+        "secret",
+    }
 )
 
 

@@ -97,8 +97,10 @@ class HttpMetrics:
         key = (method, route, status)
         children = self._children.get(key)
         if children is None:
-            children = self._children[key] = (HTTP_REQUESTS.labels(self.service, method, route, str(status)),
-                                              HTTP_DURATION.labels(self.service, method, route))
+            children = self._children[key] = (
+                HTTP_REQUESTS.labels(self.service, method, route, str(status)),
+                HTTP_DURATION.labels(self.service, method, route),
+            )
         children[0].inc()
         children[1].observe(seconds)
 

@@ -37,8 +37,7 @@ class OutboxRecord(Base):
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_pending", "published_at", "id"),)
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-                                    autoincrement=True)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(String(36), unique=True)
     event_type: Mapped[str] = mapped_column(String(64))
     topic: Mapped[str] = mapped_column(String(100))
@@ -190,9 +189,7 @@ class OutboxRelay:
         async with self._sessionmaker() as session:
             count, oldest = (
                 await session.execute(
-                    select(func.count(), func.min(OutboxRecord.created_at)).where(
-                        OutboxRecord.published_at.is_(None)
-                    )
+                    select(func.count(), func.min(OutboxRecord.created_at)).where(OutboxRecord.published_at.is_(None))
                 )
             ).one()
         metrics.OUTBOX_PENDING.labels(self._service).set(count)

@@ -36,9 +36,15 @@ def create_redis(url: str, service: str | None = None, max_connections: int = 64
 
         client = fakeredis.FakeAsyncRedis(decode_responses=True)
     else:
-        pool = BlockingConnectionPool.from_url(url, decode_responses=True, socket_connect_timeout=2,
-                                               socket_timeout=5, health_check_interval=30,
-                                               max_connections=max_connections, timeout=5)
+        pool = BlockingConnectionPool.from_url(
+            url,
+            decode_responses=True,
+            socket_connect_timeout=2,
+            socket_timeout=5,
+            health_check_interval=30,
+            max_connections=max_connections,
+            timeout=5,
+        )
         client = Redis(connection_pool=pool)
     if service:
         instrument(client, service)

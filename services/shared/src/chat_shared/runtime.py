@@ -42,12 +42,18 @@ class Runtime:
         self.app = app
         self.settings = settings
         self.service_dir = service_dir
-        self.engine = db.create_engine(settings.database_url, settings.service_name,
-                                       settings.database_pool_size, settings.database_max_overflow)
+        self.engine = db.create_engine(
+            settings.database_url, settings.service_name, settings.database_pool_size, settings.database_max_overflow
+        )
         self.sessionmaker = db.create_sessionmaker(self.engine)
         self.producers = ProducerHolder(settings)
-        self.relay = OutboxRelay(self.sessionmaker, self.producers, settings.service_name,
-                                 settings.outbox_poll_interval_s, settings.outbox_batch_size)
+        self.relay = OutboxRelay(
+            self.sessionmaker,
+            self.producers,
+            settings.service_name,
+            settings.outbox_poll_interval_s,
+            settings.outbox_batch_size,
+        )
         self.outbox = Outbox(self.relay)
         self.redis: Redis | None = None
         self.consumers: list[EventConsumer] = []
@@ -78,8 +84,7 @@ class Runtime:
 
     def open_redis(self) -> Redis:
         """Open the Redis client and register it for readiness and shutdown."""
-        redis = create_redis(self.settings.redis_url, self.settings.service_name,
-                             self.settings.redis_max_connections)
+        redis = create_redis(self.settings.redis_url, self.settings.service_name, self.settings.redis_max_connections)
         self.redis = redis
         self.app.state.redis = redis
         self.readiness.add("redis", redis.ping)
@@ -92,14 +97,29 @@ class Runtime:
         self.kafka_topics.update(consumer.topics)
         metrics.init_consumer_series(self.settings.service_name, consumer.topics)
 
-    def consume(self, group_id: str, topics: list[str], handlers: Mapping[str, Handler],
-                track_processed: bool = True, live: bool = False, hooks: BatchHooks | None = None) -> EventConsumer:
+    def consume(
+        self,
+        group_id: str,
+        topics: list[str],
+        handlers: Mapping[str, Handler],
+        track_processed: bool = True,
+        live: bool = False,
+        hooks: BatchHooks | None = None,
+    ) -> EventConsumer:
         """Declare a consumer group of this service on these topics (started once the broker is reachable);
         ``live`` for one whose lag users see at once (see :func:`chat_shared.kafka.create_consumer`),
         ``hooks`` for work done once per batch around the handlers (see :class:`BatchHooks`)."""
-        consumer = EventConsumer(settings=self.settings, group_id=group_id, topics=topics, handlers=handlers,
-                                 sessionmaker=self.sessionmaker, producers=self.producers,
-                                 track_processed=track_processed, live=live, hooks=hooks)
+        consumer = EventConsumer(
+            settings=self.settings,
+            group_id=group_id,
+            topics=topics,
+            handlers=handlers,
+            sessionmaker=self.sessionmaker,
+            producers=self.producers,
+            track_processed=track_processed,
+            live=live,
+            hooks=hooks,
+        )
         self.add_consumer(consumer)
         return consumer
 

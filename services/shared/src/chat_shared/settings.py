@@ -116,4 +116,3 @@ class ServiceSettings(BaseSettings):
     def kafka_client(self) -> str:
         """Client id shown in broker logs and metrics."""
         return self.kafka_client_id or self.service_name
-

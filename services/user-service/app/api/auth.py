@@ -13,13 +13,18 @@ from app.schemas.user import OwnProfile, RegisterRequest
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 LOGIN_ERRORS: dict[int | str, dict[str, str]] = {
-    401: {"description": "Wrong credentials"}, 429: {"description": "Too many failures"},
+    401: {"description": "Wrong credentials"},
+    429: {"description": "Too many failures"},
     503: {"description": "Hashing capacity exhausted"},
 }
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED, response_model=OwnProfile,
-             responses={409: {"description": "Email or username taken"}})
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=OwnProfile,
+    responses={409: {"description": "Email or username taken"}},
+)
 async def register(body: RegisterRequest, auth: AuthServiceDep, profiles: ProfileServiceDep) -> OwnProfile:
     """Create an account."""
     return await profiles.own(await auth.register(body))
@@ -38,8 +43,7 @@ async def login_form(
 
 
 @router.post("/login/json", response_model=TokenPair, responses=LOGIN_ERRORS)
-async def login_json(body: LoginJson, auth: AuthServiceDep, throttle: ThrottleDep,
-                     address: ClientAddress) -> TokenPair:
+async def login_json(body: LoginJson, auth: AuthServiceDep, throttle: ThrottleDep, address: ClientAddress) -> TokenPair:
     """Log in with ``{email, password}``."""
     return await auth.login(str(body.email), body.password, address, throttle)
 

@@ -18,8 +18,9 @@ from chat_shared.redis import RedisDep
 def get_auth_service(request: Request, session: SessionDep) -> AuthService:
     """Auth use cases bound to this request's session."""
     state = request.app.state
-    return AuthService(session=session, settings=state.settings, hasher=state.hasher, keys=state.keys,
-                       outbox=state.outbox)
+    return AuthService(
+        session=session, settings=state.settings, hasher=state.hasher, keys=state.keys, outbox=state.outbox
+    )
 
 
 def get_presence(request: Request) -> Presence:

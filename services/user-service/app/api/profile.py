@@ -23,8 +23,11 @@ async def update_me(body: ProfileUpdate, user: CurrentUser, profiles: ProfileSer
     return await profiles.own(await profiles.update(user.id, body))
 
 
-@router.put("/me/password", status_code=status.HTTP_204_NO_CONTENT,
-            responses={400: {"description": "Current password is wrong"}})
+@router.put(
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={400: {"description": "Current password is wrong"}},
+)
 async def change_password(body: PasswordChange, user: CurrentUser, auth: AuthServiceDep) -> Response:
     """Change the password; every refresh token is revoked."""
     await auth.change_password(user.id, body.current_password, body.new_password)

@@ -41,15 +41,19 @@ class KeyRing:
 def generate_private_pem() -> str:
     """A new 2048-bit RSA private key in PKCS#8 PEM."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 def public_pem(private_pem: str) -> str:
     """The public half of a private key, in PEM."""
     key = serialization.load_pem_private_key(private_pem.encode(), password=None)
-    return key.public_key().public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 def thumbprint_kid(jwk: dict[str, Any]) -> str:
@@ -84,5 +88,6 @@ def load_keyring(settings: Settings) -> KeyRing:
     if settings.jwt_previous_public_key:
         prev_kid = settings.jwt_previous_key_id or "previous"
         jwks[prev_kid] = public_pem_to_jwk(settings.jwt_previous_public_key, prev_kid, algorithm)
-    return KeyRing(private_pem=private, kid=kid, algorithm=algorithm, public_jwks=jwks,
-                   signing_key=signing_key(private, algorithm))
+    return KeyRing(
+        private_pem=private, kid=kid, algorithm=algorithm, public_jwks=jwks, signing_key=signing_key(private, algorithm)
+    )

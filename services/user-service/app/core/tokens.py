@@ -10,11 +10,21 @@ from app.core.keys import KeyRing
 from chat_shared.auth import sign_access_token
 
 
-def issue_access_token(ring: KeyRing, *, user_id: int, username: str, issuer: str, audience: str,
-                       ttl_s: int, now: datetime) -> str:
+def issue_access_token(
+    ring: KeyRing, *, user_id: int, username: str, issuer: str, audience: str, ttl_s: int, now: datetime
+) -> str:
     """A token signed with the current key, carrying its ``kid`` and ``typ: at+jwt``."""
-    return sign_access_token(ring.signing_key, ring.kid, ring.algorithm, user_id=user_id, username=username,
-                             issuer=issuer, audience=audience, ttl_s=ttl_s, now=now)
+    return sign_access_token(
+        ring.signing_key,
+        ring.kid,
+        ring.algorithm,
+        user_id=user_id,
+        username=username,
+        issuer=issuer,
+        audience=audience,
+        ttl_s=ttl_s,
+        now=now,
+    )
 
 
 def new_refresh_token() -> str:

@@ -16,16 +16,22 @@ PRODUCER = "user-service"
 
 def user_registered(outbox: Outbox, session: AsyncSession, user: User) -> None:
     """``UserRegistered`` on ``user.events``."""
-    payload = UserRegistered(user_id=user.id, username=user.username, display_name=user.display_name,
-                             created_at=user.created_at)
+    payload = UserRegistered(
+        user_id=user.id, username=user.username, display_name=user.display_name, created_at=user.created_at
+    )
     outbox.add(session, new_event("UserRegistered", payload, PRODUCER), key=user.id)
 
 
 def user_profile_updated(outbox: Outbox, session: AsyncSession, user: User) -> None:
     """``UserProfileUpdated`` on ``user.events``."""
-    payload = UserProfileUpdated(user_id=user.id, username=user.username, display_name=user.display_name,
-                                 status_message=user.status_message, avatar_url=user.avatar_url,
-                                 updated_at=user.updated_at)
+    payload = UserProfileUpdated(
+        user_id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        status_message=user.status_message,
+        avatar_url=user.avatar_url,
+        updated_at=user.updated_at,
+    )
     outbox.add(session, new_event("UserProfileUpdated", payload, PRODUCER), key=user.id)
 
 

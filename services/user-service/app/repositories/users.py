@@ -32,16 +32,21 @@ class UserRepository:
     async def by_login(self, identifier: str) -> User | None:
         """A user by email or username (case-insensitive)."""
         key = identifier.strip().lower()
-        return (await self.session.scalars(
-            select(User).where(or_(User.email_key == key, User.username_key == key)).limit(1)
-        )).first()
+        return (
+            await self.session.scalars(
+                select(User).where(or_(User.email_key == key, User.username_key == key)).limit(1)
+            )
+        ).first()
 
     async def taken(self, email_key: str, username_key: str) -> tuple[bool, bool]:
         """Whether the email and the username are already used."""
-        rows = (await self.session.execute(
-            select(User.email_key, User.username_key).where(
-                or_(User.email_key == email_key, User.username_key == username_key))
-        )).all()
+        rows = (
+            await self.session.execute(
+                select(User.email_key, User.username_key).where(
+                    or_(User.email_key == email_key, User.username_key == username_key)
+                )
+            )
+        ).all()
         return any(r.email_key == email_key for r in rows), any(r.username_key == username_key for r in rows)
 
     async def many(self, ids: Sequence[int]) -> list[User]:
@@ -55,8 +60,12 @@ class UserRepository:
         pattern = like_prefix(query.lower())
         stmt = (
             select(User)
-            .where(or_(User.username_key.like(pattern, escape="\\"),
-                       User.display_name.like(like_prefix(query), escape="\\")))
+            .where(
+                or_(
+                    User.username_key.like(pattern, escape="\\"),
+                    User.display_name.like(like_prefix(query), escape="\\"),
+                )
+            )
             .where(User.id > after_id)
             .order_by(User.id)
             .limit(limit)

@@ -66,9 +66,16 @@ class AuthService:
         if email_taken or username_taken:
             raise Conflict("Email already registered" if email_taken else "Username already taken")
         now = utcnow()
-        user = User(email=str(body.email), email_key=email_key, username=body.username, username_key=username_key,
-                    display_name=body.display_name or body.username,
-                    password_hash=await self.hasher.hash(body.password), created_at=now, updated_at=now)
+        user = User(
+            email=str(body.email),
+            email_key=email_key,
+            username=body.username,
+            username_key=username_key,
+            display_name=body.display_name or body.username,
+            password_hash=await self.hasher.hash(body.password),
+            created_at=now,
+            updated_at=now,
+        )
         self.session.add(user)
         try:
             await self.session.flush()
@@ -146,9 +153,22 @@ class AuthService:
     async def _issue(self, user: User, family_id: str, now: datetime) -> TokenPair:
         raw = new_refresh_token()
         expires_at = now + timedelta(seconds=self.settings.refresh_token_ttl_s)
-        self.tokens.add(RefreshToken(user_id=user.id, family_id=family_id, token_hash=hash_refresh_token(raw),
-                                     issued_at=now, expires_at=expires_at))
-        access = issue_access_token(self.keys, user_id=user.id, username=user.username,
-                                    issuer=self.settings.jwt_issuer, audience=self.settings.jwt_audience,
-                                    ttl_s=self.settings.access_token_ttl_s, now=now)
+        self.tokens.add(
+            RefreshToken(
+                user_id=user.id,
+                family_id=family_id,
+                token_hash=hash_refresh_token(raw),
+                issued_at=now,
+                expires_at=expires_at,
+            )
+        )
+        access = issue_access_token(
+            self.keys,
+            user_id=user.id,
+            username=user.username,
+            issuer=self.settings.jwt_issuer,
+            audience=self.settings.jwt_audience,
+            ttl_s=self.settings.access_token_ttl_s,
+            now=now,
+        )
         return TokenPair(access_token=access, refresh_token=raw, expires_in=self.settings.access_token_ttl_s)

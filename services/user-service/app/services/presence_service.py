@@ -73,8 +73,9 @@ class Presence:
         ONLINE_USERS.set(await self.redis.zcard(ONLINE_SET))
         return count
 
-    async def run_sweeper(self, sessionmaker: async_sessionmaker[AsyncSession], outbox: Outbox,
-                          interval_s: float) -> None:
+    async def run_sweeper(
+        self, sessionmaker: async_sessionmaker[AsyncSession], outbox: Outbox, interval_s: float
+    ) -> None:
         """Sweep forever; errors (Redis or SQL away) only delay the offline transitions."""
         while True:
             try:

@@ -32,9 +32,16 @@ class ProfileService:
         """Public profiles with ``is_online`` and ``last_seen_at`` from presence."""
         online = await self.presence.status([u.id for u in users])
         return [
-            PublicProfile(id=u.id, username=u.username, display_name=u.display_name,
-                          status_message=u.status_message, avatar_url=u.avatar_url, is_online=u.id in online,
-                          last_seen_at=online.get(u.id, u.last_seen_at), created_at=u.created_at)
+            PublicProfile(
+                id=u.id,
+                username=u.username,
+                display_name=u.display_name,
+                status_message=u.status_message,
+                avatar_url=u.avatar_url,
+                is_online=u.id in online,
+                last_seen_at=online.get(u.id, u.last_seen_at),
+                created_at=u.created_at,
+            )
             for u in users
         ]
 

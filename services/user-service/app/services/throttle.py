@@ -15,8 +15,10 @@ class LoginThrottle:
     def __init__(self, redis: Redis, settings: Settings) -> None:
         self._redis = redis
         self._window = settings.login_failure_window_s
-        self._limits = {"account": settings.login_max_failures_per_account,
-                        "address": settings.login_max_failures_per_address}
+        self._limits = {
+            "account": settings.login_max_failures_per_account,
+            "address": settings.login_max_failures_per_address,
+        }
 
     @staticmethod
     def _keys(account: str, address: str) -> dict[str, str]:
@@ -35,8 +37,10 @@ class LoginThrottle:
             if count is not None and int(count) >= self._limits[scope]:
                 LOGIN_THROTTLED.labels(scope).inc()
                 LOGINS.labels("throttled").inc()
-                raise TooManyRequests(retry_after=ttl if ttl and ttl > 0 else self._window,
-                                      detail="Too many failed login attempts, try again later")
+                raise TooManyRequests(
+                    retry_after=ttl if ttl and ttl > 0 else self._window,
+                    detail="Too many failed login attempts, try again later",
+                )
 
     async def failed(self, account: str, address: str) -> None:
         """Count a failure against both the account and the address."""

@@ -21,7 +21,7 @@ def document() -> dict[str, Any]:
         events = [e for e, topic in EVENT_TOPICS.items() if topic == name]
         channels[name] = {
             "description": f"{spec.partitions} partitions, retention {spec.retention_ms // 3_600_000} h, "
-                           f"key: {spec.key}. Dead letters go to {dlq(name)}.",
+            f"key: {spec.key}. Dead letters go to {dlq(name)}.",
             "subscribe": {"message": {"oneOf": [{"$ref": f"#/components/messages/{e}"} for e in events]}},
         }
     messages = {}
@@ -32,15 +32,26 @@ def document() -> dict[str, Any]:
             "name": event_type,
             "summary": (model.__doc__ or "").strip().splitlines()[0],
             "contentType": "application/json",
-            "payload": {"allOf": [{"$ref": "#/components/schemas/EventEnvelope"},
-                                  {"properties": {"event_type": {"const": event_type},
-                                                  "payload": {"$ref": f"#/components/schemas/{event_type}"}}}]},
+            "payload": {
+                "allOf": [
+                    {"$ref": "#/components/schemas/EventEnvelope"},
+                    {
+                        "properties": {
+                            "event_type": {"const": event_type},
+                            "payload": {"$ref": f"#/components/schemas/{event_type}"},
+                        }
+                    },
+                ]
+            },
         }
     return {
         "asyncapi": "2.6.0",
-        "info": {"title": "BigTech Chat domain events", "version": "1.0.0",
-                 "description": "Every event travels in one envelope (CONTRACT §7), published through a "
-                                "transactional outbox with acks=all; consumers are idempotent by event_id."},
+        "info": {
+            "title": "BigTech Chat domain events",
+            "version": "1.0.0",
+            "description": "Every event travels in one envelope (CONTRACT §7), published through a "
+            "transactional outbox with acks=all; consumers are idempotent by event_id.",
+        },
         "channels": channels,
         "components": {"messages": messages, "schemas": schemas},
     }

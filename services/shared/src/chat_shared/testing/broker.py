@@ -52,9 +52,16 @@ class Broker:
     def start(self) -> Broker:
         """Start the broker and wait until it listens."""
         self._process = subprocess.Popen(  # noqa: S603 - our own vendored binary
-            [self._binary, "broker", "--listener-url", f"tcp://127.0.0.1:{self.port}",
-             "--advertised-listener-url", f"tcp://127.0.0.1:{self.advertised_port}",
-             "--storage-engine", "memory://tansu/"],
+            [
+                self._binary,
+                "broker",
+                "--listener-url",
+                f"tcp://127.0.0.1:{self.port}",
+                "--advertised-listener-url",
+                f"tcp://127.0.0.1:{self.advertised_port}",
+                "--storage-engine",
+                "memory://tansu/",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env={**os.environ, "RUST_LOG": "warn"},
@@ -83,8 +90,9 @@ async def read_events(
 
     Raises ``TimeoutError`` with what was seen if the condition does not hold within ``timeout``.
     """
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                auto_offset_reset="earliest", fetch_max_wait_ms=20)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=20
+    )
     await consumer.start()
     events: list[dict[str, Any]] = []
     try:

@@ -51,9 +51,18 @@ async def truncate_all(engine: AsyncEngine) -> None:
     and a test can pick its own events out of a topic that earlier tests also wrote to.
     """
     async with engine.begin() as conn:
-        tables = (await conn.execute(text(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() "
-            "AND table_name <> 'alembic_version'"))).scalars().all()
+        tables = (
+            (
+                await conn.execute(
+                    text(
+                        "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() "
+                        "AND table_name <> 'alembic_version'"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
         await conn.execute(text("SET FOREIGN_KEY_CHECKS = 0"))
         for table in tables:
             await conn.execute(text(f"DELETE FROM `{table}`"))  # noqa: S608 - names from information_schema

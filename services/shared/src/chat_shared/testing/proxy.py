@@ -44,8 +44,7 @@ class TcpProxy:
 
     async def _listen(self) -> None:
         if self._server is None:
-            self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.listen_port,
-                                                      reuse_address=True)
+            self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.listen_port, reuse_address=True)
 
     async def _cut(self) -> None:
         if self._server is not None:

@@ -14,8 +14,9 @@ from chat_shared.auth import sign_access_token, signing_key
 
 def _new_private_pem() -> str:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 @dataclass
@@ -32,16 +33,27 @@ class TestKeys:
     def public_pem(self) -> str:
         """The public half, for ``JWT_PUBLIC_KEY``."""
         key = serialization.load_pem_private_key(self.private_pem.encode(), password=None)
-        return key.public_key().public_bytes(serialization.Encoding.PEM,
-                                             serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        return (
+            key.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
 
     def token(self, user_id: int, username: str = "", ttl_s: int = 900) -> str:
         """A valid access token for ``user_id``."""
         if self._signing_key is None:
             self._signing_key = signing_key(self.private_pem, "RS256")
-        return sign_access_token(self._signing_key, self.kid, "RS256", user_id=user_id,
-                                 username=username or f"user{user_id}", issuer=self.issuer,
-                                 audience=self.audience, ttl_s=ttl_s, now=datetime.now(UTC))
+        return sign_access_token(
+            self._signing_key,
+            self.kid,
+            "RS256",
+            user_id=user_id,
+            username=username or f"user{user_id}",
+            issuer=self.issuer,
+            audience=self.audience,
+            ttl_s=ttl_s,
+            now=datetime.now(UTC),
+        )
 
     def headers(self, user_id: int, username: str = "") -> dict[str, str]:
         """Bearer headers for ``user_id``."""
