@@ -26,7 +26,7 @@ VENV_BIN = Path(sys.executable).parent
 KUBERNETES_VERSION = "1.32.0"  # bundled by kubernetes-validate (offline); the client kubectl's minor
 SERVICES = {"user-service": 8005, "friend-service": 8003, "chat-service": 8002}
 
-DOCKERFILES = sorted(ROOT.glob("services/*/Dockerfile"))
+DOCKERFILE = ROOT / "Dockerfile"  # one for every service: SERVICE and PORT are build arguments
 COMPOSE_FILES = [ROOT / f"docker-compose.{stage}.yml" for stage in ("mvp", "msa", "test")]
 WORKFLOWS = sorted((ROOT / ".github/workflows").glob("*.y*ml"))
 K8S_DIR = ROOT / "k8s"
@@ -71,25 +71,45 @@ def _run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None
 
 
 def test_file_sets_are_not_empty() -> None:
-    assert len(DOCKERFILES) == len(SERVICES)
+    assert DOCKERFILE.exists()
+    assert not list(ROOT.glob("services/*/Dockerfile")), "one Dockerfile, at the root"
     assert all(p.exists() for p in COMPOSE_FILES)
     assert WORKFLOWS and K8S_MANIFESTS and KUSTOMIZATIONS
 
 
 # ------------------------------------------------------------------------------------------- images
-@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=_rel)
-def test_hadolint(dockerfile: Path) -> None:
-    _run(_tool("hadolint"), "--failure-threshold", "info", str(dockerfile))
+def test_hadolint() -> None:
+    _run(_tool("hadolint"), "--failure-threshold", "info", str(DOCKERFILE))
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_dockerfile_matches_service(service: str) -> None:
-    text = (ROOT / "services" / service / "Dockerfile").read_text()
-    port = SERVICES[service]
-    assert f"EXPOSE {port}" in text
-    assert f"--package {service}" in text
-    assert "USER 10001:10001" in text
+def test_dockerfile_builds_any_service() -> None:
+    text = DOCKERFILE.read_text()
+    for line in ("ARG SERVICE", "ARG PORT", "EXPOSE ${PORT}", "COPY services/${SERVICE}/ /app/", "USER 10001:10001"):
+        assert line in text, line
+    assert '--package "${SERVICE' in text
     assert "HEALTHCHECK" in text
+    # uv loads the whole workspace, so the dependency layer needs every member's pyproject.toml.
+    for member in ("shared", *SERVICES):
+        assert f"COPY services/{member}/pyproject.toml services/{member}/" in text, member
+
+
+@pytest.mark.parametrize("compose_file", COMPOSE_FILES, ids=_rel)
+def test_compose_builds_each_service_with_its_port(compose_file: Path) -> None:
+    services = yaml.safe_load(compose_file.read_text())["services"]
+    for service, port in SERVICES.items():
+        build = services[service]["build"]
+        assert build == {"context": ".", "args": {"SERVICE": service, "PORT": str(port)}}, service
+        assert services[service]["environment"]["PORT"] == str(port), service
+
+
+def test_images_workflow_builds_each_service_with_its_port() -> None:
+    workflow = yaml.safe_load((ROOT / ".github/workflows/images.yml").read_text())
+    job = workflow["jobs"]["build"]
+    assert job["strategy"]["matrix"]["include"] == [{"service": s, "port": p} for s, p in SERVICES.items()]
+    (build,) = [step for step in job["steps"] if "docker/build-push-action" in step.get("uses", "")]
+    assert build["with"]["context"] == "."
+    assert "file" not in build["with"]
+    assert build["with"]["build-args"].splitlines() == ["SERVICE=${{ matrix.service }}", "PORT=${{ matrix.port }}"]
 
 
 _CONTEXT_SCRIPT = """
@@ -102,7 +122,7 @@ print(json.dumps(sorted(exclude_paths(root, patterns))))
 
 
 def test_dockerignore_build_context() -> None:
-    """The files the Dockerfiles COPY are in the build context, and nothing private is.
+    """The files the Dockerfile copies are in the build context, and nothing private is.
 
     Uses the .dockerignore matcher of docker-py, the library docker-compose itself runs on (so the
     interpreter of the docker-compose script has it).
