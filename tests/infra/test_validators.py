@@ -39,8 +39,6 @@ KUSTOMIZATIONS = sorted(p.parent for p in K8S_DIR.rglob("kustomization.yaml") if
 SHELL_SCRIPTS = sorted(
     [
         ROOT / "scripts/install-validators.sh",
-        *ROOT.glob("infrastructure/docker/kafka/*.sh"),
-        *ROOT.glob("infrastructure/docker/mysql/init/*.sh"),
         *ROOT.glob("infrastructure/docker/secrets/*.sh"),
         *K8S_DIR.rglob("*.sh"),
     ]
@@ -297,37 +295,53 @@ def test_ci_runs_every_gate_of_make_test() -> None:
     assert set(_gates("--list", "gates")) <= invoked, sorted(set(_gates("--list", "gates")) - invoked)
 
 
-# ------------------------------------------------------------------------------------- scripts, copies
+# ------------------------------------------------------------------------------------- scripts, topics
 @pytest.mark.parametrize("script", SHELL_SCRIPTS, ids=_rel)
 def test_shell_syntax(script: Path) -> None:
     _run("bash", "-n", str(script))
 
 
-@pytest.mark.parametrize(
-    ("original", "copy"),
-    [
-        ("infrastructure/docker/mysql/init/01-service-databases.sh", "k8s/components/mysql/01-service-databases.sh"),
-        ("infrastructure/docker/kafka/create-topics.sh", "k8s/jobs/create-topics.sh"),
-        ("infrastructure/docker/kafka/topics.txt", "k8s/jobs/topics.txt"),
-    ],
-)
-def test_kustomize_copies_match(original: str, copy: str) -> None:
-    """kustomize cannot read files outside its directory, so k8s/ keeps copies; they must not drift."""
-    assert (ROOT / original).read_text() == (ROOT / copy).read_text(), f"cp {original} {copy}"
+@pytest.mark.parametrize("compose_file", COMPOSE_FILES, ids=_rel)
+def test_compose_mounts_exist(compose_file: Path) -> None:
+    """Every file or directory a compose file mounts from the repository is there (the topic and
+    database-init scripts live in the k8s tree, where kustomize can read them too)."""
+    for name, service in _compose(compose_file)["services"].items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":", 1)[0] if isinstance(volume, str) else volume.get("source", "")
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), f"{name}: {source}"
+
+
+TOPICS_FILE = K8S_DIR / "jobs/kafka-topics/topics.txt"
+
+
+def _topics_file() -> dict[str, tuple[int, int]]:
+    topics = {}
+    for line in TOPICS_FILE.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, partitions, retention = line.split()
+            topics[name] = (int(partitions), int(retention))
+    return topics
 
 
 def test_topics_match_contract() -> None:
     """CONTRACT §7's partitions and retention (7 d, or 1 h for user.online_status)."""
-    topics = {}
-    for line in (ROOT / "infrastructure/docker/kafka/topics.txt").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, partitions, retention = line.split()
-            topics[name] = (int(partitions), int(retention))
     week, hour = 7 * 24 * 3600 * 1000, 3600 * 1000
-    assert topics == {
+    assert _topics_file() == {
         "user.events": (3, week),
         "user.online_status": (6, hour),
         "friend.events": (3, week),
         "chat.events": (3, week),
         "message.events": (10, week),
     }
+
+
+def test_topics_file_matches_the_code() -> None:
+    """The topic list the scripts create is the one the services produce to and consume from
+    (chat_shared.events.topics), dead-letter topics included."""
+    from chat_shared.events.topics import DLQ_PARTITIONS, DLQ_RETENTION_MS, TOPICS
+
+    assert _topics_file() == {name: (spec.partitions, spec.retention_ms) for name, spec in TOPICS.items()}
+    script = (TOPICS_FILE.parent / "create-topics.sh").read_text()
+    assert f"\nDLQ_PARTITIONS={DLQ_PARTITIONS}\n" in script
+    assert f"\nDLQ_RETENTION_MS={DLQ_RETENTION_MS} " in script
