@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from app.schemas.common import ClosedModel, Timestamp
+from chat_shared.schemas import ClosedModel, Timestamp
 
 MAX_CONTENT = 4000
 _WHITESPACE = re.compile(r"\s")
