@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from app.api.deps import AuthServiceDep, ProfileServiceDep
+from app.api.deps import AuthServiceDep, ClientAddress, ProfileServiceDep, ThrottleDep
 from app.schemas.user import OwnProfile, PasswordChange, ProfileUpdate
 from chat_shared.auth import CurrentUser
 
@@ -26,9 +26,14 @@ async def update_me(body: ProfileUpdate, user: CurrentUser, profiles: ProfileSer
 @router.put(
     "/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={400: {"description": "Current password is wrong"}},
+    responses={
+        400: {"description": "Current password is wrong"},
+        429: {"description": "Too many wrong current passwords (counted with failed logins)"},
+    },
 )
-async def change_password(body: PasswordChange, user: CurrentUser, auth: AuthServiceDep) -> Response:
+async def change_password(
+    body: PasswordChange, user: CurrentUser, auth: AuthServiceDep, throttle: ThrottleDep, address: ClientAddress
+) -> Response:
     """Change the password; every refresh token is revoked."""
-    await auth.change_password(user.id, body.current_password, body.new_password)
+    await auth.change_password(user.id, body.current_password, body.new_password, address, throttle)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
