@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from chat_shared.errors import install_error_handlers
 from chat_shared.health import Readiness, install_operations
@@ -12,8 +13,12 @@ from chat_shared.settings import ServiceSettings
 
 
 def install_common(app: FastAPI, settings: ServiceSettings) -> Readiness:
-    """Wire JSON logs, request context + metrics middleware, error rendering and ``/health|/ready|/metrics``."""
+    """Wire JSON logs, forwarded client addresses, request context + metrics middleware, error rendering and
+    ``/health|/ready|/metrics``."""
     configure_logging(settings.service_name, settings.log_level)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
+    # Outermost, so every layer and log line sees the client the gateway reports, never one a client made up.
+    # Done here rather than by the server, so it holds however the app is served.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     install_error_handlers(app)
     return install_operations(app, settings.service_name)
