@@ -92,7 +92,8 @@ def _instrument(engine: Engine, service: str) -> None:
 def create_engine(url: str, service: str, pool_size: int = 10, max_overflow: int = 20) -> AsyncEngine:
     """An engine tuned per backend: READ COMMITTED on MySQL (no gap locks), WAL + busy timeout on SQLite."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # hide_parameters: an error never prints its bound values (message text, emails), wherever it is logged.
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
@@ -111,6 +112,7 @@ def create_engine(url: str, service: str, pool_size: int = 10, max_overflow: int
             pool_recycle=1800,
             isolation_level="READ COMMITTED",
             connect_args={"connect_timeout": 5},
+            hide_parameters=True,  # as above
         )
     _instrument(engine.sync_engine, service)
     return engine
