@@ -13,16 +13,16 @@ from pymongo.errors import DuplicateKeyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import metrics
-from app.kafka import events
 from app.models.message import Message
 from app.models.room import DIRECT, Room, RoomMember
 from app.repositories.messages import MessageRepository
 from app.repositories.permissions import PermissionRepository
 from app.repositories.rooms import RoomRepository
 from app.schemas.message import MessageCreate, MessageOut, MessagePage
-from app.services.views import message_json, message_out
+from app.services.views import message_out
 from chat_shared.db import utcnow
 from chat_shared.errors import AppError, Conflict, Forbidden, NotFound
+from chat_shared.events.chat import MessageDeleted, MessageEdited, MessageSent, ReactionsChanged
 from chat_shared.outbox import Outbox
 
 
@@ -99,10 +99,10 @@ class MessageService:
             await self.repo.delete_orphans(room.id, committed)
             message = Message(**{**message.model_dump(), "id": oid, "revision_id": None})
             await self.repo.insert(message)
-        data = message_json(message)
-        events.message_event(self.outbox, self.session, "MessageSent", data)
+        out = message_out(message)
+        self.outbox.add(self.session, MessageSent.of(out))
         metrics.MESSAGES_SENT.labels(body.message_type).inc()
-        return message_out(message), True
+        return out, True
 
     async def history(self, room: Room, *, before: int | None, after: int | None, limit: int) -> MessagePage:
         """A page in ascending seq; ``next_cursor`` is the ``before`` (or ``after``) of the next page."""
@@ -132,15 +132,16 @@ class MessageService:
         updated = await self.repo.set_content(message, content, utcnow())
         if updated.deleted:
             raise Conflict("The message was deleted")
-        events.message_event(self.outbox, self.session, "MessageEdited", message_json(updated))
-        return message_out(updated)
+        out = message_out(updated)
+        self.outbox.add(self.session, MessageEdited.of(out))
+        return out
 
     async def delete(self, room: Room, message_id: str, user_id: int) -> None:
         """Soft delete (sender only); repeating it is a no-op."""
         message = await self._own(room, message_id, user_id)
         if await self.repo.soft_delete(message):
             message.deleted, message.content, message.reactions = True, None, []
-            events.message_event(self.outbox, self.session, "MessageDeleted", message_json(message))
+            self.outbox.add(self.session, MessageDeleted.of(message_out(message)))
 
     async def react(self, room: Room, message_id: str, user_id: int, emoji: str, add: bool) -> MessageOut:
         """Add or remove the caller's reaction; idempotent, an event only when something changed."""
@@ -154,6 +155,7 @@ class MessageService:
         updated, changed = await self.repo.react(message.id, emoji, user_id, add)
         if updated is None:
             raise NotFound("Message not found")
+        out = message_out(updated)
         if changed:
-            events.message_event(self.outbox, self.session, "ReactionsChanged", message_json(updated))
-        return message_out(updated)
+            self.outbox.add(self.session, ReactionsChanged.of(out))
+        return out

@@ -17,18 +17,6 @@ from redis.exceptions import ResponseError
 
 log = structlog.get_logger("app.stream.log")
 
-#: Domain event type → SSE event name (CONTRACT §6).
-SSE_EVENTS = {
-    "MessageSent": "message.created",
-    "MessageEdited": "message.updated",
-    "MessageDeleted": "message.deleted",
-    "ReactionsChanged": "reaction.updated",
-    "MessagesRead": "read.updated",
-    "RoomCreated": "room.created",
-    "MemberJoined": "room.member_joined",
-    "MemberLeft": "room.member_left",
-}
-
 _APPEND = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
   for i = 2, #KEYS do

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from chat_shared import db, metrics
 from chat_shared.auth import TokenVerifier
-from chat_shared.consumer import BatchHooks, EventConsumer, Handler
+from chat_shared.consumer import BatchHooks, EventConsumer, Handlers
 from chat_shared.health import Readiness
 from chat_shared.kafka import ProducerHolder, ensure_topics
 from chat_shared.migrations import upgrade_head
@@ -54,7 +54,7 @@ class Runtime:
             settings.outbox_poll_interval_s,
             settings.outbox_batch_size,
         )
-        self.outbox = Outbox(self.relay)
+        self.outbox = Outbox(settings.service_name, self.relay)
         self.redis: Redis | None = None
         self.consumers: list[EventConsumer] = []
         self.kafka_topics: set[str] = set()
@@ -101,7 +101,7 @@ class Runtime:
         self,
         group_id: str,
         topics: list[str],
-        handlers: Mapping[str, Handler],
+        handlers: Handlers,
         track_processed: bool = True,
         live: bool = False,
         hooks: BatchHooks | None = None,

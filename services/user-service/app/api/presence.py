@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from app.api.deps import PresenceDep
-from app.kafka import events
 from chat_shared.auth import CurrentUser
 from chat_shared.db import SessionDep, utcnow
+from chat_shared.events.user import UserOnline
 
 router = APIRouter(prefix="/presence", tags=["presence"])
 
@@ -19,5 +19,5 @@ async def heartbeat(
     """Mark the caller online for the next 60 s; the first heartbeat after being offline publishes ``UserOnline``."""
     now = utcnow()
     if await presence.heartbeat(user.id, now):
-        events.user_presence(request.app.state.outbox, session, user.id, online=True, at=now)
+        request.app.state.outbox.add(session, UserOnline(user_id=user.id, at=now))
     return {"online": True, "ttl_s": presence.ttl_s}
