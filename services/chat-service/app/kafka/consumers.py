@@ -152,8 +152,8 @@ class FanOutBatch:
 
 class FanOut:
     """The fan-out of chat and message events into recipients' logs, done per batch: the members of every
-    room in the batch in one query, and every append of the batch in one Redis round trip (S8: a query
-    and a round trip per event were most of the consumer's cost).
+    room in the batch in one query, and every append of the batch in one Redis round trip (a query and a
+    round trip per event would be most of the consumer's cost, S8).
 
     It is the consumer's batch hooks and its one handler; the current :class:`FanOutBatch` lives from
     :meth:`before` to :meth:`after`. One ``FanOut`` serves one consumer, whose batches run one at a time.

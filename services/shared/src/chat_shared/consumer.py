@@ -137,10 +137,10 @@ class EventConsumer:
                     batch = await consumer.getmany(timeout_ms=500, max_records=500)
                     if batch:
                         # Everything one poll returned is applied in one transaction (each partition's
-                        # records stay in order; order between partitions never mattered), and the offsets
+                        # records stay in order; order between partitions does not matter), and the offsets
                         # of every partition are committed once after it: per partition, at 500 events/s
-                        # over 10 partitions most batches held one event and paid a transaction and a broker
-                        # round trip each (S8).
+                        # over 10 partitions most batches would hold one event and pay a transaction and a
+                        # broker round trip each (S8).
                         await self._handle_batch([r for records in batch.values() for r in records])
                         offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
                         await consumer.commit(offsets)
