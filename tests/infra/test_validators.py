@@ -26,7 +26,7 @@ VENV_BIN = Path(sys.executable).parent
 KUBERNETES_VERSION = "1.32.0"  # bundled by kubernetes-validate (offline); the client kubectl's minor
 SERVICES = {"user-service": 8005, "friend-service": 8003, "chat-service": 8002}
 
-DOCKERFILES = sorted(ROOT.glob("services/*/Dockerfile"))
+DOCKERFILE = ROOT / "Dockerfile"  # one for every service: SERVICE and PORT are build arguments
 COMPOSE_FILES = [ROOT / f"docker-compose.{stage}.yml" for stage in ("mvp", "msa", "test")]
 WORKFLOWS = sorted((ROOT / ".github/workflows").glob("*.y*ml"))
 K8S_DIR = ROOT / "k8s"
@@ -39,8 +39,6 @@ KUSTOMIZATIONS = sorted(p.parent for p in K8S_DIR.rglob("kustomization.yaml") if
 SHELL_SCRIPTS = sorted(
     [
         ROOT / "scripts/install-validators.sh",
-        *ROOT.glob("infrastructure/docker/kafka/*.sh"),
-        *ROOT.glob("infrastructure/docker/mysql/init/*.sh"),
         *ROOT.glob("infrastructure/docker/secrets/*.sh"),
         *K8S_DIR.rglob("*.sh"),
     ]
@@ -71,25 +69,45 @@ def _run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None
 
 
 def test_file_sets_are_not_empty() -> None:
-    assert len(DOCKERFILES) == len(SERVICES)
+    assert DOCKERFILE.exists()
+    assert not list(ROOT.glob("services/*/Dockerfile")), "one Dockerfile, at the root"
     assert all(p.exists() for p in COMPOSE_FILES)
     assert WORKFLOWS and K8S_MANIFESTS and KUSTOMIZATIONS
 
 
 # ------------------------------------------------------------------------------------------- images
-@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=_rel)
-def test_hadolint(dockerfile: Path) -> None:
-    _run(_tool("hadolint"), "--failure-threshold", "info", str(dockerfile))
+def test_hadolint() -> None:
+    _run(_tool("hadolint"), "--failure-threshold", "info", str(DOCKERFILE))
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_dockerfile_matches_service(service: str) -> None:
-    text = (ROOT / "services" / service / "Dockerfile").read_text()
-    port = SERVICES[service]
-    assert f"EXPOSE {port}" in text
-    assert f"--package {service}" in text
-    assert "USER 10001:10001" in text
+def test_dockerfile_builds_any_service() -> None:
+    text = DOCKERFILE.read_text()
+    for line in ("ARG SERVICE", "ARG PORT", "EXPOSE ${PORT}", "COPY services/${SERVICE}/ /app/", "USER 10001:10001"):
+        assert line in text, line
+    assert '--package "${SERVICE' in text
     assert "HEALTHCHECK" in text
+    # uv loads the whole workspace, so the dependency layer needs every member's pyproject.toml.
+    for member in ("shared", *SERVICES):
+        assert f"COPY services/{member}/pyproject.toml services/{member}/" in text, member
+
+
+@pytest.mark.parametrize("compose_file", COMPOSE_FILES, ids=_rel)
+def test_compose_builds_each_service_with_its_port(compose_file: Path) -> None:
+    services = yaml.safe_load(compose_file.read_text())["services"]
+    for service, port in SERVICES.items():
+        build = services[service]["build"]
+        assert build == {"context": ".", "args": {"SERVICE": service, "PORT": str(port)}}, service
+        assert services[service]["environment"]["PORT"] == str(port), service
+
+
+def test_images_workflow_builds_each_service_with_its_port() -> None:
+    workflow = yaml.safe_load((ROOT / ".github/workflows/images.yml").read_text())
+    job = workflow["jobs"]["build"]
+    assert job["strategy"]["matrix"]["include"] == [{"service": s, "port": p} for s, p in SERVICES.items()]
+    (build,) = [step for step in job["steps"] if "docker/build-push-action" in step.get("uses", "")]
+    assert build["with"]["context"] == "."
+    assert "file" not in build["with"]
+    assert build["with"]["build-args"].splitlines() == ["SERVICE=${{ matrix.service }}", "PORT=${{ matrix.port }}"]
 
 
 _CONTEXT_SCRIPT = """
@@ -102,7 +120,7 @@ print(json.dumps(sorted(exclude_paths(root, patterns))))
 
 
 def test_dockerignore_build_context() -> None:
-    """The files the Dockerfiles COPY are in the build context, and nothing private is.
+    """The files the Dockerfile copies are in the build context, and nothing private is.
 
     Uses the .dockerignore matcher of docker-py, the library docker-compose itself runs on (so the
     interpreter of the docker-compose script has it).
@@ -277,37 +295,53 @@ def test_ci_runs_every_gate_of_make_test() -> None:
     assert set(_gates("--list", "gates")) <= invoked, sorted(set(_gates("--list", "gates")) - invoked)
 
 
-# ------------------------------------------------------------------------------------- scripts, copies
+# ------------------------------------------------------------------------------------- scripts, topics
 @pytest.mark.parametrize("script", SHELL_SCRIPTS, ids=_rel)
 def test_shell_syntax(script: Path) -> None:
     _run("bash", "-n", str(script))
 
 
-@pytest.mark.parametrize(
-    ("original", "copy"),
-    [
-        ("infrastructure/docker/mysql/init/01-service-databases.sh", "k8s/components/mysql/01-service-databases.sh"),
-        ("infrastructure/docker/kafka/create-topics.sh", "k8s/jobs/create-topics.sh"),
-        ("infrastructure/docker/kafka/topics.txt", "k8s/jobs/topics.txt"),
-    ],
-)
-def test_kustomize_copies_match(original: str, copy: str) -> None:
-    """kustomize cannot read files outside its directory, so k8s/ keeps copies; they must not drift."""
-    assert (ROOT / original).read_text() == (ROOT / copy).read_text(), f"cp {original} {copy}"
+@pytest.mark.parametrize("compose_file", COMPOSE_FILES, ids=_rel)
+def test_compose_mounts_exist(compose_file: Path) -> None:
+    """Every file or directory a compose file mounts from the repository is there (the topic and
+    database-init scripts live in the k8s tree, where kustomize can read them too)."""
+    for name, service in _compose(compose_file)["services"].items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":", 1)[0] if isinstance(volume, str) else volume.get("source", "")
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), f"{name}: {source}"
+
+
+TOPICS_FILE = K8S_DIR / "jobs/kafka-topics/topics.txt"
+
+
+def _topics_file() -> dict[str, tuple[int, int]]:
+    topics = {}
+    for line in TOPICS_FILE.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, partitions, retention = line.split()
+            topics[name] = (int(partitions), int(retention))
+    return topics
 
 
 def test_topics_match_contract() -> None:
     """CONTRACT §7's partitions and retention (7 d, or 1 h for user.online_status)."""
-    topics = {}
-    for line in (ROOT / "infrastructure/docker/kafka/topics.txt").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, partitions, retention = line.split()
-            topics[name] = (int(partitions), int(retention))
     week, hour = 7 * 24 * 3600 * 1000, 3600 * 1000
-    assert topics == {
+    assert _topics_file() == {
         "user.events": (3, week),
         "user.online_status": (6, hour),
         "friend.events": (3, week),
         "chat.events": (3, week),
         "message.events": (10, week),
     }
+
+
+def test_topics_file_matches_the_code() -> None:
+    """The topic list the scripts create is the one the services produce to and consume from
+    (chat_shared.events.topics), dead-letter topics included."""
+    from chat_shared.events.topics import DLQ_PARTITIONS, DLQ_RETENTION_MS, TOPICS
+
+    assert _topics_file() == {name: (spec.partitions, spec.retention_ms) for name, spec in TOPICS.items()}
+    script = (TOPICS_FILE.parent / "create-topics.sh").read_text()
+    assert f"\nDLQ_PARTITIONS={DLQ_PARTITIONS}\n" in script
+    assert f"\nDLQ_RETENTION_MS={DLQ_RETENTION_MS} " in script

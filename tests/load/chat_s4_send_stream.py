@@ -3,8 +3,8 @@
     uv run --frozen python tests/load/chat_s4_send_stream.py [--rates 50 200 500] [--duration 30] [--runs 3] [--no-record]
     uv run --frozen python tests/load/chat_s4_send_stream.py --smoke      # no real MongoDB: correctness only
 
-**Real MongoDB only.** The send writes MongoDB, and BENCHMARKS.md rules that mongomock figures are not
-performance: without `MONGO_URL=mongodb://…` in the environment the script refuses to measure. `--smoke`
+**Real MongoDB only.** The send writes MongoDB, and figures measured on mongomock are not performance
+(docs/performance.md, "How we measure"): without `MONGO_URL=mongodb://…` in the environment the script refuses to measure. `--smoke`
 runs the same code against `MONGO_URL=mongomock://` (in-process in the service), prints every figure
 labelled "smoke on mongomock — not performance", still checks 0 lost / 0 duplicated / order kept, and
 never writes a result row. With a real MongoDB the service gets a scratch database (`MONGO_DB=bench_chat_s4_…`,

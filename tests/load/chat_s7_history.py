@@ -5,7 +5,7 @@
     uv run --frozen python tests/load/chat_s7_history.py --smoke      # no real MongoDB: correctness only
 
 **Real MongoDB only.** Without `MONGO_URL=mongodb://…` in the environment the script refuses to measure
-(BENCHMARKS.md: mongomock figures are not performance). `--smoke` runs the same code against
+(mongomock figures are not performance: docs/performance.md). `--smoke` runs the same code against
 `MONGO_URL=mongomock://` (in-process in the service; 1,000 messages unless `--messages`), prints every
 figure labelled "smoke on mongomock — not performance", still checks every page, and never writes a result
 row. With a real MongoDB the service gets a scratch database (`MONGO_DB=bench_chat_s7_…`, dropped at the

@@ -1,4 +1,4 @@
-"""SSE connects with JWT auth (BENCHMARKS, with S5/S6): 200 new `GET /stream`/s at p99 time-to-first-byte ≤ 50 ms.
+"""SSE connects with JWT auth (a companion of S5/S6): 200 new `GET /stream`/s at p99 time-to-first-byte ≤ 50 ms.
 
     uv run --frozen python tests/load/chat_sse_connect.py [--rate 200] [--duration 30] [--runs 3] [--users 2000] [--close] [--no-record]
 

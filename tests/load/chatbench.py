@@ -1,6 +1,6 @@
 """What the chat-service benchmarks share (``chat_*.py`` here, except the stand-alone S5).
 
-The service under test: its directory, its environment (``chat_env``, Redis db 14) and the BENCHMARKS rule
+The service under test: its directory, its environment (``chat_env``, Redis db 14) and the measuring rule
 on MongoDB (``mongo_target``: a real MongoDB from ``MONGO_URL``, mongomock only for ``--smoke``, otherwise
 "not measured here"). Set-up straight into its MySQL tables (``mysql_pool``, ``insert_group_room``) and
 bearer headers for its members. The client side: ``InspectingPool`` (``common.Pool`` that shows each answer
@@ -35,7 +35,7 @@ SMOKE_LABEL = "smoke on mongomock — not performance"
 REAL_MONGO = ("mongodb://", "mongodb+srv://")
 NOT_MEASURED = (
     "not measured here: MONGO_URL does not point at a real MongoDB (mongodb://…), and figures "
-    "measured on mongomock are not performance (BENCHMARKS.md). Set MONGO_URL, or run with --smoke "
+    "measured on mongomock are not performance (docs/performance.md). Set MONGO_URL, or run with --smoke "
     "for a correctness check on mongomock (never recorded)."
 )
 
@@ -58,7 +58,7 @@ class MongoTarget:
 
 
 def mongo_target(smoke: bool, prefix: str) -> MongoTarget | None:
-    """The BENCHMARKS Mongo rule: a real MongoDB from ``MONGO_URL`` (scratch database ``prefix_…``), or
+    """The rule on MongoDB: a real MongoDB from ``MONGO_URL`` (scratch database ``prefix_…``), or
     mongomock for ``--smoke``; None when neither applies (the caller says "not measured here")."""
     if smoke:
         return MongoTarget("mongomock://", "chat", real=False)

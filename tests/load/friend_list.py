@@ -1,6 +1,6 @@
 """Benchmark: ``GET /friends`` for a user with 500 friends, open-loop at a fixed arrival rate.
 
-Target (issue 3): p95 ≤ 30 ms at 100 req/s against uvicorn on MariaDB. Not a test: run by hand
+Target: p95 ≤ 30 ms at 100 req/s against uvicorn on MariaDB. Not a test: run by hand
 (``.venv/bin/python tests/load/friend_list.py``). It creates a scratch database, seeds 500 friends,
 starts friend-service under uvicorn (1 worker, uvloop + httptools) with its own Tansu broker and Redis
 db 11, then runs warm-up + ``--duration`` seconds ``--runs`` times. Requests leave on a fixed schedule

@@ -20,8 +20,8 @@ settings: `acks=all`, `linger_ms=0`), so what is measured is broker → consumer
   (0 lost), every replica row holds the user's *second* update (order kept, nothing applied out of date),
   and the restarted process's `events_consumed_total{result="duplicate"}` counts the redeliveries it
   recognised and skipped (0 applied twice).
-CPU-µs per event of friend-service, MariaDB and the broker over each window (MariaDB's CPU includes other
-engineers' work on the shared server, if any).
+CPU-µs per event of friend-service, MariaDB and the broker over each window (MariaDB's CPU includes any
+other work the shared server does meanwhile).
 """
 
 from __future__ import annotations

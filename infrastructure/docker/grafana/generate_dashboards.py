@@ -5,7 +5,7 @@ source. Edit a panel here, then run::
 
     uv run python infrastructure/docker/grafana/generate_dashboards.py
 
-``tests/config/test_grafana.py`` fails when a committed file differs from what this script writes, and
+``tests/config/test_config_grafana.py`` fails when a committed file differs from what this script writes, and
 ``tests/config/promql_metrics.py`` checks that every metric a panel queries is one the services or the
 exporters really export (docs/observability.md has the catalogue).
 """

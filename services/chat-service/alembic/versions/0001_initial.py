@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import chat_shared.db
+from chat_shared.migrations import create_outbox_tables_v1, drop_outbox_tables_v1
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -33,26 +34,7 @@ def upgrade() -> None:
     sa.Column('updated_at', chat_shared.db.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('user_low', 'user_high', name=op.f('pk_friendships'))
     )
-    op.create_table('outbox',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('event_id', sa.String(length=36), nullable=False),
-    sa.Column('event_type', sa.String(length=64), nullable=False),
-    sa.Column('topic', sa.String(length=100), nullable=False),
-    sa.Column('key', sa.String(length=64), nullable=False),
-    sa.Column('envelope', sa.Text(), nullable=False),
-    sa.Column('traceparent', sa.String(length=64), nullable=True),
-    sa.Column('created_at', chat_shared.db.UTCDateTime(), nullable=False),
-    sa.Column('published_at', chat_shared.db.UTCDateTime(), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
-    sa.UniqueConstraint('event_id', name=op.f('uq_outbox_event_id'))
-    )
-    op.create_index('ix_outbox_pending', 'outbox', ['published_at', 'id'], unique=False)
-    op.create_table('processed_events',
-    sa.Column('consumer', sa.String(length=100), nullable=False),
-    sa.Column('event_id', sa.String(length=36), nullable=False),
-    sa.Column('processed_at', chat_shared.db.UTCDateTime(), nullable=False),
-    sa.PrimaryKeyConstraint('consumer', 'event_id', name=op.f('pk_processed_events'))
-    )
+    create_outbox_tables_v1()
     op.create_table('rooms',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('type', sa.String(length=10), nullable=False),
@@ -92,9 +74,7 @@ def downgrade() -> None:
     op.drop_table('users')
     op.drop_index('ix_rooms_activity', table_name='rooms')
     op.drop_table('rooms')
-    op.drop_table('processed_events')
-    op.drop_index('ix_outbox_pending', table_name='outbox')
-    op.drop_table('outbox')
+    drop_outbox_tables_v1()
     op.drop_table('friendships')
     op.drop_table('blocks')
     # ### end Alembic commands ###

@@ -11,8 +11,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.room import BigId
-from chat_shared.db import Base, UTCDateTime
+from chat_shared.db import Base, BigId, UTCDateTime
 
 
 class Friendship(Base):

@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from app.schemas.common import ClosedModel
 from chat_shared.events.chat import MessageSnapshot
+from chat_shared.schemas import ClosedModel
 
 MAX_CONTENT = 4000
 _WHITESPACE = re.compile(r"\s")

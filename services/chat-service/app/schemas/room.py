@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from app.schemas.common import ClosedModel
 from app.schemas.message import MessageOut
+from chat_shared.schemas import ClosedModel
 
 UserId = Annotated[int, Field(gt=0)]
 

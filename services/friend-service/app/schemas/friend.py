@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
-from app.schemas.common import ClosedModel, Timestamp
-
-UserId = Annotated[int, Field(gt=0, lt=2**63)]
+from chat_shared.schemas import ClosedModel, Id, Timestamp
 
 
 class UserRef(ClosedModel):
     """``POST /friends/requests`` and ``POST /blocks``: the other user."""
 
-    user_id: UserId
+    user_id: Id
 
 
 class FriendRequestOut(BaseModel):

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -35,6 +35,11 @@ class Base(DeclarativeBase):
     """Declarative base of every service's tables (each service only imports its own models)."""
 
     metadata = MetaData(naming_convention=NAMING)
+
+
+# Every id column: a signed BIGINT on MySQL; on SQLite an INTEGER, the only type its rowid
+# auto-increment works with.
+BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
 class UTCDateTime(TypeDecorator[datetime]):

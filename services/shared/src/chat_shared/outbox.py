@@ -16,12 +16,12 @@ import random
 from datetime import UTC, timedelta
 
 import structlog
-from sqlalchemy import BigInteger, Index, Integer, String, Text, delete, func, select, update
+from sqlalchemy import Index, String, Text, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chat_shared import metrics, tracing
-from chat_shared.db import Base, UTCDateTime, after_commit, utcnow
+from chat_shared.db import Base, BigId, UTCDateTime, after_commit, utcnow
 from chat_shared.events.base import DomainEvent
 from chat_shared.events.envelope import EventEnvelope
 from chat_shared.kafka import ProducerHolder
@@ -37,7 +37,7 @@ class OutboxRecord(Base):
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_pending", "published_at", "id"),)
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(String(36), unique=True)
     event_type: Mapped[str] = mapped_column(String(64))
     topic: Mapped[str] = mapped_column(String(100))

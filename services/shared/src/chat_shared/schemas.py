@@ -1,17 +1,27 @@
-"""Schema building blocks shared by the services' APIs and the events: RFC 3339 UTC timestamps."""
+"""Schema building blocks every service's API uses: closed request bodies, RFC 3339 UTC timestamps and
+the range of a database id."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+
+class ClosedModel(BaseModel):
+    """A request body: unknown fields are a 422, never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 def rfc3339(value: datetime) -> str:
-    """``2026-01-27T10:00:00.000Z``."""
+    """``2026-01-27T10:00:00.000Z``: UTC, millisecond precision, as every response renders time."""
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-#: A datetime that serialises as RFC 3339 in UTC with milliseconds (as the API returns them).
 Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str)]
+
+# An id as the database stores it (a signed BIGINT, chat_shared.db.BigId) and hands it out: 1 and up.
+# Larger values are a 422 rather than an overflow inside the query.
+Id = Annotated[int, Field(gt=0, lt=2**63)]

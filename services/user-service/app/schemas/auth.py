@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, EmailStr, StringConstraints
 
-from app.schemas.common import ClosedModel
+from chat_shared.schemas import ClosedModel
 
 TokenString = Annotated[str, StringConstraints(min_length=1, max_length=512)]
 

@@ -1,27 +1,14 @@
-"""Schema building blocks: closed request bodies, RFC 3339 UTC timestamps, validated fields."""
+"""Validated text fields of user-service's bodies (the building blocks every service uses are in
+chat_shared.schemas)."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer
+from pydantic import AfterValidator
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-class ClosedModel(BaseModel):
-    """A request body: unknown fields are a 422, never silently ignored."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-def _rfc3339(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-Timestamp = Annotated[datetime, PlainSerializer(_rfc3339, return_type=str)]
 
 
 def _clean_text(value: str) -> str:

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, EmailStr, Field, StringConstraints
 
-from app.schemas.common import CleanText, ClosedModel, HttpUrl, Timestamp
+from app.schemas.common import CleanText, HttpUrl
+from chat_shared.schemas import ClosedModel, Timestamp
 
 Username = Annotated[str, StringConstraints(min_length=3, max_length=20, pattern=r"^[A-Za-z0-9_]+$")]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]

@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
-# chat-service image. Build context is the repository root (the uv workspace):
-#   docker build -f services/chat-service/Dockerfile -t bigtech-chat/chat-service .
+# The image of every service. Build context is the repository root (the uv workspace); the service and
+# its port are build arguments, both required (an image built without them would be nobody's):
+#   docker build --build-arg SERVICE=chat-service --build-arg PORT=8002 -t bigtech-chat/chat-service .
 # Why each choice: docs/deploy.md, "Images".
 
 # uv comes from its own pinned image; the runtime stage never sees it.
@@ -23,17 +24,20 @@ ENV UV_PROJECT_ENVIRONMENT=/opt/venv \
 WORKDIR /src
 
 # Dependencies first: this layer changes only when uv.lock or a pyproject changes, not on every code edit.
-# uv needs every workspace member's pyproject.toml to load the workspace, even the ones it won't install.
+# uv needs every workspace member's pyproject.toml to load the workspace, even the ones it won't install
+# (one line per member: the classic builder has no COPY that keeps the directories of a wildcard match).
 COPY pyproject.toml uv.lock ./
 COPY services/shared/pyproject.toml services/shared/
 COPY services/user-service/pyproject.toml services/user-service/
 COPY services/friend-service/pyproject.toml services/friend-service/
 COPY services/chat-service/pyproject.toml services/chat-service/
-RUN uv sync --no-dev --package chat-service --no-install-workspace --no-editable
+ARG SERVICE
+RUN uv sync --no-dev --package "${SERVICE:?build with --build-arg SERVICE=<service>}" \
+        --no-install-workspace --no-editable
 
 # Then the shared library, built into a wheel and installed into the venv.
 COPY services/shared/ services/shared/
-RUN uv sync --no-dev --package chat-service --no-editable \
+RUN uv sync --no-dev --package "${SERVICE}" --no-editable \
     && find /opt/venv -type d -name __pycache__ -prune -exec rm -rf {} + \
     && rm -f /opt/venv/bin/activate* /opt/venv/bin/uv /opt/venv/bin/uvx
 
@@ -42,36 +46,41 @@ RUN uv sync --no-dev --package chat-service --no-editable \
 # ---------------------------------------------------------------------------------------------------------
 FROM python:3.11-slim-bookworm AS runtime
 
-LABEL org.opencontainers.image.title="bigtech-chat-chat-service" \
-      org.opencontainers.image.description="BigTech Chat chat-service" \
-      org.opencontainers.image.licenses="MIT"
-
-# A fixed numeric uid, so Kubernetes' runAsNonRoot can verify it without a passwd lookup.
+# A fixed numeric uid, so Kubernetes' runAsNonRoot can verify it without a passwd lookup. Before the
+# arguments are declared, so every service's image shares this layer.
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin app
+
+ARG SERVICE
+ARG PORT
+RUN : "${PORT:?build with --build-arg PORT=<port>}"
+
+LABEL org.opencontainers.image.title="bigtech-chat-${SERVICE}" \
+      org.opencontainers.image.description="BigTech Chat ${SERVICE}" \
+      org.opencontainers.image.licenses="MIT"
 
 # PYTHONPYCACHEPREFIX: the image ships no bytecode (about 40 MB saved); with a read-only root filesystem
 # Python writes it to the writable /tmp instead, so the second worker of a pod reuses the first one's.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONPYCACHEPREFIX=/tmp/pycache \
-    SERVICE_NAME=chat-service \
-    PORT=8002 \
+    SERVICE_NAME=${SERVICE} \
+    PORT=${PORT} \
     PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
 
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
 # Code stays root-owned and read-only for the app user: a compromised worker cannot rewrite it.
-COPY services/chat-service/ /app/
+COPY services/${SERVICE}/ /app/
 
 USER 10001:10001
-EXPOSE 8002
+EXPOSE ${PORT}
 
 # No curl in the image: the standard library does the probe. /health checks no dependency, so a database
 # outage does not make Docker restart a healthy process.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request as u; u.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PORT', '8002'), timeout=2)"]
+    CMD ["python", "-c", "import os, urllib.request as u; u.urlopen('http://127.0.0.1:%s/health' % os.environ['PORT'], timeout=2)"]
 
 # gunicorn is PID 1: it handles SIGTERM as a graceful stop (see chat_shared/gunicorn_conf.py).
 CMD ["gunicorn", "main:app", "-c", "python:chat_shared.gunicorn_conf"]

@@ -1,7 +1,9 @@
 #!/bin/bash
 # Creates the topics of CONTRACT §7 and their dead-letter topics; safe to run again (--if-not-exists,
 # then configs are re-applied so a retention change in topics.txt reaches existing topics).
-# Broker auto-creation is off outside tests, so this job runs before any service starts.
+# Broker auto-creation is off outside tests, so this job runs before any service starts. The one copy:
+# the compose files' kafka-init and the Kubernetes kafka-topics Job both run this file with topics.txt,
+# whose list tests/infra compares with chat_shared.events.topics.
 #
 # Env: BOOTSTRAP (kafka:9092), REPLICATION_FACTOR (1 single node, 3 in msa/production),
 #      MIN_INSYNC_REPLICAS (1, or 2 with three brokers so acks=all survives one broker down),

@@ -2,6 +2,7 @@
 # One database and one user per service, each user with rights on its own database only (CONTRACT §1:
 # no service reads another's database). Sourced by the mysql image's entrypoint on the first start of an
 # empty data directory (docker-entrypoint-initdb.d), which provides docker_process_sql with root rights.
+# The one copy: the compose files mount this directory, the Kubernetes StatefulSet a ConfigMap of it.
 #
 # The passwords are not configured twice: they are read back out of the services' own DATABASE_URL
 # secret files (mysql+aiomysql://<user>:<password>@host:port/<db>), so the URL a service connects with
