@@ -100,6 +100,8 @@ class EventConsumer:
         live: bool = False,
         hooks: BatchHooks | None = None,
     ) -> None:
+        if stray := [cls.event_type for cls in handlers if cls.topic not in topics]:
+            raise ValueError(f"{group_id} handles events it never receives (not on {topics}): {stray}")
         self.group_id = group_id
         self.topics = topics
         self._settings = settings
