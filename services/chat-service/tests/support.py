@@ -15,14 +15,15 @@ from typing import Any
 import httpx
 import uvicorn
 from aiokafka import AIOKafkaProducer
-from fastapi import FastAPI
 
+from app.core.state import State
 from app.kafka import consumers
 from chat_shared.consumer import ProcessedEvent
 from chat_shared.db import commit
 from chat_shared.events import EventEnvelope
 from chat_shared.events import friend as fe
 from chat_shared.testing.broker import free_port
+from chat_shared.testing.fixtures import StartedApp
 
 _ids = count(random.randint(1, 1_000_000) * 1000)
 
@@ -52,26 +53,26 @@ def friend_event(event_type: str, **payload: Any) -> EventEnvelope:
     return EventEnvelope(event_type=event_type, producer="friend-service", payload=model.model_dump(mode="json"))
 
 
-async def apply(app: FastAPI, envelope: EventEnvelope) -> None:
+async def apply(state: State, envelope: EventEnvelope) -> None:
     """Apply an event through the permission consumer's handler (same path the consumer runs)."""
     payload = _MODELS[envelope.event_type].model_validate(envelope.payload)
-    async with app.state.sessionmaker() as session:
+    async with state.sessionmaker() as session:
         await _HANDLERS[envelope.event_type](session, envelope, payload)
         session.add(ProcessedEvent(consumer=consumers.PERMISSIONS_GROUP, event_id=str(envelope.event_id)))
         await commit(session)
 
 
-async def befriend(app: FastAPI, a: int, *others: int) -> None:
+async def befriend(state: State, a: int, *others: int) -> None:
     """Make ``a`` friends with each of ``others``."""
     for b in others:
         await apply(
-            app,
+            state,
             friend_event("FriendRequestAccepted", request_id=random.randint(1, 10**9), requester_id=a, addressee_id=b),
         )
 
 
-async def block(app: FastAPI, blocker: int, blocked: int) -> None:
-    await apply(app, friend_event("UserBlocked", blocker_id=blocker, blocked_id=blocked))
+async def block(state: State, blocker: int, blocked: int) -> None:
+    await apply(state, friend_event("UserBlocked", blocker_id=blocker, blocked_id=blocked))
 
 
 async def publish(bootstrap: str, topic: str, envelope: EventEnvelope, key: int) -> None:
@@ -106,7 +107,7 @@ async def send(client: httpx.AsyncClient, keys: Any, user: int, room: int, conte
 class UvicornServer:
     """An app served by uvicorn on a free port inside the test's event loop (lifespan run by the caller)."""
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: StartedApp[State]) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
