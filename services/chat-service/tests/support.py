@@ -15,14 +15,15 @@ from typing import Any
 import httpx
 import uvicorn
 from aiokafka import AIOKafkaProducer
-from fastapi import FastAPI
 
+from app.core.state import State
 from app.kafka import consumers
 from chat_shared.consumer import ProcessedEvent
 from chat_shared.db import commit
 from chat_shared.events import DomainEvent, EventEnvelope
 from chat_shared.events import friend as fe
 from chat_shared.testing.broker import free_port
+from chat_shared.testing.fixtures import StartedApp
 
 _ids = count(random.randint(1, 1_000_000) * 1000)
 
@@ -36,26 +37,26 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-async def apply(app: FastAPI, event: DomainEvent) -> None:
+async def apply(state: State, event: DomainEvent) -> None:
     """Apply a friend-service event through the permission consumer's handler (same path the consumer runs)."""
     envelope = EventEnvelope.of(event, "friend-service")
-    async with app.state.sessionmaker() as session:
+    async with state.sessionmaker() as session:
         await consumers.PERMISSION_HANDLERS[type(event)](session, event, envelope)
         session.add(ProcessedEvent(consumer=consumers.PERMISSIONS_GROUP, event_id=str(envelope.event_id)))
         await commit(session)
 
 
-async def befriend(app: FastAPI, a: int, *others: int) -> None:
+async def befriend(state: State, a: int, *others: int) -> None:
     """Make ``a`` friends with each of ``others``."""
     for b in others:
         accepted = fe.FriendRequestAccepted(
             request_id=random.randint(1, 10**9), requester_id=a, addressee_id=b, at=now()
         )
-        await apply(app, accepted)
+        await apply(state, accepted)
 
 
-async def block(app: FastAPI, blocker: int, blocked: int) -> None:
-    await apply(app, fe.UserBlocked(blocker_id=blocker, blocked_id=blocked, at=now()))
+async def block(state: State, blocker: int, blocked: int) -> None:
+    await apply(state, fe.UserBlocked(blocker_id=blocker, blocked_id=blocked, at=now()))
 
 
 async def publish(bootstrap: str, event: DomainEvent, producer: str) -> None:
@@ -91,7 +92,7 @@ async def send(client: httpx.AsyncClient, keys: Any, user: int, room: int, conte
 class UvicornServer:
     """An app served by uvicorn on a free port inside the test's event loop (lifespan run by the caller)."""
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: StartedApp[State]) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(

@@ -8,8 +8,8 @@ import uuid
 from datetime import UTC, datetime
 
 import httpx
-from fastapi import FastAPI
 
+from app.core.state import State
 from app.kafka.consumers import FanOut
 from app.stream.log import Append, UserLog, stream_key
 from chat_shared.events import DomainEvent, EventEnvelope
@@ -18,20 +18,20 @@ from chat_shared.testing.tokens import TestKeys as Keys
 from tests.support import befriend, new_user
 
 
-async def test_a_redelivered_batch_appends_only_what_is_missing(app: FastAPI) -> None:
-    user_log = UserLog(app.state.redis)
+async def test_a_redelivered_batch_appends_only_what_is_missing(state: State) -> None:
+    user_log = UserLog(state.redis)
     a, b = new_user(), new_user()
     events = [Append(str(uuid.uuid4()), [a, b], "message.created", f'{{"n":{n}}}', 1.0) for n in range(5)]
     assert await user_log.append_many(events[:2]) == [True, True]
     # A crash after the first two: the whole batch comes again, with three more events.
     assert await user_log.append_many(events) == [False, False, True, True, True]
     for user in (a, b):
-        entries = await app.state.redis.xrange(stream_key(user))
+        entries = await state.redis.xrange(stream_key(user))
         assert [fields["d"] for _, fields in entries] == [f'{{"n":{n}}}' for n in range(5)]
 
 
-async def test_an_event_without_recipients_is_skipped(app: FastAPI) -> None:
-    user_log = UserLog(app.state.redis)
+async def test_an_event_without_recipients_is_skipped(state: State) -> None:
+    user_log = UserLog(state.redis)
     a = new_user()
     appended = await user_log.append_many(
         [
@@ -40,7 +40,7 @@ async def test_an_event_without_recipients_is_skipped(app: FastAPI) -> None:
         ]
     )
     assert appended == [True]
-    assert len(await app.state.redis.xrange(stream_key(a))) == 1
+    assert len(await state.redis.xrange(stream_key(a))) == 1
 
 
 def _message(room_id: int, seq: int, sender: int) -> MessageSnapshot:
@@ -60,10 +60,10 @@ def _message(room_id: int, seq: int, sender: int) -> MessageSnapshot:
 
 
 async def test_a_membership_change_in_a_batch_reaches_the_batchs_later_events(
-    app: FastAPI, client: httpx.AsyncClient, keys: Keys
+    state: State, client: httpx.AsyncClient, keys: Keys
 ) -> None:
     owner, joiner, leaver = new_user(), new_user(), new_user()
-    await befriend(app, owner, joiner, leaver)
+    await befriend(state, owner, joiner, leaver)
     created = await client.post(
         "/rooms", json={"type": "group", "name": "batch", "member_ids": [leaver]}, headers=keys.headers(owner)
     )
@@ -77,16 +77,16 @@ async def test_a_membership_change_in_a_batch_reaches_the_batchs_later_events(
         MessageSent.of(_message(room, 3, owner)),
     ]
     # The calls the fan-out consumer makes for one batch, in its transaction.
-    fanout = FanOut(UserLog(app.state.redis))
+    fanout = FanOut(UserLog(state.redis))
     handlers = fanout.handlers()
-    async with app.state.sessionmaker() as session:
+    async with state.sessionmaker() as session:
         await fanout.before(session, batch)
         for event in batch:
             await handlers[type(event)](session, event, EventEnvelope.of(event, "chat-service"))
         await fanout.after(session)
 
     async def seen(user: int) -> list[str]:
-        entries = await app.state.redis.xrange(stream_key(user))
+        entries = await state.redis.xrange(stream_key(user))
         return [
             f"{fields['e']} {json.loads(fields['d']).get('message', {}).get('seq', '')}".strip()
             for _, fields in entries

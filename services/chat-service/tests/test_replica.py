@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
-from fastapi import FastAPI
 
+from app.core.state import State
 from chat_shared.events.friend import FriendRemoved, FriendRequestAccepted, UserBlocked, UserUnblocked
 from chat_shared.events.user import UserRegistered
 from chat_shared.testing.fixtures import wait_until
@@ -20,7 +20,7 @@ async def _dm_status(client: httpx.AsyncClient, keys: Keys, a: int, b: int) -> i
 
 
 async def test_friend_events_from_the_broker_drive_permissions(
-    app: FastAPI, client: httpx.AsyncClient, keys: Keys, kafka_bootstrap: str
+    state: State, client: httpx.AsyncClient, keys: Keys, kafka_bootstrap: str
 ) -> None:
     a, b = new_user(), new_user()
     assert await _dm_status(client, keys, a, b) == 403
@@ -42,20 +42,20 @@ async def test_friend_events_from_the_broker_drive_permissions(
     await wait_until(refused, timeout=20)
 
 
-async def test_an_older_event_does_not_undo_a_newer_one(app: FastAPI, client: httpx.AsyncClient, keys: Keys) -> None:
+async def test_an_older_event_does_not_undo_a_newer_one(state: State, client: httpx.AsyncClient, keys: Keys) -> None:
     a, b = new_user(), new_user()
     t = now()
-    await apply(app, FriendRequestAccepted(request_id=1, requester_id=a, addressee_id=b, at=t))
-    await apply(app, FriendRemoved(user_id=a, friend_id=b, at=t - timedelta(seconds=5)))
+    await apply(state, FriendRequestAccepted(request_id=1, requester_id=a, addressee_id=b, at=t))
+    await apply(state, FriendRemoved(user_id=a, friend_id=b, at=t - timedelta(seconds=5)))
     assert await _dm_status(client, keys, a, b) == 201
     c = new_user()
-    await apply(app, UserUnblocked(blocker_id=a, blocked_id=c, at=t))
-    await apply(app, UserBlocked(blocker_id=a, blocked_id=c, at=t - timedelta(seconds=5)))
-    await apply(app, FriendRequestAccepted(request_id=2, requester_id=a, addressee_id=c, at=t + timedelta(seconds=1)))
+    await apply(state, UserUnblocked(blocker_id=a, blocked_id=c, at=t))
+    await apply(state, UserBlocked(blocker_id=a, blocked_id=c, at=t - timedelta(seconds=5)))
+    await apply(state, FriendRequestAccepted(request_id=2, requester_id=a, addressee_id=c, at=t + timedelta(seconds=1)))
     assert await _dm_status(client, keys, c, a) == 201
 
 
-async def test_user_events_fill_the_name_replica(app: FastAPI, kafka_bootstrap: str) -> None:
+async def test_user_events_fill_the_name_replica(state: State, kafka_bootstrap: str) -> None:
     from app.models.replica import UserReplica
 
     user = new_user()
@@ -63,7 +63,7 @@ async def test_user_events_fill_the_name_replica(app: FastAPI, kafka_bootstrap: 
     await publish(kafka_bootstrap, registered, "user-service")
 
     async def stored() -> bool:
-        async with app.state.sessionmaker() as session:
+        async with state.sessionmaker() as session:
             row = await session.get(UserReplica, user)
             return row is not None and row.display_name == "Ann"
 

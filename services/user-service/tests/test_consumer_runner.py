@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from fastapi import FastAPI
 
+from app.core.state import State
 from chat_shared.consumer import EventConsumer
 from chat_shared.db import after_commit
 from chat_shared.events import EventEnvelope
@@ -26,7 +26,7 @@ def profile_event(user_id: int, name: str) -> bytes:
     return EventEnvelope.of(payload, "test").model_dump_json().encode()
 
 
-async def test_duplicates_once_poison_to_dlq_and_keeps_going(app: FastAPI, kafka_bootstrap: str) -> None:
+async def test_duplicates_once_poison_to_dlq_and_keeps_going(state: State, kafka_bootstrap: str) -> None:
     seen: list[str] = []
 
     async def handler(session: Any, event: UserProfileUpdated, envelope: EventEnvelope) -> None:
@@ -35,9 +35,9 @@ async def test_duplicates_once_poison_to_dlq_and_keeps_going(app: FastAPI, kafka
         # The effect counts only if the handler's transaction commits, like a row the handler writes.
         after_commit(session, lambda: seen.append(event.display_name))
 
-    runtime = app.state.runtime
+    runtime = state.runtime
     consumer = EventConsumer(
-        settings=app.state.settings,
+        settings=state.settings,
         group_id=f"test-runner-{uuid.uuid4().hex[:8]}",
         topics=["user.events"],
         handlers={UserProfileUpdated: handler},

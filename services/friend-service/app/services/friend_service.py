@@ -18,7 +18,7 @@ from app.models.friend import Block, FriendRequest, RequestStatus, pair_key
 from app.repositories.friends import FriendRepository
 from app.schemas.friend import BlockOut, BlockPage, FriendOut, FriendPage, FriendRequestOut, RequestPage
 from app.services.presence import PresenceReplica
-from app.services.user_directory import UserDirectory, ensure_user
+from app.services.user_lookup import UserLookup, UserRef
 from chat_shared.db import utcnow
 from chat_shared.errors import BadRequest, Conflict, Forbidden, NotFound
 from chat_shared.events.friend import (
@@ -50,19 +50,24 @@ class FriendService:
 
     session: AsyncSession
     outbox: Outbox
-    directory: UserDirectory
+    users: UserLookup
     presence: PresenceReplica
-    authorization: str | None = None
 
     @property
     def repo(self) -> FriendRepository:
         return FriendRepository(self.session)
 
+    async def _user(self, user_id: int) -> UserRef:
+        user = await self.users.get(user_id)
+        if user is None:
+            raise NotFound("User not found")
+        return user
+
     async def _other_user(self, me: int, other: int) -> None:
         if other == me:
             raise BadRequest("You cannot do that to yourself")
         # Outside the pair lock: a slow user-service must not hold a row lock.
-        await ensure_user(self.session, self.directory, other, self.authorization)
+        await self._user(other)
 
     # --- requests ---------------------------------------------------------------------------------
 
@@ -216,7 +221,7 @@ class FriendService:
             raise Conflict("You already blocked this user") from exc
         self.outbox.add(self.session, UserBlocked(at=utcnow(), blocker_id=me, blocked_id=other))
         BLOCKS.labels("blocked").inc()
-        user = await ensure_user(self.session, self.directory, other, self.authorization)
+        user = await self._user(other)
         return BlockOut(
             user_id=other, username=user.username, display_name=user.display_name, created_at=block.created_at
         )

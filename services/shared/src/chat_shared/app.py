@@ -11,9 +11,10 @@ from chat_shared.middleware import RequestContextMiddleware
 from chat_shared.settings import ServiceSettings
 
 
-def install_common(app: FastAPI, settings: ServiceSettings) -> Readiness:
-    """Wire JSON logs, request context + metrics middleware, error rendering and ``/health|/ready|/metrics``."""
+def install_common(app: FastAPI, settings: ServiceSettings, readiness: Readiness) -> None:
+    """Wire JSON logs, request context + metrics middleware, error rendering and ``/health|/ready|/metrics``
+    (``/ready`` runs the checks the lifespan registers in ``readiness``)."""
     configure_logging(settings.service_name, settings.log_level)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
     install_error_handlers(app)
-    return install_operations(app, settings.service_name)
+    install_operations(app, readiness)

@@ -21,6 +21,7 @@ from sqlalchemy.types import TypeDecorator
 
 from chat_shared import metrics
 from chat_shared.errors import AppError
+from chat_shared.state import core_state
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -145,8 +146,7 @@ async def commit(session: AsyncSession) -> None:
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's unit of work: commit on success, roll back on any error."""
-    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with maker() as session:
+    async with core_state(request).sessionmaker() as session:
         try:
             yield session
             await commit(session)

@@ -19,6 +19,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import Pipeline
 
 from chat_shared import metrics
+from chat_shared.state import core_state
 
 _MAX_OPERATION = 24  # command names are a closed set; the cap only guards against a caller's odd input
 
@@ -100,9 +101,8 @@ def instrument(client: Redis, service: str) -> Redis:
 
 
 def get_redis(request: Request) -> Redis:
-    """The app's shared Redis client."""
-    client: Any = request.app.state.redis
-    return client
+    """The service's shared Redis client."""
+    return core_state(request).redis
 
 
 RedisDep = Annotated[Redis, Depends(get_redis)]

@@ -1,5 +1,6 @@
 """What every service's lifespan opens and closes: SQL, Redis, the producer, the outbox relay,
-consumers and background tasks — stored on ``app.state`` and closed in reverse order.
+consumers and background tasks — closed in reverse order. Requests reach them through the service's
+state (:mod:`chat_shared.state`).
 
 Start-up never fails because the broker is away: topics are ensured and consumers started by a
 background task that retries, and the readiness check reports ``kafka: degraded`` meanwhile.
@@ -10,17 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Coroutine, Iterable
 from pathlib import Path
 from typing import Any
 
 import structlog
-from fastapi import FastAPI
 from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 
 from chat_shared import db, metrics
-from chat_shared.auth import TokenVerifier
 from chat_shared.consumer import BatchHooks, EventConsumer, Handlers
 from chat_shared.health import Readiness
 from chat_shared.kafka import ProducerHolder, ensure_topics
@@ -38,8 +37,7 @@ FULL_COLLECTION_AFTER = 100
 class Runtime:
     """The process-wide resources of one service."""
 
-    def __init__(self, app: FastAPI, settings: ServiceSettings, service_dir: Path) -> None:
-        self.app = app
+    def __init__(self, settings: ServiceSettings, service_dir: Path, readiness: Readiness) -> None:
         self.settings = settings
         self.service_dir = service_dir
         self.engine = db.create_engine(
@@ -55,20 +53,15 @@ class Runtime:
             settings.outbox_batch_size,
         )
         self.outbox = Outbox(settings.service_name, self.relay)
-        self.redis: Redis | None = None
+        self.redis: Redis = create_redis(settings.redis_url, settings.service_name, settings.redis_max_connections)
         self.consumers: list[EventConsumer] = []
         self.kafka_topics: set[str] = set()
         self.kafka_ready = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
-        self._closers: list[Callable[[], Coroutine[Any, Any, Any]]] = []
-        self.readiness: Readiness = app.state.readiness
+        self.readiness = readiness
         self.readiness.add("mysql", self.sql_check)
         self.readiness.add("kafka", self.kafka_check)
-        app.state.runtime = self
-        app.state.engine = self.engine
-        app.state.sessionmaker = self.sessionmaker
-        app.state.outbox = self.outbox
-        app.state.producers = self.producers
+        self.readiness.add("redis", self.redis.ping)
 
     # --- start-up -------------------------------------------------------------------------------
 
@@ -81,15 +74,6 @@ class Runtime:
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
         if self.settings.run_migrations_on_start:
             await asyncio.to_thread(upgrade_head, self.service_dir, url)
-
-    def open_redis(self) -> Redis:
-        """Open the Redis client and register it for readiness and shutdown."""
-        redis = create_redis(self.settings.redis_url, self.settings.service_name, self.settings.redis_max_connections)
-        self.redis = redis
-        self.app.state.redis = redis
-        self.readiness.add("redis", redis.ping)
-        self._closers.append(redis.aclose)
-        return redis
 
     def add_consumer(self, consumer: EventConsumer) -> None:
         """A consumer started once the broker is reachable."""
@@ -182,9 +166,8 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, timeout=5)
         await self.producers.close()
-        for closer in reversed(self._closers):
-            with contextlib.suppress(Exception):
-                await closer()
+        with contextlib.suppress(Exception):
+            await self.redis.aclose()
         await self.engine.dispose()
 
 
@@ -206,8 +189,3 @@ def freeze_startup_heap() -> None:
     gc.freeze()
     young, middle, _ = gc.get_threshold()
     gc.set_threshold(young, middle, FULL_COLLECTION_AFTER)
-
-
-def attach_verifier(app: FastAPI, verifier: TokenVerifier) -> None:
-    """Make the token verifier available to :data:`chat_shared.auth.CurrentUser`."""
-    app.state.verifier = verifier
