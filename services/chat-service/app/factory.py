@@ -78,8 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             shutdown.forget(hub)
             await hub.stop()
             await runtime.close()
-            if not settings.mongo_url.startswith("mongomock://"):
-                client.close()
+            mongo.close_mongo_client(client)
 
     app = FastAPI(
         title="BigTech Chat — chat-service",

@@ -1,6 +1,7 @@
 """Async SQLAlchemy: one declarative base, the engine factory and the request-scoped session.
 
-MySQL (aiomysql) in every deployed environment; SQLite (aiosqlite) only for the no-Docker mode.
+MySQL (aiomysql) in every deployed environment; SQLite (aiosqlite) only for the no-Docker mode, its
+differences kept in :mod:`chat_shared.dialect`.
 The request-scoped session is the single owner of the commit: services and repositories flush, the
 dependency commits once when the route returns and rolls back on any error.
 """
@@ -20,6 +21,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 from chat_shared import metrics
+from chat_shared.dialect import create_sqlite_engine, is_sqlite
 from chat_shared.errors import AppError
 from chat_shared.state import core_state
 
@@ -91,18 +93,9 @@ def _instrument(engine: Engine, service: str) -> None:
 
 
 def create_engine(url: str, service: str, pool_size: int = 10, max_overflow: int = 20) -> AsyncEngine:
-    """An engine tuned per backend: READ COMMITTED on MySQL (no gap locks), WAL + busy timeout on SQLite."""
-    if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
-            cursor = dbapi_conn.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
+    """An engine tuned per backend: READ COMMITTED on MySQL (no gap locks); SQLite's in :mod:`chat_shared.dialect`."""
+    if is_sqlite(url):
+        engine = create_sqlite_engine(url)
     else:
         engine = create_async_engine(
             url,

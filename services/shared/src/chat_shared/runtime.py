@@ -17,10 +17,10 @@ from typing import Any
 
 import structlog
 from redis.asyncio import Redis
-from sqlalchemy.engine import make_url
 
 from chat_shared import db, metrics
 from chat_shared.consumer import BatchHooks, EventConsumer, Handlers
+from chat_shared.dialect import prepare_database_file
 from chat_shared.health import Readiness
 from chat_shared.kafka import ProducerHolder, ensure_topics
 from chat_shared.migrations import upgrade_head
@@ -68,10 +68,7 @@ class Runtime:
     async def migrate_if_asked(self) -> None:
         """Run ``alembic upgrade head`` when ``RUN_MIGRATIONS_ON_START`` (dev mode) is set."""
         url = self.settings.database_url
-        if url.startswith("sqlite"):
-            database = make_url(url).database
-            if database:
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+        prepare_database_file(url)
         if self.settings.run_migrations_on_start:
             await asyncio.to_thread(upgrade_head, self.service_dir, url)
 
