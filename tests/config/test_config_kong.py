@@ -1,20 +1,23 @@
 """infrastructure/docker/kong/kong.yml: decK's offline validation, and the routing CONTRACT §1 asks for.
 
-``route()`` below is Kong's own matching and path joining for this file's shape (plain prefix paths,
-longest prefix wins, strip_path, path_handling v0), so the table of CONTRACT §1 is checked end to end
-without a Kong. The no-Docker Python gateway must route the same way.
+``route()`` below asks the dev gateway's router (``tools.dev.gateway.routing``: Kong's matching and path
+joining, path_handling v0) where a request goes, so the table of CONTRACT §1 is checked end to end without
+a Kong, by the same code that routes ``make dev``.
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tools/dev is the checkout's, not installed
+from tools.dev.gateway.routing import GatewayConfig, load_config, match
 
 REPO = Path(__file__).resolve().parents[2]
 KONG_YML = REPO / "infrastructure/docker/kong/kong.yml"
@@ -47,32 +50,16 @@ def _routes(kong: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]
     return [(service, route) for service in kong["services"] for route in service.get("routes", [])]
 
 
-def route(kong: dict[str, Any], request_path: str) -> str | None:
+@pytest.fixture(scope="module")
+def router() -> GatewayConfig:
+    return load_config(KONG_YML)
+
+
+def route(config: GatewayConfig, request_path: str) -> str | None:
     """The upstream URL Kong proxies ``request_path`` to, or None when no route matches (404)."""
     path, _, query = request_path.partition("?")
-    candidates = [
-        (len(prefix), service, r, prefix)
-        for service, r in _routes(kong)
-        for prefix in r["paths"]
-        if path.startswith(prefix)
-    ]
-    if not candidates:
-        return None
-    _, service, r, prefix = max(candidates, key=lambda c: c[0])
-    url = urlsplit(service["url"])
-    base = url.path or "/"
-    postfix = path[len(prefix) :] if r.get("strip_path", True) else path
-    # kong/router/utils.lua get_upstream_uri_v0, for a service path without a trailing slash
-    assert not base.endswith("/") or base == "/", "this helper covers service paths without a trailing /"
-    if not r.get("strip_path", True):
-        joined = base + path if base != "/" else path
-    elif postfix == "":
-        joined = base + "/" if len(path) > 1 and path.endswith("/") else base
-    elif postfix.startswith("/"):
-        joined = base + postfix if base != "/" else postfix
-    else:
-        joined = base + "/" + postfix
-    return f"{url.scheme}://{url.netloc}{joined}" + (f"?{query}" if query else "")
+    found = match(config, path)
+    return found.url({}, query) if found else None
 
 
 # ------------------------------------------------------------------------------------ validators
@@ -144,11 +131,11 @@ def test_names_are_unique(kong: dict[str, Any]) -> None:
     assert len(set(paths)) == len(paths)
 
 
-def test_every_contract_prefix_reaches_its_service(kong: dict[str, Any]) -> None:
+def test_every_contract_prefix_reaches_its_service(kong: dict[str, Any], router: GatewayConfig) -> None:
     prefixes = {p for _, r in _routes(kong) for p in r["paths"]}
     assert set(CONTRACT_PREFIXES) <= prefixes
     for prefix, (service, upstream_prefix) in CONTRACT_PREFIXES.items():
-        assert route(kong, prefix) == f"http://{UPSTREAMS[service]}{upstream_prefix}"
+        assert route(router, prefix) == f"http://{UPSTREAMS[service]}{upstream_prefix}"
     # nothing outside CONTRACT §1 is routed (login is a longer prefix of /api/auth, same service)
     for _, r in _routes(kong):
         for path in r["paths"]:
@@ -187,13 +174,13 @@ def test_every_contract_prefix_reaches_its_service(kong: dict[str, Any]) -> None
         ("/api/stream/tickets", "http://chat-service:8002/stream/tickets"),
     ],
 )
-def test_contract_paths_reach_the_right_upstream_path(kong: dict[str, Any], request_path: str, upstream: str) -> None:
-    assert route(kong, request_path) == upstream
+def test_contract_paths_reach_the_right_upstream_path(router: GatewayConfig, request_path: str, upstream: str) -> None:
+    assert route(router, request_path) == upstream
 
 
 @pytest.mark.parametrize("request_path", ["/health", "/metrics", "/docs", "/auth/login", "/api", "/api/messages"])
-def test_unrouted_paths_get_no_route(kong: dict[str, Any], request_path: str) -> None:
-    assert route(kong, request_path) is None
+def test_unrouted_paths_get_no_route(router: GatewayConfig, request_path: str) -> None:
+    assert route(router, request_path) is None
 
 
 def test_stream_route_is_unbuffered_with_a_long_read_timeout(kong: dict[str, Any]) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from chat_shared.events import TOPICS, DomainEvent
 from chat_shared.events.asyncapi import render
-from chat_shared.events.registry import EVENT_TOPICS
+from chat_shared.events.registry import EVENTS
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "events" / "asyncapi.json"
 
@@ -16,6 +17,12 @@ def test_asyncapi_document_is_current() -> None:
 
 def test_every_contract_event_is_documented() -> None:
     text = DOC.read_text()
-    for event_type in EVENT_TOPICS:
-        assert f'"{event_type}"' in text
-    assert len(EVENT_TOPICS) == 2 + 2 + 7 + 4 + 4
+    for event in EVENTS:
+        assert f'"{event.event_type}"' in text
+    assert len(EVENTS) == 2 + 2 + 7 + 4 + 4
+
+
+def test_every_event_declares_a_known_topic_and_a_partition_key() -> None:
+    for event in EVENTS:
+        assert event.topic in TOPICS, event.event_type
+        assert event.key is not DomainEvent.key, f"{event.event_type} declares no partition key"

@@ -1,23 +1,24 @@
-"""tools/dev/gateway.py as a running proxy: rewriting, headers, unbuffered SSE, limits (real sockets)."""
+"""tools/dev/gateway as a running proxy: rewriting, headers, unbuffered SSE, limits (real sockets)."""
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import socket
 import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 
-REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tools/dev is the checkout's, not installed
+from tools.dev.gateway.app import Gateway
+from tools.dev.gateway.routing import load_config
+
 KONG = """
 _format_version: "3.0"
 services:
@@ -41,18 +42,6 @@ plugins:
                           exposed_headers: [X-Request-ID], max_age: 60}}
   - {name: request-size-limiting, config: {allowed_payload_size: 1, size_unit: kilobytes}}
 """
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("dev_gateway", REPO / "tools/dev/gateway.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("dev_gateway", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-gateway = _load()
 
 
 class Upstream:
@@ -110,7 +99,7 @@ def _port() -> int:
 
 
 async def _serve(app: Any, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:
-    # proxy_headers off, as gateway.main() runs it: the gateway sees the real peer, not X-Forwarded-For
+    # proxy_headers off, as `python -m tools.dev.gateway` runs it: the gateway sees the real peer, not X-Forwarded-For
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", proxy_headers=False)
     )
@@ -128,7 +117,7 @@ async def setup(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple
     kong.write_text(KONG)
     upstream = Upstream()
     up_port, gw_port = _port(), _port()
-    app = gateway.Gateway(gateway.load_config(kong), {"svc-host": f"127.0.0.1:{up_port}"}, log_requests=False)
+    app = Gateway(load_config(kong), {"svc-host": f"127.0.0.1:{up_port}"}, log_requests=False)
     servers = [await _serve(upstream, up_port), await _serve(app, gw_port)]
     try:
         yield f"http://127.0.0.1:{gw_port}", upstream

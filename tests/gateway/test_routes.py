@@ -1,6 +1,6 @@
 """Every public route of every service is reachable through the gateway; nothing internal is.
 
-The routing is the one of ``tools/dev/gateway.py`` (Kong's matching and path joining over kong.yml), so
+The routing is the one of ``tools.dev.gateway.routing`` (Kong's matching and path joining over kong.yml), so
 this test, the no-Docker gateway and Kong itself cannot disagree. Each service's OpenAPI document is built
 in a subprocess (every service has a top-level ``app`` package, so two cannot share one interpreter).
 Adding a public route to a service without a gateway route makes this test fail.
@@ -8,17 +8,18 @@ Adding a public route to a service without a gateway route makes this test fail.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tools/dev is the checkout's, not installed
+from tools.dev.gateway import routing as gateway
 
 REPO = Path(__file__).resolve().parents[2]
 KONG_FILES = [REPO / "infrastructure/docker/kong/kong.yml", REPO / "infrastructure/docker/kong/kong.test.yml"]
@@ -34,20 +35,6 @@ OPENAPI_SCRIPT = (
     "with open(sys.argv[1], 'w') as f:\n"
     "    json.dump(create_app().openapi(), f)\n"
 )
-
-
-def load_gateway() -> ModuleType:
-    """tools/dev/gateway.py, imported by path (tools/dev is a folder of scripts, not a package)."""
-    path = REPO / "tools/dev/gateway.py"
-    spec = importlib.util.spec_from_file_location("dev_gateway", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("dev_gateway", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-gateway = load_gateway()
 
 
 def is_internal(path: str) -> bool:

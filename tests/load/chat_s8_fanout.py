@@ -47,6 +47,7 @@ import eventbench as eb
 from chatbench import CHAT_DIR, REDIS_URL, chat_env, close_pool, insert_group_room, mysql_pool
 from redis.asyncio import Redis
 
+from chat_shared.events.chat import MessageSent, MessageSnapshot
 from chat_shared.events.envelope import EventEnvelope
 from chat_shared.testing import databases
 from chat_shared.testing.broker import Broker
@@ -59,30 +60,26 @@ MEMBERS = 10
 def outbox_row(room_id: int, seq: int, sender: int, mid: str, occurred: float) -> tuple[Any, ...]:
     """A `MessageSent` outbox row as chat-service's send would commit it (the whole public message)."""
     at = datetime.fromtimestamp(occurred, UTC)
-    message = {
-        "id": mid,
-        "room_id": room_id,
-        "seq": seq,
-        "sender_id": sender,
-        "content": f"bench {mid}",
-        "message_type": "text",
-        "client_msg_id": None,
-        "created_at": at.isoformat(),
-        "edited_at": None,
-        "deleted": False,
-        "reactions": {},
-    }
-    env = EventEnvelope(
-        event_type="MessageSent",
-        producer="chat-service",
-        occurred_at=at,
-        payload={"room_id": room_id, "seq": seq, "message": message},
+    message = MessageSnapshot(
+        id=mid,
+        room_id=room_id,
+        seq=seq,
+        sender_id=sender,
+        content=f"bench {mid}",
+        message_type="text",
+        client_msg_id=None,
+        created_at=at,
+        edited_at=None,
+        deleted=False,
+        reactions={},
     )
+    event = MessageSent.of(message)
+    env = EventEnvelope.of(event, "chat-service").model_copy(update={"occurred_at": at})
     return (
         str(env.event_id),
-        "MessageSent",
-        "message.events",
-        str(room_id),
+        env.event_type,
+        event.topic,
+        str(event.key),
         env.model_dump_json(),
         None,
         at.replace(tzinfo=None),

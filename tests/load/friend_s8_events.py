@@ -55,12 +55,7 @@ def envelope(user_id: int, version: int, at: datetime, occurred: float) -> tuple
     payload = UserProfileUpdated(
         user_id=user_id, username=f"u{user_id}", display_name=f"User {user_id} v{version}", updated_at=at
     )
-    env = EventEnvelope(
-        event_type="UserProfileUpdated",
-        producer="bench",
-        payload=payload.model_dump(mode="json"),
-        occurred_at=datetime.fromtimestamp(occurred, UTC),
-    )
+    env = EventEnvelope.of(payload, "bench").model_copy(update={"occurred_at": datetime.fromtimestamp(occurred, UTC)})
     return str(user_id).encode(), env.model_dump_json().encode(), str(env.event_id)
 
 

@@ -41,11 +41,6 @@ SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), 
 RAW_ID = re.compile(r"/\d+(/|$)|[0-9a-f]{24}|[0-9a-f-]{36}")
 
 
-def redis_is_wired() -> bool:
-    """Runtime.open_redis passes the service name to create_redis (which then times every command)."""
-    return "service_name" in inspect.getsource(shared_runtime.Runtime.open_redis)
-
-
 def dlq_series_are_initialised() -> bool:
     """The consumer runner (or Runtime.add_consumer) calls metrics.init_consumer_series for its topics."""
     return any("init_consumer_series" in inspect.getsource(m) for m in (shared_consumer, shared_runtime))
@@ -210,8 +205,6 @@ def test_store_latency_of_every_store(service: str, after: dict[str, Scrape]) ->
     if service == "chat-service":
         ops = {s.labels["operation"] for s in m.series("store_call_duration_seconds_count", store="mongo")}
         assert {"insert", "find"} <= ops, f"mongo operations timed: {sorted(ops)}"
-    if not redis_is_wired():
-        pytest.xfail("chat_shared/runtime.py: open_redis does not pass the service name to create_redis yet")
     ops = {s.labels["operation"] for s in m.series("store_call_duration_seconds_count", store="redis")}
     assert ops, f"{service}: no Redis timings"
     if service == "user-service":

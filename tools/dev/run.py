@@ -1,7 +1,7 @@
 """``make dev``: the whole system on this machine without Docker.
 
 Starts the Tansu broker, every service whose ``main.py`` exists (user 8005, friend 8003, chat 8002) as its
-own uvicorn process, and the gateway (tools/dev/gateway.py, which reads kong.yml) on :8000. Stores are
+own uvicorn process, and the gateway (tools/dev/gateway/, which reads kong.yml) on :8000. Stores are
 SQLite files under ``.data/`` plus in-process stand-ins for Redis and MongoDB, unless MYSQL_URL, REDIS_URL,
 MONGO_URL or KAFKA_BOOTSTRAP name real servers. Ctrl-C stops everything it started. See docs/dev.md.
 
@@ -29,7 +29,7 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES_DIR = REPO / "services"
-GATEWAY = Path(__file__).resolve().parent / "gateway.py"
+GATEWAY_MODULE = "tools.dev.gateway"  # run with ``-m`` from the repository root
 GATEWAY_CONFIG = REPO / "infrastructure/docker/kong/kong.yml"
 STATE_FILE = "dev.json"
 LOCK_FILE = "dev.lock"
@@ -290,7 +290,8 @@ class DevSystem:
         upstreams = [f"{s.name}=127.0.0.1:{self.ports.service(s)}" for s in SERVICES]
         gateway_argv = [
             sys.executable,
-            str(GATEWAY),
+            "-m",
+            GATEWAY_MODULE,
             "--port",
             str(self.ports.gateway),
             "--kong-yml",

@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from starlette.routing import Route
 
 from app.api import messages, rooms, stream
 from app.core.config import Settings
+from app.core.state import State
 from app.database import mongo
 from app.kafka.consumers import (
     FANOUT_GROUP,
@@ -21,7 +21,6 @@ from app.kafka.consumers import (
     USERS_GROUP,
     FanOut,
 )
-from app.services.message_service import AlreadySent
 from app.stream import shutdown
 from app.stream.endpoint import StreamEndpoint
 from app.stream.hub import StreamHub
@@ -30,30 +29,33 @@ from app.stream.tickets import TicketStore
 from chat_shared.app import install_common
 from chat_shared.auth import build_verifier
 from chat_shared.events.topics import CHAT_EVENTS, FRIEND_EVENTS, MESSAGE_EVENTS, USER_EVENTS
-from chat_shared.runtime import Runtime, attach_verifier
+from chat_shared.health import Readiness
+from chat_shared.runtime import Runtime
+from chat_shared.state import LifespanState
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
-
-
-async def _already_sent(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, AlreadySent)
-    return JSONResponse(exc.message.model_dump(mode="json"), status_code=200)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; resources open in the lifespan, not at import."""
     settings = settings or Settings()
+    readiness = Readiness(settings.service_name)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime(app, settings, SERVICE_DIR)
+    async def lifespan(_: FastAPI) -> AsyncIterator[LifespanState]:
+        runtime = Runtime(settings, SERVICE_DIR, readiness)
         await runtime.migrate_if_asked()
-        redis = runtime.open_redis()
+        redis = runtime.redis
         client = await mongo.init_mongo(settings.mongo_url, settings.mongo_db)
-        attach_verifier(app, build_verifier(settings))
         user_log = UserLog(redis, settings.user_stream_maxlen, settings.user_stream_ttl_s)
-        app.state.tickets = TicketStore(redis, settings.stream_ticket_ttl_s)
-        app.state.hub = hub = StreamHub(redis, user_log, settings.sse_heartbeat_s, settings.sse_max_lifetime_s)
+        hub = StreamHub(redis, user_log, settings.sse_heartbeat_s, settings.sse_max_lifetime_s)
+        state = State(
+            settings=settings,
+            runtime=runtime,
+            verifier=build_verifier(settings),
+            tickets=TicketStore(redis, settings.stream_ticket_ttl_s),
+            hub=hub,
+        )
         await hub.start()
         shutdown.watch(hub)
         runtime.readiness.add("mongo", lambda: mongo.ping(client, settings.mongo_db))
@@ -71,13 +73,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         runtime.start_kafka([CHAT_EVENTS, MESSAGE_EVENTS])
         try:
-            yield
+            yield state.lifespan_state()
         finally:
             shutdown.forget(hub)
             await hub.stop()
             await runtime.close()
-            if not settings.mongo_url.startswith("mongomock://"):
-                client.close()
+            mongo.close_mongo_client(client)
 
     app = FastAPI(
         title="BigTech Chat — chat-service",
@@ -85,10 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         description="Rooms, messages and the live stream (CONTRACT §5–6).",
     )
-    app.state.settings = settings
-    install_common(app, settings)
-    app.add_exception_handler(AlreadySent, _already_sent)
+    install_common(app, settings, readiness)
     for router in (rooms.router, messages.router, stream.router):
         app.include_router(router)
-    app.router.routes.append(Route("/stream", StreamEndpoint(app.state), methods=["GET"]))
+    app.router.routes.append(Route("/stream", StreamEndpoint(), methods=["GET"]))
     return app

@@ -14,11 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from app.core.config import Settings
+from app.core.state import State
 from app.factory import create_app
-from chat_shared.testing.fixtures import asgi_client, flush_redis, started_app
+from chat_shared.testing.fixtures import StartedApp, asgi_client, flush_redis, started_app
 from chat_shared.testing.tokens import TestKeys
 from tests.support import UvicornServer
 
@@ -71,21 +71,27 @@ def make_settings(mysql_url: str, redis_url: str, kafka_bootstrap: str, keys: Te
 
 
 @pytest.fixture(scope="session")
-async def app(make_settings: Any, redis_url: str) -> AsyncIterator[FastAPI]:
+async def app(make_settings: Any, redis_url: str) -> AsyncIterator[StartedApp[State]]:
     await flush_redis(redis_url)
-    async for started in started_app(create_app(make_settings())):
+    async for started in started_app(create_app(make_settings()), State):
         await started.state.runtime.kafka_ready.wait()
         yield started
 
 
+@pytest.fixture(scope="session")
+def state(app: StartedApp[State]) -> State:
+    """The session app's typed state (its stores, settings and runtime)."""
+    return app.state
+
+
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: StartedApp[State]) -> AsyncIterator[httpx.AsyncClient]:
     async with asgi_client(app) as c:
         yield c
 
 
 @pytest.fixture(scope="session")
-async def server(app: FastAPI) -> AsyncIterator[UvicornServer]:
+async def server(app: StartedApp[State]) -> AsyncIterator[UvicornServer]:
     """The session app served by a real uvicorn on a free port (streams need a real server)."""
     srv = UvicornServer(app)
     await srv.start()

@@ -15,14 +15,15 @@ from typing import Any
 import httpx
 import uvicorn
 from aiokafka import AIOKafkaProducer
-from fastapi import FastAPI
 
+from app.core.state import State
 from app.kafka import consumers
 from chat_shared.consumer import ProcessedEvent
 from chat_shared.db import commit
-from chat_shared.events import EventEnvelope
+from chat_shared.events import DomainEvent, EventEnvelope
 from chat_shared.events import friend as fe
 from chat_shared.testing.broker import free_port
+from chat_shared.testing.fixtures import StartedApp
 
 _ids = count(random.randint(1, 1_000_000) * 1000)
 
@@ -36,57 +37,42 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-_HANDLERS: dict[str, Any] = consumers.PERMISSION_HANDLERS
-_MODELS: dict[str, Any] = {
-    "FriendRequestAccepted": fe.FriendRequestAccepted,
-    "FriendRemoved": fe.FriendRemoved,
-    "UserBlocked": fe.UserBlocked,
-    "UserUnblocked": fe.UserUnblocked,
-}
-
-
-def friend_event(event_type: str, **payload: Any) -> EventEnvelope:
-    """A friend.events envelope as friend-service would publish it."""
-    payload.setdefault("at", now())
-    model = _MODELS[event_type](**payload)
-    return EventEnvelope(event_type=event_type, producer="friend-service", payload=model.model_dump(mode="json"))
-
-
-async def apply(app: FastAPI, envelope: EventEnvelope) -> None:
-    """Apply an event through the permission consumer's handler (same path the consumer runs)."""
-    payload = _MODELS[envelope.event_type].model_validate(envelope.payload)
-    async with app.state.sessionmaker() as session:
-        await _HANDLERS[envelope.event_type](session, envelope, payload)
+async def apply(state: State, event: DomainEvent) -> None:
+    """Apply a friend-service event through the permission consumer's handler (same path the consumer runs)."""
+    envelope = EventEnvelope.of(event, "friend-service")
+    async with state.sessionmaker() as session:
+        await consumers.PERMISSION_HANDLERS[type(event)](session, event, envelope)
         session.add(ProcessedEvent(consumer=consumers.PERMISSIONS_GROUP, event_id=str(envelope.event_id)))
         await commit(session)
 
 
-async def befriend(app: FastAPI, a: int, *others: int) -> None:
+async def befriend(state: State, a: int, *others: int) -> None:
     """Make ``a`` friends with each of ``others``."""
     for b in others:
-        await apply(
-            app,
-            friend_event("FriendRequestAccepted", request_id=random.randint(1, 10**9), requester_id=a, addressee_id=b),
+        accepted = fe.FriendRequestAccepted(
+            request_id=random.randint(1, 10**9), requester_id=a, addressee_id=b, at=now()
         )
+        await apply(state, accepted)
 
 
-async def block(app: FastAPI, blocker: int, blocked: int) -> None:
-    await apply(app, friend_event("UserBlocked", blocker_id=blocker, blocked_id=blocked))
+async def block(state: State, blocker: int, blocked: int) -> None:
+    await apply(state, fe.UserBlocked(blocker_id=blocker, blocked_id=blocked, at=now()))
 
 
-async def publish(bootstrap: str, topic: str, envelope: EventEnvelope, key: int) -> None:
-    """Publish an envelope to the broker, as another service's outbox relay would."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
+async def publish(bootstrap: str, event: DomainEvent, producer: str) -> None:
+    """Publish an event to the broker on its topic with its key, as ``producer``'s outbox relay would."""
+    envelope = EventEnvelope.of(event, producer)
+    kafka = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await kafka.start()
     try:
-        await producer.send_and_wait(
-            topic,
+        await kafka.send_and_wait(
+            event.topic,
             envelope.model_dump_json().encode(),
-            key=str(key).encode(),
+            key=str(event.key).encode(),
             headers=[("event_type", envelope.event_type.encode())],
         )
     finally:
-        await producer.stop()
+        await kafka.stop()
 
 
 async def dm(client: httpx.AsyncClient, keys: Any, a: int, b: int) -> int:
@@ -106,7 +92,7 @@ async def send(client: httpx.AsyncClient, keys: Any, user: int, room: int, conte
 class UvicornServer:
     """An app served by uvicorn on a free port inside the test's event loop (lifespan run by the caller)."""
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: StartedApp[State]) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(

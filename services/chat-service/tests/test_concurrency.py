@@ -5,18 +5,18 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from fastapi import FastAPI
 
+from app.core.state import State
 from chat_shared.testing.tokens import TestKeys as Keys
 from tests.support import befriend, dm, new_user
 
 
 async def test_concurrent_senders_get_distinct_increasing_seqs(
-    app: FastAPI, client: httpx.AsyncClient, keys: Keys
+    state: State, client: httpx.AsyncClient, keys: Keys
 ) -> None:
     owner = new_user()
     members = [new_user() for _ in range(19)]
-    await befriend(app, owner, *members)
+    await befriend(state, owner, *members)
     room = (
         await client.post(
             "/rooms", json={"type": "group", "name": "busy", "member_ids": members}, headers=keys.headers(owner)
@@ -37,9 +37,9 @@ async def test_concurrent_senders_get_distinct_increasing_seqs(
     assert {m["content"] for m in page["items"]} == {f"from {u}" for u in senders}
 
 
-async def test_concurrent_dm_opens_yield_one_room(app: FastAPI, client: httpx.AsyncClient, keys: Keys) -> None:
+async def test_concurrent_dm_opens_yield_one_room(state: State, client: httpx.AsyncClient, keys: Keys) -> None:
     a, b = new_user(), new_user()
-    await befriend(app, a, b)
+    await befriend(state, a, b)
     responses = await asyncio.gather(
         *(
             client.post(
@@ -56,9 +56,9 @@ async def test_concurrent_dm_opens_yield_one_room(app: FastAPI, client: httpx.As
     assert len(rooms) == 1 and rooms[0]["member_ids"] == sorted([a, b])
 
 
-async def test_concurrent_retries_store_one_message(app: FastAPI, client: httpx.AsyncClient, keys: Keys) -> None:
+async def test_concurrent_retries_store_one_message(state: State, client: httpx.AsyncClient, keys: Keys) -> None:
     a, b = new_user(), new_user()
-    await befriend(app, a, b)
+    await befriend(state, a, b)
     room = await dm(client, keys, a, b)
     responses = await asyncio.gather(
         *(

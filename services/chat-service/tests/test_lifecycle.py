@@ -9,23 +9,23 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
+from app.core.state import State
 from app.factory import create_app
-from chat_shared.testing.fixtures import asgi_client, started_app
+from chat_shared.testing.fixtures import StartedApp, asgi_client, started_app
 from chat_shared.testing.tokens import TestKeys as Keys
 from tests.support import UvicornServer, new_user, open_stream
 
 
 @pytest.fixture(scope="module")
-async def short_lived(make_settings: Any) -> AsyncIterator[tuple[FastAPI, UvicornServer]]:
+async def short_lived(make_settings: Any) -> AsyncIterator[tuple[StartedApp[State], UvicornServer]]:
     """An app whose streams live about a second (no broker needed for this)."""
     settings = make_settings(kafka_bootstrap="127.0.0.1:1", sse_heartbeat_s=0.2, sse_max_lifetime_s=1.0)
-    async for app in started_app(create_app(settings)):
-        srv = UvicornServer(app)
+    async for started in started_app(create_app(settings), State):
+        srv = UvicornServer(started)
         await srv.start()
         try:
-            yield app, srv
+            yield started, srv
         finally:
             await srv.stop()
 
@@ -36,7 +36,9 @@ async def _closed(client: httpx.AsyncClient, reason: str) -> float:
     return next((float(x.split()[-1]) for x in text.splitlines() if x.startswith(line)), 0.0)
 
 
-async def test_streams_end_at_their_maximum_lifetime(short_lived: tuple[FastAPI, UvicornServer], keys: Keys) -> None:
+async def test_streams_end_at_their_maximum_lifetime(
+    short_lived: tuple[StartedApp[State], UvicornServer], keys: Keys
+) -> None:
     app, srv = short_lived
     async with asgi_client(app) as client:
         before = await _closed(client, "lifetime")
@@ -45,19 +47,19 @@ async def test_streams_end_at_their_maximum_lifetime(short_lived: tuple[FastAPI,
         assert await _closed(client, "lifetime") == before + 1
 
 
-async def test_shutdown_closes_every_stream(short_lived: tuple[FastAPI, UvicornServer], keys: Keys) -> None:
-    app, srv = short_lived
+async def test_shutdown_closes_every_stream(short_lived: tuple[StartedApp[State], UvicornServer], keys: Keys) -> None:
+    started, srv = short_lived
     async with (
         open_stream(srv.url, headers=keys.headers(new_user())) as one,
         open_stream(srv.url, headers=keys.headers(new_user())) as two,
     ):
-        app.state.hub.request_shutdown()  # what SIGTERM does through uvicorn's handle_exit
+        started.state.hub.request_shutdown()  # what SIGTERM does through uvicorn's handle_exit
         await asyncio.wait_for(asyncio.gather(one.ended.wait(), two.ended.wait()), 5)
     async with open_stream(srv.url, headers=keys.headers(new_user()), expect=503):
         pass  # a closing process refuses new streams: the client retries another replica
 
 
-async def test_start_up_keeps_full_collections_off_the_request_path(app: FastAPI) -> None:
+async def test_start_up_keeps_full_collections_off_the_request_path(app: StartedApp[State]) -> None:
     """After start-up, its objects are frozen and full collections are ten times rarer (see
     chat_shared.runtime.freeze_startup_heap: 200 connects/s had a 125 ms p99 from full collections)."""
     import gc

@@ -5,20 +5,20 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
+from app.core.state import State
 from chat_shared.testing.tokens import TestKeys as Keys
 from tests.support import befriend, block, dm, new_user, send
 
 
-async def _pair_room(app: FastAPI, client: httpx.AsyncClient, keys: Keys) -> tuple[int, int, int]:
+async def _pair_room(state: State, client: httpx.AsyncClient, keys: Keys) -> tuple[int, int, int]:
     a, b = new_user(), new_user()
-    await befriend(app, a, b)
+    await befriend(state, a, b)
     return a, b, await dm(client, keys, a, b)
 
 
-async def test_send_returns_the_message_and_is_idempotent(app: FastAPI, client: httpx.AsyncClient, keys: Keys) -> None:
-    a, _, room = await _pair_room(app, client, keys)
+async def test_send_returns_the_message_and_is_idempotent(state: State, client: httpx.AsyncClient, keys: Keys) -> None:
+    a, _, room = await _pair_room(state, client, keys)
     first = await client.post(
         f"/rooms/{room}/messages", json={"content": "  hello  ", "client_msg_id": "c-1"}, headers=keys.headers(a)
     )
@@ -61,23 +61,23 @@ async def test_send_returns_the_message_and_is_idempotent(app: FastAPI, client: 
     ],
 )
 async def test_invalid_message_bodies_are_422(
-    app: FastAPI, client: httpx.AsyncClient, keys: Keys, body: dict[str, object]
+    state: State, client: httpx.AsyncClient, keys: Keys, body: dict[str, object]
 ) -> None:
-    a, _, room = await _pair_room(app, client, keys)
+    a, _, room = await _pair_room(state, client, keys)
     response = await client.post(f"/rooms/{room}/messages", json=body, headers=keys.headers(a))
     assert response.status_code == 422, response.text
 
 
-async def test_4000_characters_after_trimming_are_accepted(app: FastAPI, client: httpx.AsyncClient, keys: Keys) -> None:
-    a, _, room = await _pair_room(app, client, keys)
+async def test_4000_characters_after_trimming_are_accepted(state: State, client: httpx.AsyncClient, keys: Keys) -> None:
+    a, _, room = await _pair_room(state, client, keys)
     response = await client.post(
         f"/rooms/{room}/messages", json={"content": " " + "é" * 4000 + " "}, headers=keys.headers(a)
     )
     assert response.status_code == 201 and len(response.json()["content"]) == 4000
 
 
-async def test_history_pages_by_seq(app: FastAPI, client: httpx.AsyncClient, keys: Keys) -> None:
-    a, b, room = await _pair_room(app, client, keys)
+async def test_history_pages_by_seq(state: State, client: httpx.AsyncClient, keys: Keys) -> None:
+    a, b, room = await _pair_room(state, client, keys)
     for i in range(1, 8):
         await send(client, keys, a if i % 2 else b, room, f"m{i}")
     latest = (await client.get(f"/rooms/{room}/messages", params={"limit": 3}, headers=keys.headers(a))).json()
@@ -98,8 +98,8 @@ async def test_history_pages_by_seq(app: FastAPI, client: httpx.AsyncClient, key
     assert both.status_code == 422
 
 
-async def test_edit_delete_are_sender_only(app: FastAPI, client: httpx.AsyncClient, keys: Keys) -> None:
-    a, b, room = await _pair_room(app, client, keys)
+async def test_edit_delete_are_sender_only(state: State, client: httpx.AsyncClient, keys: Keys) -> None:
+    a, b, room = await _pair_room(state, client, keys)
     msg = await send(client, keys, a, room, "original")
     url = f"/rooms/{room}/messages/{msg['id']}"
     assert (await client.patch(url, json={"content": "hacked"}, headers=keys.headers(b))).status_code == 403
@@ -121,8 +121,8 @@ async def test_edit_delete_are_sender_only(app: FastAPI, client: httpx.AsyncClie
     assert garbage.status_code == 404
 
 
-async def test_reactions_are_idempotent(app: FastAPI, client: httpx.AsyncClient, keys: Keys) -> None:
-    a, b, room = await _pair_room(app, client, keys)
+async def test_reactions_are_idempotent(state: State, client: httpx.AsyncClient, keys: Keys) -> None:
+    a, b, room = await _pair_room(state, client, keys)
     msg = await send(client, keys, a, room, "react to me")
     url = f"/rooms/{room}/messages/{msg['id']}/reactions"
     for _ in range(2):
@@ -139,10 +139,10 @@ async def test_reactions_are_idempotent(app: FastAPI, client: httpx.AsyncClient,
     assert (await client.put(f"{url}/a%20b", headers=keys.headers(a))).status_code == 422
 
 
-async def test_block_stops_new_messages_but_history_stays(app: FastAPI, client: httpx.AsyncClient, keys: Keys) -> None:
-    a, b, room = await _pair_room(app, client, keys)
+async def test_block_stops_new_messages_but_history_stays(state: State, client: httpx.AsyncClient, keys: Keys) -> None:
+    a, b, room = await _pair_room(state, client, keys)
     await send(client, keys, a, room, "before the block")
-    await block(app, b, a)
+    await block(state, b, a)
     for sender in (a, b):
         refused = await client.post(f"/rooms/{room}/messages", json={"content": "hi"}, headers=keys.headers(sender))
         assert refused.status_code == 403
@@ -157,7 +157,7 @@ async def test_block_stops_new_messages_but_history_stays(app: FastAPI, client: 
 
 
 async def test_an_orphan_of_a_failed_commit_is_invisible_and_its_seq_reused(
-    app: FastAPI, client: httpx.AsyncClient, keys: Keys
+    state: State, client: httpx.AsyncClient, keys: Keys
 ) -> None:
     from datetime import UTC, datetime
 
@@ -165,7 +165,7 @@ async def test_an_orphan_of_a_failed_commit_is_invisible_and_its_seq_reused(
 
     from app.models.message import Message
 
-    a, b, room = await _pair_room(app, client, keys)
+    a, b, room = await _pair_room(state, client, keys)
     await send(client, keys, a, room, "committed")
     # What a send leaves behind when its MySQL commit fails after the Mongo insert.
     oid = ObjectId()
@@ -195,18 +195,18 @@ async def test_an_orphan_of_a_failed_commit_is_invisible_and_its_seq_reused(
     assert [m["content"] for m in page["items"]] == ["committed", "retried", "next"]
 
 
-async def test_a_send_writes_the_room_row_once(app: FastAPI, client: httpx.AsyncClient, keys: Keys) -> None:
+async def test_a_send_writes_the_room_row_once(state: State, client: httpx.AsyncClient, keys: Keys) -> None:
     """The seq increment is the only UPDATE of `rooms`: it runs under the room's row lock, which every
     other sender of the room waits for, so nothing is written twice while it is held."""
     from sqlalchemy import event
 
-    a, _, room = await _pair_room(app, client, keys)
+    a, _, room = await _pair_room(state, client, keys)
     statements: list[str] = []
 
     def capture(conn: object, cursor: object, statement: str, *args: object) -> None:
         statements.append(" ".join(statement.split()).lower())
 
-    engine = app.state.engine.sync_engine
+    engine = state.engine.sync_engine
     event.listen(engine, "before_cursor_execute", capture)
     try:
         sent = await send(client, keys, a, room, "once", client_msg_id="w-1")

@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
-from fastapi import FastAPI
 
-from chat_shared.events import EventEnvelope
-from chat_shared.events.topics import FRIEND_EVENTS, USER_EVENTS
+from app.core.state import State
+from chat_shared.events.friend import FriendRemoved, FriendRequestAccepted, UserBlocked, UserUnblocked
 from chat_shared.events.user import UserRegistered
 from chat_shared.testing.fixtures import wait_until
 from chat_shared.testing.tokens import TestKeys as Keys
-from tests.support import apply, friend_event, new_user, now, publish
+from tests.support import apply, new_user, now, publish
 
 
 async def _dm_status(client: httpx.AsyncClient, keys: Keys, a: int, b: int) -> int:
@@ -21,20 +20,19 @@ async def _dm_status(client: httpx.AsyncClient, keys: Keys, a: int, b: int) -> i
 
 
 async def test_friend_events_from_the_broker_drive_permissions(
-    app: FastAPI, client: httpx.AsyncClient, keys: Keys, kafka_bootstrap: str
+    state: State, client: httpx.AsyncClient, keys: Keys, kafka_bootstrap: str
 ) -> None:
     a, b = new_user(), new_user()
     assert await _dm_status(client, keys, a, b) == 403
-    accepted = friend_event("FriendRequestAccepted", request_id=1, requester_id=a, addressee_id=b)
-    await publish(kafka_bootstrap, FRIEND_EVENTS, accepted, key=min(a, b))
+    accepted = FriendRequestAccepted(request_id=1, requester_id=a, addressee_id=b, at=now())
+    await publish(kafka_bootstrap, accepted, "friend-service")
 
     async def allowed() -> bool:
         return await _dm_status(client, keys, a, b) == 201
 
     await wait_until(allowed, timeout=20)
     assert await _dm_status(client, keys, b, a) == 200  # the room now exists
-    blocked = friend_event("UserBlocked", blocker_id=b, blocked_id=a)
-    await publish(kafka_bootstrap, FRIEND_EVENTS, blocked, key=min(a, b))
+    await publish(kafka_bootstrap, UserBlocked(blocker_id=b, blocked_id=a, at=now()), "friend-service")
 
     async def refused() -> bool:
         rooms = (await client.get("/rooms", headers=keys.headers(a))).json()["items"]
@@ -44,36 +42,28 @@ async def test_friend_events_from_the_broker_drive_permissions(
     await wait_until(refused, timeout=20)
 
 
-async def test_an_older_event_does_not_undo_a_newer_one(app: FastAPI, client: httpx.AsyncClient, keys: Keys) -> None:
+async def test_an_older_event_does_not_undo_a_newer_one(state: State, client: httpx.AsyncClient, keys: Keys) -> None:
     a, b = new_user(), new_user()
     t = now()
-    await apply(app, friend_event("FriendRequestAccepted", request_id=1, requester_id=a, addressee_id=b, at=t))
-    await apply(app, friend_event("FriendRemoved", user_id=a, friend_id=b, at=t - timedelta(seconds=5)))
+    await apply(state, FriendRequestAccepted(request_id=1, requester_id=a, addressee_id=b, at=t))
+    await apply(state, FriendRemoved(user_id=a, friend_id=b, at=t - timedelta(seconds=5)))
     assert await _dm_status(client, keys, a, b) == 201
     c = new_user()
-    await apply(app, friend_event("UserUnblocked", blocker_id=a, blocked_id=c, at=t))
-    await apply(app, friend_event("UserBlocked", blocker_id=a, blocked_id=c, at=t - timedelta(seconds=5)))
-    await apply(
-        app,
-        friend_event(
-            "FriendRequestAccepted", request_id=2, requester_id=a, addressee_id=c, at=t + timedelta(seconds=1)
-        ),
-    )
+    await apply(state, UserUnblocked(blocker_id=a, blocked_id=c, at=t))
+    await apply(state, UserBlocked(blocker_id=a, blocked_id=c, at=t - timedelta(seconds=5)))
+    await apply(state, FriendRequestAccepted(request_id=2, requester_id=a, addressee_id=c, at=t + timedelta(seconds=1)))
     assert await _dm_status(client, keys, c, a) == 201
 
 
-async def test_user_events_fill_the_name_replica(app: FastAPI, kafka_bootstrap: str) -> None:
+async def test_user_events_fill_the_name_replica(state: State, kafka_bootstrap: str) -> None:
     from app.models.replica import UserReplica
 
     user = new_user()
-    payload = UserRegistered(user_id=user, username=f"u{user}", display_name="Ann", created_at=now())
-    envelope = EventEnvelope(
-        event_type="UserRegistered", producer="user-service", payload=payload.model_dump(mode="json")
-    )
-    await publish(kafka_bootstrap, USER_EVENTS, envelope, key=user)
+    registered = UserRegistered(user_id=user, username=f"u{user}", display_name="Ann", created_at=now())
+    await publish(kafka_bootstrap, registered, "user-service")
 
     async def stored() -> bool:
-        async with app.state.sessionmaker() as session:
+        async with state.sessionmaker() as session:
             row = await session.get(UserReplica, user)
             return row is not None and row.display_name == "Ann"
 

@@ -13,12 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
+from app.core.state import State
 from app.factory import create_app
 from chat_shared.testing import databases
 from chat_shared.testing.broker import Broker, free_port
-from chat_shared.testing.fixtures import asgi_client, started_app
+from chat_shared.testing.fixtures import StartedApp, asgi_client, started_app
 from chat_shared.testing.proxy import TcpProxy
 from chat_shared.testing.tokens import TestKeys as Keys
 from tests.conftest import SERVICE_DIR
@@ -67,10 +67,10 @@ def second_process(mysql_url: str, redis_url: str, kafka_bootstrap: str, keys: K
 
 
 async def test_a_message_sent_through_one_process_reaches_a_stream_on_another(
-    app: FastAPI, client: httpx.AsyncClient, server: UvicornServer, second_process: str, keys: Keys
+    state: State, client: httpx.AsyncClient, server: UvicornServer, second_process: str, keys: Keys
 ) -> None:
     a, b = new_user(), new_user()
-    await befriend(app, a, b)
+    await befriend(state, a, b)
     room = await dm(client, keys, a, b)
     async with httpx.AsyncClient(base_url=second_process) as other:
         # b listens on this process, a sends through the other one …
@@ -86,7 +86,7 @@ async def test_a_message_sent_through_one_process_reaches_a_stream_on_another(
 
 
 @pytest.fixture(scope="module")
-async def cut_off_app(make_settings: Any) -> AsyncIterator[tuple[FastAPI, TcpProxy, UvicornServer]]:
+async def cut_off_app(make_settings: Any) -> AsyncIterator[tuple[StartedApp[State], TcpProxy, UvicornServer]]:
     """An app whose broker sits behind a proxy the test can cut; its own database so no other relay
     publishes its outbox."""
     proxy_port = free_port()
@@ -96,7 +96,7 @@ async def cut_off_app(make_settings: Any) -> AsyncIterator[tuple[FastAPI, TcpPro
     await asyncio.to_thread(databases.migrate, SERVICE_DIR, url)
     app = create_app(make_settings(database_url=url, kafka_bootstrap=broker.bootstrap))
     try:
-        async for started in started_app(app):
+        async for started in started_app(app, State):
             await asyncio.wait_for(started.state.runtime.kafka_ready.wait(), 30)
             srv = UvicornServer(started)
             await srv.start()
@@ -111,12 +111,12 @@ async def cut_off_app(make_settings: Any) -> AsyncIterator[tuple[FastAPI, TcpPro
 
 
 async def test_messages_acknowledged_while_the_broker_is_away_are_delivered_once_in_order(
-    cut_off_app: tuple[FastAPI, TcpProxy, UvicornServer], keys: Keys
+    cut_off_app: tuple[StartedApp[State], TcpProxy, UvicornServer], keys: Keys
 ) -> None:
-    app, proxy, srv = cut_off_app
+    started, proxy, srv = cut_off_app
     a, b = new_user(), new_user()
-    await befriend(app, a, b)
-    async with asgi_client(app) as client, open_stream(srv.url, headers=keys.headers(b)) as sse:
+    await befriend(started.state, a, b)
+    async with asgi_client(started) as client, open_stream(srv.url, headers=keys.headers(b)) as sse:
         room = await dm(client, keys, a, b)
         await sse.until(lambda e: e.event == "room.created", timeout=30)
         proxy.cut()

@@ -7,15 +7,15 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
+from app.core.state import State
 from chat_shared.testing.tokens import TestKeys as Keys
 from tests.support import befriend, block, dm, new_user, send
 
 
-async def test_direct_room_is_created_once_per_pair(app: FastAPI, client: httpx.AsyncClient, keys: Keys) -> None:
+async def test_direct_room_is_created_once_per_pair(state: State, client: httpx.AsyncClient, keys: Keys) -> None:
     a, b = new_user(), new_user()
-    await befriend(app, a, b)
+    await befriend(state, a, b)
     first = await client.post("/rooms", json={"type": "direct", "member_ids": [b]}, headers=keys.headers(a))
     assert first.status_code == 201, first.text
     body = first.json()
@@ -25,12 +25,12 @@ async def test_direct_room_is_created_once_per_pair(app: FastAPI, client: httpx.
     assert again.status_code == 200 and again.json()["id"] == body["id"]
 
 
-async def test_direct_room_needs_friendship_and_no_block(app: FastAPI, client: httpx.AsyncClient, keys: Keys) -> None:
+async def test_direct_room_needs_friendship_and_no_block(state: State, client: httpx.AsyncClient, keys: Keys) -> None:
     a, b, c = new_user(), new_user(), new_user()
     stranger = await client.post("/rooms", json={"type": "direct", "member_ids": [b]}, headers=keys.headers(a))
     assert stranger.status_code == 403
-    await befriend(app, a, c)
-    await block(app, c, a)  # a block ends the friendship and forbids the room
+    await befriend(state, a, c)
+    await block(state, c, a)  # a block ends the friendship and forbids the room
     blocked = await client.post("/rooms", json={"type": "direct", "member_ids": [c]}, headers=keys.headers(a))
     assert blocked.status_code == 403
     self_room = await client.post("/rooms", json={"type": "direct", "member_ids": [a]}, headers=keys.headers(a))
@@ -54,10 +54,10 @@ async def test_malformed_room_bodies_are_422(client: httpx.AsyncClient, keys: Ke
 
 
 async def test_group_members_must_be_friends_and_at_most_100(
-    app: FastAPI, client: httpx.AsyncClient, keys: Keys
+    state: State, client: httpx.AsyncClient, keys: Keys
 ) -> None:
     owner, f1, f2, stranger = new_user(), new_user(), new_user(), new_user()
-    await befriend(app, owner, f1, f2)
+    await befriend(state, owner, f1, f2)
     created = await client.post(
         "/rooms", json={"type": "group", "name": "Team", "member_ids": [f1, f2, owner]}, headers=keys.headers(owner)
     )
@@ -68,7 +68,7 @@ async def test_group_members_must_be_friends_and_at_most_100(
     )
     assert refused.status_code == 403
     many = [new_user() for _ in range(100)]
-    await befriend(app, owner, *many)
+    await befriend(state, owner, *many)
     too_big = await client.post(
         "/rooms", json={"type": "group", "name": "Big", "member_ids": many}, headers=keys.headers(owner)
     )
@@ -79,9 +79,9 @@ async def test_group_members_must_be_friends_and_at_most_100(
     assert full.status_code == 201 and len(full.json()["member_ids"]) == 100
 
 
-async def test_invite_and_leave(app: FastAPI, client: httpx.AsyncClient, keys: Keys) -> None:
+async def test_invite_and_leave(state: State, client: httpx.AsyncClient, keys: Keys) -> None:
     owner, friend, other, stranger = new_user(), new_user(), new_user(), new_user()
-    await befriend(app, owner, friend, other)
+    await befriend(state, owner, friend, other)
     room = (
         await client.post(
             "/rooms", json={"type": "group", "name": "G", "member_ids": [friend]}, headers=keys.headers(owner)
@@ -106,10 +106,10 @@ async def test_invite_and_leave(app: FastAPI, client: httpx.AsyncClient, keys: K
 
 
 async def test_rooms_list_by_activity_with_preview_and_unread(
-    app: FastAPI, client: httpx.AsyncClient, keys: Keys
+    state: State, client: httpx.AsyncClient, keys: Keys
 ) -> None:
     me, b, c = new_user(), new_user(), new_user()
-    await befriend(app, me, b, c)
+    await befriend(state, me, b, c)
     room_b = await dm(client, keys, me, b)
     room_c = await dm(client, keys, me, c)
     await send(client, keys, b, room_b, "hello from b")
@@ -130,9 +130,9 @@ async def test_rooms_list_by_activity_with_preview_and_unread(
     assert [r["id"] for r in rest.json()["items"]] == [room_b] and rest.json()["next_cursor"] is None
 
 
-async def test_read_position_never_moves_backwards(app: FastAPI, client: httpx.AsyncClient, keys: Keys) -> None:
+async def test_read_position_never_moves_backwards(state: State, client: httpx.AsyncClient, keys: Keys) -> None:
     a, b = new_user(), new_user()
-    await befriend(app, a, b)
+    await befriend(state, a, b)
     room = await dm(client, keys, a, b)
     for i in range(3):
         await send(client, keys, a, room, f"m{i}")
@@ -162,10 +162,10 @@ ROOM_ROUTES = [
 
 @pytest.mark.parametrize(("method", "path", "body"), ROOM_ROUTES)
 async def test_every_room_route_refuses_non_members_and_anonymous(
-    app: FastAPI, client: httpx.AsyncClient, keys: Keys, method: str, path: str, body: Any
+    state: State, client: httpx.AsyncClient, keys: Keys, method: str, path: str, body: Any
 ) -> None:
     owner, friend, outsider = new_user(), new_user(), new_user()
-    await befriend(app, owner, friend)
+    await befriend(state, owner, friend)
     room = (
         await client.post(
             "/rooms", json={"type": "group", "name": "G", "member_ids": [friend]}, headers=keys.headers(owner)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from fastapi import FastAPI
 
+from app.core.state import State
 from chat_shared.testing.tokens import TestKeys as Keys
 from tests.support import UvicornServer, befriend, dm, new_user, open_stream, send
 
@@ -25,10 +25,10 @@ async def test_stream_requires_auth_and_never_takes_a_token_in_the_url(server: U
 
 
 async def test_ticket_opens_the_users_stream(
-    app: FastAPI, client: httpx.AsyncClient, server: UvicornServer, keys: Keys
+    state: State, client: httpx.AsyncClient, server: UvicornServer, keys: Keys
 ) -> None:
     a, b = new_user(), new_user()
-    await befriend(app, a, b)
+    await befriend(state, a, b)
     room = await dm(client, keys, a, b)
     issued = await client.post("/stream/tickets", headers=keys.headers(b))
     assert issued.status_code == 201 and issued.json()["expires_in"] == 300
@@ -40,10 +40,10 @@ async def test_ticket_opens_the_users_stream(
 
 
 async def test_every_kind_of_event_reaches_members(
-    app: FastAPI, client: httpx.AsyncClient, server: UvicornServer, keys: Keys
+    state: State, client: httpx.AsyncClient, server: UvicornServer, keys: Keys
 ) -> None:
     a, b, c = new_user(), new_user(), new_user()
-    await befriend(app, a, b, c)
+    await befriend(state, a, b, c)
     async with open_stream(server.url, headers=keys.headers(b)) as sse:
         room = (
             await client.post(
@@ -93,10 +93,10 @@ async def test_heartbeat_comment(server: UvicornServer, keys: Keys) -> None:
 
 
 async def test_resume_replays_exactly_the_missed_events(
-    app: FastAPI, client: httpx.AsyncClient, server: UvicornServer, keys: Keys
+    state: State, client: httpx.AsyncClient, server: UvicornServer, keys: Keys
 ) -> None:
     a, b = new_user(), new_user()
-    await befriend(app, a, b)
+    await befriend(state, a, b)
     async with open_stream(server.url, headers=keys.headers(b)) as sse:
         room = await dm(client, keys, a, b)
         await sse.until(lambda e: e.event == "room.created")
@@ -120,10 +120,10 @@ async def test_resume_replays_exactly_the_missed_events(
 
 
 async def test_unknown_last_event_id_yields_reset(
-    app: FastAPI, client: httpx.AsyncClient, server: UvicornServer, keys: Keys
+    state: State, client: httpx.AsyncClient, server: UvicornServer, keys: Keys
 ) -> None:
     a, b = new_user(), new_user()
-    await befriend(app, a, b)
+    await befriend(state, a, b)
     room = await dm(client, keys, a, b)
     async with open_stream(server.url, headers=keys.headers(b)) as sse:
         await send(client, keys, a, room, "x")
@@ -137,10 +137,10 @@ async def test_unknown_last_event_id_yields_reset(
 
 
 async def test_room_joined_while_connected_streams_without_reconnect(
-    app: FastAPI, client: httpx.AsyncClient, server: UvicornServer, keys: Keys
+    state: State, client: httpx.AsyncClient, server: UvicornServer, keys: Keys
 ) -> None:
     owner, joiner = new_user(), new_user()
-    await befriend(app, owner, joiner)
+    await befriend(state, owner, joiner)
     room = (
         await client.post(
             "/rooms", json={"type": "group", "name": "later", "member_ids": []}, headers=keys.headers(owner)

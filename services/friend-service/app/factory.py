@@ -10,13 +10,16 @@ from fastapi import FastAPI
 
 from app.api import blocks, friends, requests
 from app.core.config import Settings
+from app.core.state import State
 from app.kafka.consumers import PRESENCE_GROUP, REPLICA_GROUP, REPLICA_HANDLERS, presence_handlers
 from app.services.presence import PresenceReplica
 from app.services.user_directory import UserDirectory
 from chat_shared.app import install_common
 from chat_shared.auth import build_verifier
 from chat_shared.events.topics import FRIEND_EVENTS, USER_EVENTS, USER_ONLINE_STATUS
-from chat_shared.runtime import Runtime, attach_verifier
+from chat_shared.health import Readiness
+from chat_shared.runtime import Runtime
+from chat_shared.state import LifespanState
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
 
@@ -24,22 +27,26 @@ SERVICE_DIR = Path(__file__).resolve().parent.parent
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; resources open in the lifespan, not at import."""
     settings = settings or Settings()
+    readiness = Readiness(settings.service_name)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime(app, settings, SERVICE_DIR)
+    async def lifespan(_: FastAPI) -> AsyncIterator[LifespanState]:
+        runtime = Runtime(settings, SERVICE_DIR, readiness)
         await runtime.migrate_if_asked()
-        redis = runtime.open_redis()
-        attach_verifier(app, build_verifier(settings))
-        app.state.user_directory = directory = UserDirectory.from_settings(settings)
-        app.state.presence = presence = PresenceReplica(
-            redis, settings.presence_online_ttl_s, settings.presence_offline_ttl_s
+        directory = UserDirectory.from_settings(settings)
+        presence = PresenceReplica(runtime.redis, settings.presence_online_ttl_s, settings.presence_offline_ttl_s)
+        state = State(
+            settings=settings,
+            runtime=runtime,
+            verifier=build_verifier(settings),
+            user_directory=directory,
+            presence=presence,
         )
         runtime.consume(REPLICA_GROUP, [USER_EVENTS], REPLICA_HANDLERS)
         runtime.consume(PRESENCE_GROUP, [USER_ONLINE_STATUS], presence_handlers(presence))
         runtime.start_kafka([FRIEND_EVENTS])
         try:
-            yield
+            yield state.lifespan_state()
         finally:
             await runtime.close()
             await directory.close()
@@ -50,8 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         description="Friend requests, friendships and blocks (CONTRACT §4).",
     )
-    app.state.settings = settings
-    install_common(app, settings)
+    install_common(app, settings, readiness)
     for router in (requests.router, friends.router, blocks.router):
         app.include_router(router)
     return app

@@ -13,13 +13,13 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from app.core.config import Settings
+from app.core.state import State
 from app.factory import create_app
 from chat_shared.testing import databases
 from chat_shared.testing.broker import Broker, free_port
-from chat_shared.testing.fixtures import asgi_client, reset_state, started_app
+from chat_shared.testing.fixtures import StartedApp, asgi_client, reset_state, started_app
 from chat_shared.testing.tokens import TestKeys
 
 pytest_plugins = ["chat_shared.testing.fixtures"]
@@ -122,13 +122,19 @@ def settings(mysql_url: str, redis_url: str, kafka_bootstrap: str, keys: TestKey
 
 
 @pytest.fixture(scope="session")
-async def app(settings: Settings, kafka_bootstrap: str) -> AsyncIterator[FastAPI]:
-    async for started in started_app(create_app(settings)):
-        await warm_up_consumers(started, kafka_bootstrap)
+async def app(settings: Settings, kafka_bootstrap: str) -> AsyncIterator[StartedApp[State]]:
+    async for started in started_app(create_app(settings), State):
+        await warm_up_consumers(started.state, kafka_bootstrap)
         yield started
 
 
-async def warm_up_consumers(app: FastAPI, bootstrap: str) -> None:
+@pytest.fixture(scope="session")
+def state(app: StartedApp[State]) -> State:
+    """The session app's typed state (its stores, settings and runtime)."""
+    return app.state
+
+
+async def warm_up_consumers(state: State, bootstrap: str) -> None:
     """Wait until both consumer groups joined and applied an event, so tests time steady-state lag only
     (the first group join on a fresh broker takes a few seconds)."""
     from datetime import UTC, datetime
@@ -149,28 +155,28 @@ async def warm_up_consumers(app: FastAPI, bootstrap: str) -> None:
     await publish(bootstrap, USER_ONLINE_STATUS, envelope("UserOnline", {"user_id": 1, "at": now}), 1)
 
     async def replica_has_it() -> bool:
-        async with app.state.sessionmaker() as session:
+        async with state.sessionmaker() as session:
             return await session.get(ReplicaUser, 1) is not None
 
     await wait_until(replica_has_it, timeout=30)
-    await wait_until(lambda: app.state.redis.exists(presence_key(1)), timeout=30)
+    await wait_until(lambda: state.redis.exists(presence_key(1)), timeout=30)
 
 
 @pytest.fixture(autouse=True)
-async def _clean(app: FastAPI, redis_url: str) -> None:
-    await reset_state(app, redis_url)
-    app.state.user_directory.breaker.reset()
+async def _clean(state: State, redis_url: str) -> None:
+    await reset_state(state, redis_url)
+    state.user_directory.breaker.reset()
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: StartedApp[State]) -> AsyncIterator[httpx.AsyncClient]:
     async with asgi_client(app) as c:
         yield c
 
 
 @pytest.fixture
-def users(app: FastAPI, keys: TestKeys) -> Any:
+def users(state: State, keys: TestKeys) -> Any:
     """Factory of replicated users: ``await users.make()`` → a :class:`tests.helpers.TestUser`."""
     from tests.helpers import UserFactory
 
-    return UserFactory(app, keys)
+    return UserFactory(state, keys)

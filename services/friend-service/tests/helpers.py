@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from fastapi import FastAPI
 
+from app.core.state import State
 from app.repositories.users import UserReplica
 from chat_shared.db import commit
 from chat_shared.events.topics import FRIEND_EVENTS
@@ -42,8 +42,8 @@ class TestUser:
 class UserFactory:
     """Creates users in the replica (as if ``UserRegistered`` had been consumed)."""
 
-    def __init__(self, app: FastAPI, keys: TestKeys) -> None:
-        self.app = app
+    def __init__(self, state: State, keys: TestKeys) -> None:
+        self.state = state
         self.keys = keys
 
     def next_id(self) -> int:
@@ -53,7 +53,7 @@ class UserFactory:
         user_id = next(_ids)
         username = f"u{user_id}"
         display = display_name or f"User {user_id}"
-        async with self.app.state.sessionmaker() as session:
+        async with self.state.sessionmaker() as session:
             await UserReplica(session).upsert_if_newer(user_id, username, display, datetime(2026, 1, 1, tzinfo=UTC))
             await commit(session)
         return TestUser(user_id, username, display, self.keys.headers(user_id, username))

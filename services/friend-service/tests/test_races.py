@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from app.core.state import State
 from app.models.friend import FriendRequest, Friendship
 from tests.helpers import UserFactory, friend_events, types
 
 ROUNDS = 5
 
 
-async def friendship_rows(app: FastAPI, a: int, b: int) -> int:
-    async with app.state.sessionmaker() as session:
+async def friendship_rows(state: State, a: int, b: int) -> int:
+    async with state.sessionmaker() as session:
         return int(
             await session.scalar(
                 select(func.count())
@@ -27,7 +27,7 @@ async def friendship_rows(app: FastAPI, a: int, b: int) -> int:
 
 
 async def test_mutual_requests_at_once_make_one_friendship(
-    client: httpx.AsyncClient, users: UserFactory, app: FastAPI, kafka_bootstrap: str
+    client: httpx.AsyncClient, users: UserFactory, state: State, kafka_bootstrap: str
 ) -> None:
     pairs = [await users.many(2) for _ in range(ROUNDS)]
     for alice, bob in pairs:
@@ -36,8 +36,8 @@ async def test_mutual_requests_at_once_make_one_friendship(
             client.post("/friends/requests", json={"user_id": alice.id}, headers=bob.headers),
         )
         assert sorted([first.status_code, second.status_code]) == [200, 201], (first.text, second.text)
-        assert await friendship_rows(app, alice.id, bob.id) == 2  # one friendship = its two directions
-        async with app.state.sessionmaker() as session:
+        assert await friendship_rows(state, alice.id, bob.id) == 2  # one friendship = its two directions
+        async with state.sessionmaker() as session:
             requests = (
                 await session.scalars(select(FriendRequest).where(FriendRequest.requester_id.in_([alice.id, bob.id])))
             ).all()
@@ -48,7 +48,7 @@ async def test_mutual_requests_at_once_make_one_friendship(
 
 
 async def test_accept_racing_cancel_has_one_outcome(
-    client: httpx.AsyncClient, users: UserFactory, app: FastAPI, kafka_bootstrap: str
+    client: httpx.AsyncClient, users: UserFactory, state: State, kafka_bootstrap: str
 ) -> None:
     outcomes = []
     pairs = [await users.many(2) for _ in range(ROUNDS)]
@@ -61,9 +61,9 @@ async def test_accept_racing_cancel_has_one_outcome(
             client.delete(f"/friends/requests/{request_id}", headers=alice.headers),
         )
         assert sorted([accept.status_code, cancel.status_code]) in ([200, 409], [204, 409]), (accept, cancel)
-        async with app.state.sessionmaker() as session:
+        async with state.sessionmaker() as session:
             status = (await session.get(FriendRequest, request_id)).status
-        rows = await friendship_rows(app, alice.id, bob.id)
+        rows = await friendship_rows(state, alice.id, bob.id)
         if accept.status_code == 200:
             assert status == "accepted" and rows == 2
         else:
@@ -76,7 +76,7 @@ async def test_accept_racing_cancel_has_one_outcome(
 
 
 async def test_block_racing_accept_leaves_no_friendship(
-    client: httpx.AsyncClient, users: UserFactory, app: FastAPI
+    client: httpx.AsyncClient, users: UserFactory, state: State
 ) -> None:
     for _ in range(ROUNDS):
         alice, bob = await users.many(2)
@@ -89,4 +89,4 @@ async def test_block_racing_accept_leaves_no_friendship(
         )
         assert block.status_code == 201
         assert accept.status_code in (200, 409)
-        assert await friendship_rows(app, alice.id, bob.id) == 0
+        assert await friendship_rows(state, alice.id, bob.id) == 0

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
 
+from app.core.state import State
 from app.models.friend import ReplicaUser
 from chat_shared.events.topics import USER_EVENTS, USER_ONLINE_STATUS
 from chat_shared.testing.broker import read_events
@@ -29,8 +29,8 @@ def profile(user_id: int, display_name: str, at: datetime, username: str | None 
     }
 
 
-async def replica_row(app: FastAPI, user_id: int) -> ReplicaUser | None:
-    async with app.state.sessionmaker() as session:
+async def replica_row(state: State, user_id: int) -> ReplicaUser | None:
+    async with state.sessionmaker() as session:
         return await session.get(ReplicaUser, user_id)
 
 
@@ -59,7 +59,7 @@ async def test_rename_shows_in_friends_list_within_a_second(
 
 
 async def test_registered_user_can_be_befriended(
-    client: httpx.AsyncClient, users: UserFactory, app: FastAPI, kafka_bootstrap: str
+    client: httpx.AsyncClient, users: UserFactory, state: State, kafka_bootstrap: str
 ) -> None:
     alice = await users.make()
     new_id = users.next_id()
@@ -72,13 +72,13 @@ async def test_registered_user_can_be_befriended(
         ),
         new_id,
     )
-    await wait_until(lambda: replica_row(app, new_id), timeout=5)
+    await wait_until(lambda: replica_row(state, new_id), timeout=5)
     response = await client.post("/friends/requests", json={"user_id": new_id}, headers=alice.headers)
     assert response.status_code == 201
 
 
 async def test_duplicates_and_stale_updates_change_nothing(
-    users: UserFactory, app: FastAPI, kafka_bootstrap: str
+    users: UserFactory, state: State, kafka_bootstrap: str
 ) -> None:
     user_id = users.next_id()
     registered = envelope(
@@ -101,8 +101,8 @@ async def test_duplicates_and_stale_updates_change_nothing(
         ),
         user_id,
     )
-    await wait_until(lambda: replica_row(app, marker_id), timeout=5)
-    row = await replica_row(app, user_id)
+    await wait_until(lambda: replica_row(state, marker_id), timeout=5)
+    row = await replica_row(state, user_id)
     assert row is not None
     assert (row.display_name, row.updated_at) == ("v2", T0 + timedelta(minutes=2))
     # A redelivered copy of an already applied event with a *changed* body is still skipped by event_id.
@@ -118,12 +118,12 @@ async def test_duplicates_and_stale_updates_change_nothing(
         ),
         user_id,
     )
-    await wait_until(lambda: replica_row(app, marker2), timeout=5)
-    assert (await replica_row(app, user_id)).display_name == "v2"  # type: ignore[union-attr]
+    await wait_until(lambda: replica_row(state, marker2), timeout=5)
+    assert (await replica_row(state, user_id)).display_name == "v2"  # type: ignore[union-attr]
 
 
 async def test_malformed_event_goes_to_dlq_and_consumer_continues(
-    users: UserFactory, app: FastAPI, kafka_bootstrap: str
+    users: UserFactory, state: State, kafka_bootstrap: str
 ) -> None:
     user_id = users.next_id()
     tag = uuid.uuid4().hex
@@ -145,7 +145,7 @@ async def test_malformed_event_goes_to_dlq_and_consumer_continues(
     assert {e["_headers"]["dlq.group"] for e in mine} == {"friend-service.user-replica"}
     assert any("malformed" in e["_headers"]["dlq.error"] for e in mine)
     assert any(e.get("event_id") == bad_payload["event_id"] for e in mine)
-    await wait_until(lambda: replica_row(app, user_id), timeout=5)
+    await wait_until(lambda: replica_row(state, user_id), timeout=5)
 
 
 async def test_presence_from_online_status_events(

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
+from app.core.state import State
 from app.models.friend import ReplicaUser
 from app.services.user_directory import UserDirectory
 from chat_shared.testing.broker import free_port
+from chat_shared.testing.fixtures import StartedApp
 from chat_shared.testing.tokens import TestKeys
 from tests.helpers import UserFactory, friend_events, types
 
@@ -44,18 +46,18 @@ def fallback_count(text: str, result: str) -> float:
 
 
 async def test_user_registered_a_moment_ago_can_be_befriended(
-    client: httpx.AsyncClient, app: FastAPI, user_service: str, kafka_bootstrap: str
+    client: httpx.AsyncClient, state: State, user_service: str, kafka_bootstrap: str
 ) -> None:
     suffix = str(int(time.time() * 1000))[-8:]
     alice, alice_headers = await register(user_service, f"al{suffix}")
     bob, _ = await register(user_service, f"bo{suffix}")
     before = (await client.get("/metrics")).text
-    async with app.state.sessionmaker() as session:
+    async with state.sessionmaker() as session:
         assert await session.get(ReplicaUser, bob["id"]) is None  # the replica has not heard of bob
 
     sent = await client.post("/friends/requests", json={"user_id": bob["id"]}, headers=alice_headers)
     assert sent.status_code == 201, sent.text
-    async with app.state.sessionmaker() as session:
+    async with state.sessionmaker() as session:
         row = await session.get(ReplicaUser, bob["id"])
     assert row is not None and (row.username, row.display_name) == (bob["username"], bob["display_name"])
     after = (await client.get("/metrics")).text
@@ -70,19 +72,19 @@ async def test_user_registered_a_moment_ago_can_be_befriended(
 
 
 @pytest.fixture
-async def swap_directory(app: FastAPI) -> AsyncIterator[Any]:
+async def swap_directory(app: StartedApp[State]) -> AsyncIterator[Any]:
     """Point the fallback lookup at another address for one test (an edge, not our own store)."""
-    original = app.state.user_directory
+    original = app.state
     made: list[UserDirectory] = []
 
     def swap(url: str, timeout_s: float = 0.5, threshold: int = 3, open_s: float = 30.0) -> UserDirectory:
         directory = UserDirectory(url, timeout_s, threshold, open_s)
         made.append(directory)
-        app.state.user_directory = directory
+        app.state = dataclasses.replace(original, user_directory=directory)
         return directory
 
     yield swap
-    app.state.user_directory = original
+    app.state = original
     for directory in made:
         await directory.close()
 

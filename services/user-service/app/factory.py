@@ -12,11 +12,14 @@ from app.api import auth, jwks, presence, profile, users
 from app.core.config import Settings
 from app.core.keys import load_keyring
 from app.core.passwords import PasswordHasher
+from app.core.state import State
 from app.services.presence_service import Presence
 from chat_shared.app import install_common
 from chat_shared.auth import StaticKeys, TokenVerifier
 from chat_shared.events.topics import USER_EVENTS, USER_ONLINE_STATUS
-from chat_shared.runtime import Runtime, attach_verifier
+from chat_shared.health import Readiness
+from chat_shared.runtime import Runtime
+from chat_shared.state import LifespanState
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
 
@@ -24,29 +27,28 @@ SERVICE_DIR = Path(__file__).resolve().parent.parent
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; resources open in the lifespan, not at import."""
     settings = settings or Settings()
+    readiness = Readiness(settings.service_name)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime(app, settings, SERVICE_DIR)
+    async def lifespan(_: FastAPI) -> AsyncIterator[LifespanState]:
+        runtime = Runtime(settings, SERVICE_DIR, readiness)
         await runtime.migrate_if_asked()
-        redis = runtime.open_redis()
         keys = load_keyring(settings)
-        app.state.keys = keys
-        attach_verifier(
-            app,
-            TokenVerifier(
-                StaticKeys(keys.public_jwks), settings.jwt_algorithm, settings.jwt_issuer, settings.jwt_audience
-            ),
+        verifier = TokenVerifier(
+            StaticKeys(keys.public_jwks), settings.jwt_algorithm, settings.jwt_issuer, settings.jwt_audience
         )
-        app.state.hasher = hasher = PasswordHasher(settings)
-        app.state.presence = presence = Presence(redis, settings.presence_ttl_s)
+        hasher = PasswordHasher(settings)
+        presence = Presence(runtime.redis, settings.presence_ttl_s)
+        state = State(
+            settings=settings, runtime=runtime, verifier=verifier, keys=keys, hasher=hasher, presence=presence
+        )
         runtime.start_kafka([USER_EVENTS, USER_ONLINE_STATUS])
         runtime.spawn(
             presence.run_sweeper(runtime.sessionmaker, runtime.outbox, settings.presence_sweep_interval_s),
             "presence-sweeper",
         )
         try:
-            yield
+            yield state.lifespan_state()
         finally:
             await runtime.close()
             hasher.close()
@@ -57,8 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         description="Accounts, tokens, profiles and presence (CONTRACT §3).",
     )
-    app.state.settings = settings
-    install_common(app, settings)
+    install_common(app, settings, readiness)
     for router in (auth.router, profile.router, users.router, presence.router, jwks.router):
         app.include_router(router)
     return app

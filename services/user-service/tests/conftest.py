@@ -9,12 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from app.core.config import Settings
 from app.core.keys import generate_private_pem
+from app.core.state import State
 from app.factory import create_app
-from chat_shared.testing.fixtures import asgi_client, reset_state, started_app
+from chat_shared.testing.fixtures import StartedApp, asgi_client, reset_state, started_app
 
 pytest_plugins = ["chat_shared.testing.fixtures"]
 
@@ -63,18 +63,24 @@ def settings(make_settings: Any) -> Settings:
 
 
 @pytest.fixture(scope="session")
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    async for started in started_app(create_app(settings)):
+async def app(settings: Settings) -> AsyncIterator[StartedApp[State]]:
+    async for started in started_app(create_app(settings), State):
         yield started
 
 
+@pytest.fixture(scope="session")
+def state(app: StartedApp[State]) -> State:
+    """The session app's typed state (its stores, settings and runtime)."""
+    return app.state
+
+
 @pytest.fixture(autouse=True)
-async def _clean(app: FastAPI, redis_url: str) -> None:
-    await reset_state(app, redis_url)
+async def _clean(state: State, redis_url: str) -> None:
+    await reset_state(state, redis_url)
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: StartedApp[State]) -> AsyncIterator[httpx.AsyncClient]:
     async with asgi_client(app) as c:
         yield c
 

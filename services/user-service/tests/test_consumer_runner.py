@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from fastapi import FastAPI
 
+from app.core.state import State
 from chat_shared.consumer import EventConsumer
 from chat_shared.db import after_commit
-from chat_shared.events import new_event
+from chat_shared.events import EventEnvelope
 from chat_shared.events.user import UserProfileUpdated
 from chat_shared.testing.broker import read_events
 from chat_shared.testing.fixtures import wait_until
@@ -23,24 +23,24 @@ def profile_event(user_id: int, name: str) -> bytes:
     payload = UserProfileUpdated(
         user_id=user_id, username=f"u{user_id}", display_name=name, updated_at=datetime.now(UTC)
     )
-    return new_event("UserProfileUpdated", payload, "test").model_dump_json().encode()
+    return EventEnvelope.of(payload, "test").model_dump_json().encode()
 
 
-async def test_duplicates_once_poison_to_dlq_and_keeps_going(app: FastAPI, kafka_bootstrap: str) -> None:
+async def test_duplicates_once_poison_to_dlq_and_keeps_going(state: State, kafka_bootstrap: str) -> None:
     seen: list[str] = []
 
-    async def handler(session: Any, envelope: Any, payload: UserProfileUpdated) -> None:
-        if payload.display_name == "poison":
+    async def handler(session: Any, event: UserProfileUpdated, envelope: EventEnvelope) -> None:
+        if event.display_name == "poison":
             raise ValueError("cannot apply this one")
         # The effect counts only if the handler's transaction commits, like a row the handler writes.
-        after_commit(session, lambda: seen.append(payload.display_name))
+        after_commit(session, lambda: seen.append(event.display_name))
 
-    runtime = app.state.runtime
+    runtime = state.runtime
     consumer = EventConsumer(
-        settings=app.state.settings,
+        settings=state.settings,
         group_id=f"test-runner-{uuid.uuid4().hex[:8]}",
         topics=["user.events"],
-        handlers={"UserProfileUpdated": handler},
+        handlers={UserProfileUpdated: handler},
         sessionmaker=runtime.sessionmaker,
         producers=runtime.producers,
     )

@@ -8,14 +8,16 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from pydantic import ValidationError
+
+from app.core.state import State
+from chat_shared.testing.fixtures import StartedApp
 
 GATEWAY = "127.0.0.1"  # the default FORWARDED_ALLOW_IPS: the dev gateway's loopback address
 
 
 @asynccontextmanager
-async def peer(app: FastAPI, address: str) -> AsyncIterator[httpx.AsyncClient]:
+async def peer(app: StartedApp[State], address: str) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, client=(address, 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
@@ -30,12 +32,14 @@ async def guess(client: httpx.AsyncClient, n: int, forwarded_for: str) -> httpx.
 
 
 @pytest.fixture
-def address_limit(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> int:
+def address_limit(app: StartedApp[State], monkeypatch: pytest.MonkeyPatch) -> int:
     monkeypatch.setattr(app.state.settings, "login_max_failures_per_address", 3)
     return 3
 
 
-async def test_a_forged_header_from_an_untrusted_peer_gets_no_fresh_counter(app: FastAPI, address_limit: int) -> None:
+async def test_a_forged_header_from_an_untrusted_peer_gets_no_fresh_counter(
+    app: StartedApp[State], address_limit: int
+) -> None:
     async with peer(app, "198.51.100.70") as client:
         for n in range(address_limit):
             assert (await guess(client, n, f"192.0.2.{n}")).status_code == 401
@@ -43,7 +47,7 @@ async def test_a_forged_header_from_an_untrusted_peer_gets_no_fresh_counter(app:
     assert refused.status_code == 429 and "retry-after" in refused.headers
 
 
-async def test_behind_the_gateway_the_address_it_appends_is_counted(app: FastAPI, address_limit: int) -> None:
+async def test_behind_the_gateway_the_address_it_appends_is_counted(app: StartedApp[State], address_limit: int) -> None:
     async with peer(app, GATEWAY) as gateway:
         # What the client sent stays left of the address the gateway appends, and is never counted.
         for n in range(address_limit):

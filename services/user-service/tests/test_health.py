@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import httpx
 
+from app.core.config import Settings
+from app.factory import create_app
+from chat_shared.testing.fixtures import asgi_client
+
 
 async def test_health_is_static(client: httpx.AsyncClient) -> None:
     response = await client.get("/health")
@@ -38,3 +42,12 @@ async def test_errors_are_detail_objects(client: httpx.AsyncClient) -> None:
     response = await client.get("/no/such/route")
     assert response.status_code == 404
     assert response.json() == {"detail": "Not Found"}
+
+
+async def test_probes_answer_before_the_lifespan_has_run(settings: Settings) -> None:
+    """Operational routes need no state: /ready runs the checks registered so far (none yet)."""
+    async with asgi_client(create_app(settings)) as client:
+        assert (await client.get("/health")).status_code == 200
+        ready = await client.get("/ready")
+        assert ready.status_code == 200 and ready.json()["checks"] == {}
+        assert (await client.get("/metrics")).status_code == 200

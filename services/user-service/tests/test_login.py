@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 from passlib.hash import bcrypt
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from app.core.state import State
 from app.models.user import User
 
 from .conftest import login, register
@@ -49,17 +49,17 @@ async def test_repeated_failures_are_throttled_per_account_and_address(client: h
     assert 'user_login_throttled_total{scope="account_address"}' in metrics
 
 
-async def test_throttle_per_address(client: httpx.AsyncClient, app: Any) -> None:
-    limit = app.state.settings.login_max_failures_per_address
+async def test_throttle_per_address(client: httpx.AsyncClient, state: State) -> None:
+    limit = state.settings.login_max_failures_per_address
     for i in range(limit):
         await client.post("/auth/login/json", json={"email": f"ghost{i}@example.com", "password": "bad-guess-1"})
     response = await client.post("/auth/login/json", json={"email": "another@example.com", "password": "x-guess-1"})
     assert response.status_code == 429 and "retry-after" in response.headers
 
 
-async def test_bcrypt_hash_verifies_and_is_upgraded(client: httpx.AsyncClient, app: Any) -> None:
+async def test_bcrypt_hash_verifies_and_is_upgraded(client: httpx.AsyncClient, state: State) -> None:
     user = await register(client)
-    maker: async_sessionmaker = app.state.sessionmaker
+    maker = state.sessionmaker
     legacy = bcrypt.using(rounds=4).hash("legacy-password-1")
     async with maker() as session, session.begin():
         await session.execute(update(User).where(User.id == user["id"]).values(password_hash=legacy))
@@ -80,7 +80,7 @@ async def test_overload_is_refused_fast_not_queued(make_settings: Any) -> None:
 
     from .conftest import unique_name
 
-    async for small in started_app(create_app(make_settings(hash_threads=1, hash_queue_limit=1))):
+    async for small in started_app(create_app(make_settings(hash_threads=1, hash_queue_limit=1)), State):
         async with asgi_client(small) as client:
             names = [unique_name("burst") for _ in range(12)]
             responses = await asyncio.gather(

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
-from redis.asyncio import Redis
 
+from app.core.state import State
 from app.services.presence_service import ONLINE_SET, presence_key
 from chat_shared.testing.broker import read_events
 
@@ -14,12 +12,12 @@ from .conftest import auth_headers
 
 
 async def test_heartbeat_marks_online_for_60s_and_publishes_once(
-    client: httpx.AsyncClient, app: Any, kafka_bootstrap: str
+    client: httpx.AsyncClient, state: State, kafka_bootstrap: str
 ) -> None:
     me, headers = await auth_headers(client)
     for _ in range(3):
         assert (await client.post("/presence/heartbeat", headers=headers)).status_code == 200
-    redis: Redis = app.state.redis
+    redis = state.redis
     assert 55 <= await redis.ttl(presence_key(me["id"])) <= 60
     assert (await client.get(f"/users/{me['id']}", headers=headers)).json()["is_online"] is True
     events = await read_events(
@@ -31,10 +29,10 @@ async def test_heartbeat_marks_online_for_60s_and_publishes_once(
     assert [e.get("event_type") for e in mine] == ["UserOnline"]
 
 
-async def test_expired_heartbeat_goes_offline(client: httpx.AsyncClient, app: Any, kafka_bootstrap: str) -> None:
+async def test_expired_heartbeat_goes_offline(client: httpx.AsyncClient, state: State, kafka_bootstrap: str) -> None:
     me, headers = await auth_headers(client)
     await client.post("/presence/heartbeat", headers=headers)
-    redis: Redis = app.state.redis
+    redis = state.redis
     # What 60 s of silence leaves behind: the key expired, the member's deadline passed.
     await redis.delete(presence_key(me["id"]))
     await redis.zadd(ONLINE_SET, {str(me["id"]): 0})

@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from app.core.state import State
 from app.models.user import User
 from chat_shared.testing.broker import read_events
 
@@ -17,9 +17,8 @@ from .conftest import login, register, unique_name
 HANGUL_64 = "가나다라마바사아자차카타파하거너더러머버서어저처커터퍼허고노도로모보소오조초코토포호구누두루무부수우주추쿠투푸후그느드르므브스으"
 
 
-async def user_count(app: Any) -> int:
-    maker: async_sessionmaker = app.state.sessionmaker
-    async with maker() as session:
+async def user_count(state: State) -> int:
+    async with state.sessionmaker() as session:
         return int(await session.scalar(select(func.count()).select_from(User)) or 0)
 
 
@@ -49,15 +48,15 @@ async def test_password_is_nfkc_normalised(client: httpx.AsyncClient) -> None:
 
 
 @pytest.mark.parametrize("field", ["email", "username"])
-async def test_duplicates_are_409_case_insensitively(client: httpx.AsyncClient, app: Any, field: str) -> None:
+async def test_duplicates_are_409_case_insensitively(client: httpx.AsyncClient, state: State, field: str) -> None:
     user = await register(client)
     other = unique_name()
     body = {"email": f"{other}@example.com", "username": other, "password": "correct-horse-9"}
     body[field] = user[field].upper()
-    before = await user_count(app)
+    before = await user_count(state)
     response = await client.post("/auth/register", json=body)
     assert response.status_code == 409
-    assert await user_count(app) == before
+    assert await user_count(state) == before
 
 
 BAD_BODIES: list[tuple[str, dict[str, Any]]] = [
@@ -85,14 +84,14 @@ BAD_BODIES: list[tuple[str, dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("case", "body"), BAD_BODIES, ids=[c for c, _ in BAD_BODIES])
 async def test_bad_input_is_422_and_changes_nothing(
-    client: httpx.AsyncClient, app: Any, case: str, body: dict[str, Any]
+    client: httpx.AsyncClient, state: State, case: str, body: dict[str, Any]
 ) -> None:
-    before = await user_count(app)
+    before = await user_count(state)
     response = await client.post("/auth/register", json=body)
     assert response.status_code == 422, (case, response.text)
     assert "detail" in response.json()
     assert "correct-horse-9" not in response.text  # rejected values are never echoed
-    assert await user_count(app) == before
+    assert await user_count(state) == before
 
 
 async def test_malformed_json_is_422(client: httpx.AsyncClient) -> None:
@@ -135,7 +134,7 @@ async def test_refused_registration_publishes_nothing(client: httpx.AsyncClient,
 
 
 async def test_concurrent_duplicates_one_account_one_event(
-    client: httpx.AsyncClient, app: Any, kafka_bootstrap: str
+    client: httpx.AsyncClient, state: State, kafka_bootstrap: str
 ) -> None:
     """Racing registrations of one username: the unique key decides, the loser's transaction rolls back
     and publishes nothing."""

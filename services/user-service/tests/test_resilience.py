@@ -9,12 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
+from app.core.state import State
 from app.factory import create_app
 from chat_shared.testing import databases
 from chat_shared.testing.broker import Broker, free_port, read_events
-from chat_shared.testing.fixtures import asgi_client, started_app, wait_until
+from chat_shared.testing.fixtures import StartedApp, asgi_client, started_app, wait_until
 from chat_shared.testing.proxy import TcpProxy
 
 from .conftest import unique_name
@@ -45,10 +45,13 @@ async def own_db(service_dir: Any) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def cut_app(make_settings: Any, proxied_broker: tuple[Broker, TcpProxy], own_db: str) -> AsyncIterator[FastAPI]:
+async def cut_off(
+    make_settings: Any, proxied_broker: tuple[Broker, TcpProxy], own_db: str
+) -> AsyncIterator[StartedApp[State]]:
     broker, _ = proxied_broker
-    async for app in started_app(create_app(make_settings(kafka_bootstrap=broker.bootstrap, database_url=own_db))):
-        yield app
+    settings = make_settings(kafka_bootstrap=broker.bootstrap, database_url=own_db)
+    async for started in started_app(create_app(settings), State):
+        yield started
 
 
 async def ready_checks(client: httpx.AsyncClient) -> tuple[int, dict[str, str]]:
@@ -57,11 +60,11 @@ async def ready_checks(client: httpx.AsyncClient) -> tuple[int, dict[str, str]]:
 
 
 async def test_registration_commits_while_broker_is_down_and_event_follows(
-    cut_app: FastAPI, proxied_broker: tuple[Broker, TcpProxy]
+    cut_off: StartedApp[State], proxied_broker: tuple[Broker, TcpProxy]
 ) -> None:
     broker, proxy = proxied_broker
-    async with asgi_client(cut_app) as client:
-        await wait_until(lambda: cut_app.state.runtime.kafka_ready.is_set())
+    async with asgi_client(cut_off) as client:
+        await wait_until(lambda: cut_off.state.runtime.kafka_ready.is_set())
         proxy.cut()
         name = unique_name("durable")
         response = await client.post(
@@ -85,7 +88,7 @@ async def test_registration_commits_while_broker_is_down_and_event_follows(
 
 async def test_broker_unreachable_at_start_does_not_block_writes(make_settings: Any, own_db: str) -> None:
     dead = f"127.0.0.1:{free_port()}"
-    async for app in started_app(create_app(make_settings(kafka_bootstrap=dead, database_url=own_db))):
+    async for app in started_app(create_app(make_settings(kafka_bootstrap=dead, database_url=own_db)), State):
         async with asgi_client(app) as client:
             assert (await client.get("/health")).status_code == 200
             status, checks = await ready_checks(client)
@@ -108,7 +111,7 @@ async def test_mysql_away_then_back(make_settings: Any, mysql_url: str) -> None:
     proxy._thread.start()  # started but not listening: MySQL looks down
     proxied = url.set(host="127.0.0.1", port=proxy_port).render_as_string(hide_password=False)
     try:
-        async for app in started_app(create_app(make_settings(database_url=proxied))):
+        async for app in started_app(create_app(make_settings(database_url=proxied)), State):
             async with asgi_client(app) as client:
                 assert (await client.get("/health")).status_code == 200
                 response = await client.get("/ready")

@@ -10,11 +10,12 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from app.core.state import State
 from chat_shared.logging import json_formatter
+from chat_shared.testing.fixtures import StartedApp
 
 from .conftest import auth_headers
 
@@ -34,7 +35,7 @@ def log_lines() -> Iterator[io.StringIO]:
 
 
 @pytest.fixture
-async def unique_display_names(app: FastAPI) -> AsyncIterator[None]:
+async def unique_display_names(app: StartedApp[State]) -> AsyncIterator[None]:
     """A constraint the schema does not have, so a plain profile update fails inside the database."""
     async with app.state.engine.begin() as conn:
         await conn.execute(text("CREATE UNIQUE INDEX uq_test_display_name ON users (display_name)"))
@@ -47,7 +48,7 @@ async def unique_display_names(app: FastAPI) -> AsyncIterator[None]:
 
 @pytest.mark.usefixtures("unique_display_names")
 async def test_a_failed_statement_is_logged_without_its_values(
-    client: httpx.AsyncClient, app: FastAPI, log_lines: io.StringIO
+    client: httpx.AsyncClient, app: StartedApp[State], log_lines: io.StringIO
 ) -> None:
     secret = f"Secret {uuid.uuid4().hex[:12]}"
     _, first = await auth_headers(client)

@@ -9,7 +9,9 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-from fastapi import FastAPI
+
+from app.core.state import State
+from chat_shared.testing.fixtures import StartedApp
 
 from .conftest import register
 
@@ -18,7 +20,7 @@ WRONG = "bad-guess-1"
 
 
 @asynccontextmanager
-async def _client_at(app: FastAPI, address: str) -> AsyncIterator[httpx.AsyncClient]:
+async def _client_at(app: StartedApp[State], address: str) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, client=(address, 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
@@ -28,7 +30,7 @@ async def form_login(client: httpx.AsyncClient, identifier: str, password: str) 
     return await client.post("/auth/login", data={"username": identifier, "password": password})
 
 
-async def test_spellings_of_one_account_share_its_counter(client: httpx.AsyncClient, app: FastAPI) -> None:
+async def test_spellings_of_one_account_share_its_counter(client: httpx.AsyncClient, app: StartedApp[State]) -> None:
     user = await register(client)
     name, email = user["username"], user["email"]
     accented = name.replace("e", "é") if "e" in name else name + "́"
@@ -42,7 +44,7 @@ async def test_spellings_of_one_account_share_its_counter(client: httpx.AsyncCli
     assert 'user_login_throttled_total{scope="account_address"}' in (await client.get("/metrics")).text
 
 
-async def test_unknown_names_are_counted_once_however_spelt(app: FastAPI) -> None:
+async def test_unknown_names_are_counted_once_however_spelt(app: StartedApp[State]) -> None:
     spellings = [
         "Ghöst@Example.com",
         "GHOST@EXAMPLE.COM",
@@ -56,7 +58,9 @@ async def test_unknown_names_are_counted_once_however_spelt(app: FastAPI) -> Non
         assert (await form_login(attacker, "ghost@example.com", WRONG)).status_code == 429
 
 
-async def test_the_owner_logs_in_while_an_attacker_is_refused(client: httpx.AsyncClient, app: FastAPI) -> None:
+async def test_the_owner_logs_in_while_an_attacker_is_refused(
+    client: httpx.AsyncClient, app: StartedApp[State]
+) -> None:
     user = await register(client)
     async with _client_at(app, "198.51.100.3") as attacker, _client_at(app, "203.0.113.3") as owner:
         for _ in range(5):
@@ -66,7 +70,7 @@ async def test_the_owner_logs_in_while_an_attacker_is_refused(client: httpx.Asyn
 
 
 async def test_failures_from_many_addresses_refuse_only_failing_ones(
-    client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, app: StartedApp[State], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(app.state.settings, "login_max_failures_per_account", 6)
     user = await register(client)
@@ -91,7 +95,9 @@ async def test_failures_from_many_addresses_refuse_only_failing_ones(
     assert 'user_login_throttled_total{scope="account"}' in (await client.get("/metrics")).text
 
 
-async def test_wrong_current_passwords_are_throttled_like_logins(client: httpx.AsyncClient, app: FastAPI) -> None:
+async def test_wrong_current_passwords_are_throttled_like_logins(
+    client: httpx.AsyncClient, app: StartedApp[State]
+) -> None:
     user = await register(client)
 
     async with _client_at(app, "198.51.100.20") as thief, _client_at(app, "203.0.113.20") as owner:

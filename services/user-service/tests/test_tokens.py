@@ -138,6 +138,7 @@ async def test_every_bad_token_is_401(client: httpx.AsyncClient, private_key: st
 async def test_tokens_of_the_previous_key_verify_during_rotation(
     make_settings: Any, private_key: str, previous: bool
 ) -> None:
+    from app.core.state import State
     from app.factory import create_app
     from chat_shared.testing.fixtures import asgi_client, started_app
 
@@ -148,7 +149,7 @@ async def test_tokens_of_the_previous_key_verify_during_rotation(
         jwt_previous_public_key=public_pem(private_key),
         jwt_previous_key_id="test-key",
     )
-    async for app in started_app(create_app(settings)):
+    async for app in started_app(create_app(settings), State):
         async with asgi_client(app) as client:
             user = await register(client)
             old_token = sign_access_token(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
-from app.core.config import Settings
+from app.core.state import StateDep
 from app.models.room import Room, RoomMember
 from app.services.message_service import MessageService
 from app.services.room_service import RoomService
@@ -15,15 +15,14 @@ from chat_shared.auth import CurrentUser
 from chat_shared.db import SessionDep
 
 
-def get_room_service(request: Request, session: SessionDep) -> RoomService:
+async def get_room_service(state: StateDep, session: SessionDep) -> RoomService:
     """Room use cases bound to this request's session."""
-    settings: Settings = request.app.state.settings
-    return RoomService(session=session, outbox=request.app.state.outbox, max_members=settings.group_max_members)
+    return RoomService(session=session, outbox=state.outbox, max_members=state.settings.group_max_members)
 
 
-def get_message_service(request: Request, session: SessionDep) -> MessageService:
+async def get_message_service(state: StateDep, session: SessionDep) -> MessageService:
     """Message use cases bound to this request's session."""
-    return MessageService(session=session, outbox=request.app.state.outbox)
+    return MessageService(session=session, outbox=state.outbox)
 
 
 RoomServiceDep = Annotated[RoomService, Depends(get_room_service)]

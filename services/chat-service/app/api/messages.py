@@ -31,10 +31,10 @@ async def send_message(
     body: MessageCreate, access: RoomMemberDep, messages: MessageServiceDep, response: Response
 ) -> MessageOut:
     """Send; 201 means durable. The same ``client_msg_id`` again returns the original (200)."""
-    message, created = await messages.send(access.room, access.member, body)
-    if not created:
+    sent = await messages.send(access.room, access.member, body)
+    if not sent.created:
         response.status_code = status.HTTP_200_OK
-    return message
+    return sent.message
 
 
 @router.get("", response_model=MessagePage)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 from pydantic import BaseModel
 
-from app.stream.tickets import TicketStore
+from app.core.state import StateDep
 from chat_shared.auth import CurrentUser
 
 router = APIRouter(prefix="/stream", tags=["stream"])
@@ -19,7 +19,7 @@ class TicketOut(BaseModel):
 
 
 @router.post("/tickets", response_model=TicketOut, status_code=status.HTTP_201_CREATED)
-async def create_ticket(request: Request, user: CurrentUser) -> TicketOut:
+async def create_ticket(state: StateDep, user: CurrentUser) -> TicketOut:
     """A ticket to open the caller's stream from a browser (EventSource cannot send headers); 5 minutes."""
-    tickets: TicketStore = request.app.state.tickets
+    tickets = state.tickets
     return TicketOut(ticket=await tickets.issue(user.id), expires_in=tickets.ttl_s)

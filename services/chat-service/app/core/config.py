@@ -11,12 +11,14 @@ class Settings(ServiceSettings):
     """Everything chat-service reads from the environment (or /run/secrets)."""
 
     secret_fields: ClassVar[tuple[str, ...]] = ("database_url",)
+    store_url_fields: ClassVar[tuple[str, ...]] = (*ServiceSettings.store_url_fields, "mongo_url")
 
     service_name: str = "chat-service"
     port: int = 8002
     database_url: str = "sqlite+aiosqlite:///./.data/chat.db"
     redis_url: str = "redis://127.0.0.1:6379/1"
-    #: ``mongodb://…`` for a real MongoDB; ``mongomock://`` selects the in-process mongomock-motor.
+    #: ``mongodb://…`` for a real MongoDB; ``mongomock://`` selects the in-process mongomock-motor
+    #: (development and tests only: a deployed service refuses it, and refuses to start without MONGO_URL).
     mongo_url: str = "mongomock://"
     mongo_db: str = "chat"
 

@@ -3,7 +3,9 @@ of chat.events + message.events into members' stream logs."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias, assert_never
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -12,120 +14,177 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.repositories.permissions import PermissionRepository
 from app.repositories.rooms import RoomRepository
 from app.stream.hub import encode_data
-from app.stream.log import SSE_EVENTS, Append, UserLog
-from chat_shared.consumer import Handler
-from chat_shared.events import EventEnvelope
-from chat_shared.events import friend as fe
-from chat_shared.events import user as ue
+from app.stream.log import Append, UserLog
+from chat_shared.consumer import Handlers
+from chat_shared.events import DomainEvent, EventEnvelope
+from chat_shared.events.chat import (
+    MemberJoined,
+    MemberLeft,
+    MessageDeleted,
+    MessageEdited,
+    MessageEvent,
+    MessageSent,
+    MessagesRead,
+    ReactionsChanged,
+    RoomCreated,
+    RoomEvent,
+)
+from chat_shared.events.friend import FriendRemoved, FriendRequestAccepted, UserBlocked, UserUnblocked
+from chat_shared.events.user import UserProfileUpdated, UserRegistered
 
 PERMISSIONS_GROUP = "chat-service.permissions"
 USERS_GROUP = "chat-service.users"
 FANOUT_GROUP = "chat-service.fanout"
 
 
-async def on_friend_accepted(session: AsyncSession, _: EventEnvelope, p: fe.FriendRequestAccepted) -> None:
-    await PermissionRepository(session).set_friendship(p.requester_id, p.addressee_id, True, p.at)
+async def on_friend_accepted(session: AsyncSession, event: FriendRequestAccepted, _: EventEnvelope) -> None:
+    await PermissionRepository(session).set_friendship(event.requester_id, event.addressee_id, True, event.at)
 
 
-async def on_friend_removed(session: AsyncSession, _: EventEnvelope, p: fe.FriendRemoved) -> None:
-    await PermissionRepository(session).set_friendship(p.user_id, p.friend_id, False, p.at)
+async def on_friend_removed(session: AsyncSession, event: FriendRemoved, _: EventEnvelope) -> None:
+    await PermissionRepository(session).set_friendship(event.user_id, event.friend_id, False, event.at)
 
 
-async def on_blocked(session: AsyncSession, _: EventEnvelope, p: fe.UserBlocked) -> None:
+async def on_blocked(session: AsyncSession, event: UserBlocked, _: EventEnvelope) -> None:
     repo = PermissionRepository(session)
-    await repo.set_block(p.blocker_id, p.blocked_id, True, p.at)
-    await repo.set_friendship(p.blocker_id, p.blocked_id, False, p.at)  # a block ends any friendship
+    await repo.set_block(event.blocker_id, event.blocked_id, True, event.at)
+    await repo.set_friendship(event.blocker_id, event.blocked_id, False, event.at)  # a block ends any friendship
 
 
-async def on_unblocked(session: AsyncSession, _: EventEnvelope, p: fe.UserUnblocked) -> None:
-    await PermissionRepository(session).set_block(p.blocker_id, p.blocked_id, False, p.at)
+async def on_unblocked(session: AsyncSession, event: UserUnblocked, _: EventEnvelope) -> None:
+    await PermissionRepository(session).set_block(event.blocker_id, event.blocked_id, False, event.at)
 
 
-async def on_user_registered(session: AsyncSession, _: EventEnvelope, p: ue.UserRegistered) -> None:
-    await PermissionRepository(session).upsert_user(p.user_id, p.username, p.display_name, p.created_at)
+async def on_user_registered(session: AsyncSession, event: UserRegistered, _: EventEnvelope) -> None:
+    await PermissionRepository(session).upsert_user(event.user_id, event.username, event.display_name, event.created_at)
 
 
-async def on_user_updated(session: AsyncSession, _: EventEnvelope, p: ue.UserProfileUpdated) -> None:
-    await PermissionRepository(session).upsert_user(p.user_id, p.username, p.display_name, p.updated_at)
+async def on_user_updated(session: AsyncSession, event: UserProfileUpdated, _: EventEnvelope) -> None:
+    await PermissionRepository(session).upsert_user(event.user_id, event.username, event.display_name, event.updated_at)
 
 
-PERMISSION_HANDLERS: dict[str, Handler] = {
-    "FriendRequestAccepted": on_friend_accepted,
-    "FriendRemoved": on_friend_removed,
-    "UserBlocked": on_blocked,
-    "UserUnblocked": on_unblocked,
+PERMISSION_HANDLERS: Handlers = {
+    FriendRequestAccepted: on_friend_accepted,
+    FriendRemoved: on_friend_removed,
+    UserBlocked: on_blocked,
+    UserUnblocked: on_unblocked,
 }
-USER_HANDLERS: dict[str, Handler] = {"UserRegistered": on_user_registered, "UserProfileUpdated": on_user_updated}
+USER_HANDLERS: Handlers = {UserRegistered: on_user_registered, UserProfileUpdated: on_user_updated}
+
+#: The events whose payload carries the room's member list after the change.
+MembershipEvent: TypeAlias = RoomCreated | MemberJoined | MemberLeft
+#: The events the fan-out writes to the stream.
+StreamEvent: TypeAlias = MessageEvent | MessagesRead | MembershipEvent
+
+#: The SSE event name of each event the fan-out delivers (CONTRACT §6).
+SSE_EVENTS: dict[type[StreamEvent], str] = {
+    MessageSent: "message.created",
+    MessageEdited: "message.updated",
+    MessageDeleted: "message.deleted",
+    ReactionsChanged: "reaction.updated",
+    MessagesRead: "read.updated",
+    RoomCreated: "room.created",
+    MemberJoined: "room.member_joined",
+    MemberLeft: "room.member_left",
+}
 
 
-def stream_data(event_type: str, payload: Any) -> tuple[dict[str, Any], list[int] | None]:
-    """The SSE ``data`` object of an event, and its recipients when the event names them (else: the
-    room's current members)."""
-    if event_type in ("MessageSent", "MessageEdited", "MessageDeleted", "ReactionsChanged"):
-        return {"room_id": payload.room_id, "message": payload.message}, None
-    if event_type == "MessagesRead":
-        return {"room_id": payload.room_id, "user_id": payload.user_id, "last_read_seq": payload.last_read_seq}, None
-    if event_type == "RoomCreated":
-        room = {"id": payload.room_id, "type": payload.type, "name": payload.name, "member_ids": payload.member_ids}
-        return {"room_id": payload.room_id, "room": room}, list(payload.member_ids)
-    if event_type == "MemberJoined":
-        return (
-            {
-                "room_id": payload.room_id,
-                "user_id": payload.user_id,
-                "by_user_id": payload.by_user_id,
-                "member_ids": payload.member_ids,
-            },
-            list(payload.member_ids),
-        )
-    # MemberLeft: the remaining members and the one who left.
-    return (
-        {"room_id": payload.room_id, "user_id": payload.user_id, "member_ids": payload.member_ids},
-        sorted({*payload.member_ids, payload.user_id}),
-    )
+def stream_data(event: StreamEvent) -> dict[str, Any]:
+    """The SSE ``data`` object of an event."""
+    match event:
+        case MessageEvent():
+            return {"room_id": event.room_id, "message": event.message.model_dump(mode="json")}
+        case MessagesRead():
+            return {"room_id": event.room_id, "user_id": event.user_id, "last_read_seq": event.last_read_seq}
+        case RoomCreated():
+            room = {"id": event.room_id, "type": event.type, "name": event.name, "member_ids": event.member_ids}
+            return {"room_id": event.room_id, "room": room}
+        case MemberJoined():
+            return {
+                "room_id": event.room_id,
+                "user_id": event.user_id,
+                "by_user_id": event.by_user_id,
+                "member_ids": event.member_ids,
+            }
+        case MemberLeft():
+            return {"room_id": event.room_id, "user_id": event.user_id, "member_ids": event.member_ids}
+    assert_never(event)
 
 
-class FanOut:
-    """The fan-out of chat and message events into recipients' logs, done per batch: the members of every
-    room in the batch in one query, and every append of the batch in one Redis round trip (S8: a query
-    and a round trip per event were most of the consumer's cost)."""
+def membership_recipients(event: MembershipEvent) -> list[int]:
+    """Who sees a membership event: the members after it, and the one who left."""
+    match event:
+        case RoomCreated() | MemberJoined():
+            return list(event.member_ids)
+        case MemberLeft():
+            return sorted({*event.member_ids, event.user_id})
+    assert_never(event)
 
-    def __init__(self, user_log: UserLog) -> None:
-        self.user_log = user_log
 
-    def handlers(self) -> dict[str, Handler]:
-        """One handler per chat/message event type."""
-        return dict.fromkeys(SSE_EVENTS, self.handle)
+@dataclass
+class FanOutBatch:
+    """One consumer batch of the fan-out: the members of its rooms and the appends it queued.
 
-    async def before(self, session: AsyncSession, events: list[tuple[EventEnvelope, Any]]) -> None:
-        """Look up the members of every room whose events do not name their recipients (the ones that carry
-        no member list, see :func:`stream_data`)."""
-        rooms = sorted({p.room_id for _, p in events if not hasattr(p, "member_ids")})
-        session.info["room_members"] = await RoomRepository(session).members_of(rooms) if rooms else {}
-        session.info["appends"] = []
+    ``members`` starts as one lookup of every room whose events carry no member list; a membership event
+    of the batch replaces its room's entry, so the batch's later events of that room reach the new members.
+    """
 
-    async def handle(self, session: AsyncSession, envelope: EventEnvelope, payload: Any) -> None:
-        """Queue the event for its recipients' logs (appended by :meth:`after`, in the batch's order)."""
-        data, recipients = stream_data(envelope.event_type, payload)
-        # Membership events carry the new member list: the batch's later events of that room use it.
-        members: dict[int, list[int]] = session.info["room_members"]
-        if hasattr(payload, "member_ids"):
-            members[payload.room_id] = list(payload.member_ids)
-        if recipients is None:
-            recipients = members.get(payload.room_id, [])
-        session.info["appends"].append(
+    members: dict[int, list[int]]
+    appends: list[Append] = field(default_factory=list)
+
+    def add(self, event: StreamEvent, envelope: EventEnvelope) -> None:
+        """Queue ``event`` for its recipients' logs."""
+        if isinstance(event, MembershipEvent):
+            self.members[event.room_id] = list(event.member_ids)
+            recipients = membership_recipients(event)
+        else:
+            recipients = self.members.get(event.room_id, [])
+        self.appends.append(
             Append(
                 str(envelope.event_id),
                 recipients,
-                SSE_EVENTS[envelope.event_type],
-                encode_data(data),
+                SSE_EVENTS[type(event)],
+                encode_data(stream_data(event)),
                 envelope.occurred_at.timestamp(),
             )
         )
 
+
+class FanOut:
+    """The fan-out of chat and message events into recipients' logs, done per batch: the members of every
+    room in the batch in one query, and every append of the batch in one Redis round trip (a query and a
+    round trip per event would be most of the consumer's cost, S8).
+
+    It is the consumer's batch hooks and its one handler; the current :class:`FanOutBatch` lives from
+    :meth:`before` to :meth:`after`. One ``FanOut`` serves one consumer, whose batches run one at a time.
+    """
+
+    def __init__(self, user_log: UserLog) -> None:
+        self.user_log = user_log
+        self._batch: FanOutBatch | None = None
+
+    def handlers(self) -> Handlers:
+        """The one handler, for every event the stream carries."""
+        return dict.fromkeys(SSE_EVENTS, self.handle)
+
+    async def before(self, session: AsyncSession, events: Sequence[DomainEvent]) -> None:
+        """Start a batch, with the members of every room whose events do not name their recipients."""
+        rooms = sorted({e.room_id for e in events if isinstance(e, RoomEvent) and not isinstance(e, MembershipEvent)})
+        self._batch = FanOutBatch(await RoomRepository(session).members_of(rooms) if rooms else {})
+
+    async def handle(self, session: AsyncSession, event: StreamEvent, envelope: EventEnvelope) -> None:
+        """Queue the event in the batch (appended by :meth:`after`, in the batch's order)."""
+        self._current().add(event, envelope)
+
     async def after(self, session: AsyncSession) -> None:
         """Append the batch's events, each once per event id (see :class:`UserLog`)."""
+        batch, self._batch = self._current(), None
         try:
-            await self.user_log.append_many(session.info.pop("appends", []))
+            await self.user_log.append_many(batch.appends)
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise ConnectionError(f"redis: {exc}") from exc  # transient: retried, never dead-lettered
+
+    def _current(self) -> FanOutBatch:
+        if self._batch is None:
+            raise RuntimeError("the fan-out handles events only between its consumer's batch hooks")
+        return self._batch

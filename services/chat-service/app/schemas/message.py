@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from chat_shared.schemas import ClosedModel, Timestamp
+from chat_shared.events.chat import MessageSnapshot
+from chat_shared.schemas import ClosedModel
 
 MAX_CONTENT = 4000
 _WHITESPACE = re.compile(r"\s")
@@ -44,20 +45,8 @@ class MessageUpdate(ClosedModel):
     content: Content
 
 
-class MessageOut(BaseModel):
+class MessageOut(MessageSnapshot):
     """The public message object."""
-
-    id: str
-    room_id: int
-    seq: int
-    sender_id: int
-    content: str | None
-    message_type: str
-    client_msg_id: str | None
-    created_at: Timestamp
-    edited_at: Timestamp | None
-    deleted: bool
-    reactions: dict[str, list[int]]
 
 
 class MessagePage(BaseModel):

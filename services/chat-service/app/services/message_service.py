@@ -13,31 +13,25 @@ from pymongo.errors import DuplicateKeyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import metrics
-from app.kafka import events
 from app.models.message import Message
 from app.models.room import DIRECT, Room, RoomMember
 from app.repositories.messages import MessageRepository
 from app.repositories.permissions import PermissionRepository
 from app.repositories.rooms import RoomRepository
 from app.schemas.message import MessageCreate, MessageOut, MessagePage
-from app.services.views import message_json, message_out
+from app.services.views import message_out
 from chat_shared.db import utcnow
-from chat_shared.errors import AppError, Conflict, Forbidden, NotFound
+from chat_shared.errors import Conflict, Forbidden, NotFound
+from chat_shared.events.chat import MessageDeleted, MessageEdited, MessageSent, ReactionsChanged
 from chat_shared.outbox import Outbox
 
 
-class AlreadySent(AppError):
-    """A retry of a send that committed while this request waited for the room's lock.
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """The outcome of a send: the message, and whether this send stored it (False: a retry, the original)."""
 
-    Raised (rather than returned) so the request's transaction rolls back the seq it had taken; the app
-    renders it as 200 with the original message.
-    """
-
-    status_code = 200
-
-    def __init__(self, message: MessageOut) -> None:
-        super().__init__("already sent")
-        self.message = message
+    message: MessageOut
+    created: bool
 
 
 @dataclass
@@ -60,18 +54,20 @@ class MessageService:
         if await PermissionRepository(self.session).blocked_between(user_id, other):
             raise Forbidden("You cannot message this user")
 
-    async def send(self, room: Room, member: RoomMember, body: MessageCreate) -> tuple[MessageOut, bool]:
-        """Store a message; (message, created). A known ``client_msg_id`` returns the original (False)."""
+    async def send(self, room: Room, member: RoomMember, body: MessageCreate) -> Sent:
+        """Store a message. A known ``client_msg_id`` gives the original back instead (not created)."""
         user_id = member.user_id
         if body.client_msg_id is not None:
             # Fast path for retries: no lock needed when the original committed long ago.
             found = await self.repo.by_dedupe(room.id, user_id, body.client_msg_id)
             if found is not None and found.seq <= room.last_seq:
-                return message_out(found), False
+                return Sent(message_out(found), created=False)
         await self._check_can_write(room, user_id)
         now = utcnow()
-        rooms = RoomRepository(self.session)
-        seq = await rooms.allocate_seq(room, now)  # row lock on the room until our commit
+        # A retry that commits while this send waits for the room's lock is only seen once the seq is
+        # taken: rolling back to the savepoint gives that seq back.
+        savepoint = await self.session.begin_nested()
+        seq = await RoomRepository(self.session).allocate_seq(room, now)  # row lock on the room until our commit
         committed = seq - 1
         oid = ObjectId()
         message = Message(
@@ -93,16 +89,18 @@ class MessageService:
             if body.client_msg_id is not None:
                 found = await self.repo.by_dedupe(room.id, user_id, body.client_msg_id)
                 if found is not None and found.seq <= committed:
-                    raise AlreadySent(message_out(found)) from None  # the retry won; give our seq back
+                    await savepoint.rollback()
+                    return Sent(message_out(found), created=False)
             # Otherwise only an orphan (a document of a send whose transaction rolled back) can hold a seq
             # above the committed one or our dedupe key while we hold the lock: remove it and retry once.
             await self.repo.delete_orphans(room.id, committed)
             message = Message(**{**message.model_dump(), "id": oid, "revision_id": None})
             await self.repo.insert(message)
-        data = message_json(message)
-        events.message_event(self.outbox, self.session, "MessageSent", data)
+        await savepoint.commit()
+        out = message_out(message)
+        self.outbox.add(self.session, MessageSent.of(out))
         metrics.MESSAGES_SENT.labels(body.message_type).inc()
-        return message_out(message), True
+        return Sent(out, created=True)
 
     async def history(self, room: Room, *, before: int | None, after: int | None, limit: int) -> MessagePage:
         """A page in ascending seq; ``next_cursor`` is the ``before`` (or ``after``) of the next page."""
@@ -132,15 +130,16 @@ class MessageService:
         updated = await self.repo.set_content(message, content, utcnow())
         if updated.deleted:
             raise Conflict("The message was deleted")
-        events.message_event(self.outbox, self.session, "MessageEdited", message_json(updated))
-        return message_out(updated)
+        out = message_out(updated)
+        self.outbox.add(self.session, MessageEdited.of(out))
+        return out
 
     async def delete(self, room: Room, message_id: str, user_id: int) -> None:
         """Soft delete (sender only); repeating it is a no-op."""
         message = await self._own(room, message_id, user_id)
         if await self.repo.soft_delete(message):
             message.deleted, message.content, message.reactions = True, None, []
-            events.message_event(self.outbox, self.session, "MessageDeleted", message_json(message))
+            self.outbox.add(self.session, MessageDeleted.of(message_out(message)))
 
     async def react(self, room: Room, message_id: str, user_id: int, emoji: str, add: bool) -> MessageOut:
         """Add or remove the caller's reaction; idempotent, an event only when something changed."""
@@ -154,6 +153,7 @@ class MessageService:
         updated, changed = await self.repo.react(message.id, emoji, user_id, add)
         if updated is None:
             raise NotFound("Message not found")
+        out = message_out(updated)
         if changed:
-            events.message_event(self.outbox, self.session, "ReactionsChanged", message_json(updated))
-        return message_out(updated)
+            self.outbox.add(self.session, ReactionsChanged.of(out))
+        return out

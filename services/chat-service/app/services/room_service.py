@@ -10,7 +10,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import metrics
-from app.kafka import events
 from app.models.room import DIRECT, GROUP, Room, RoomMember, pair_key
 from app.repositories.messages import MessageRepository
 from app.repositories.permissions import PermissionRepository
@@ -19,6 +18,7 @@ from app.schemas.room import ReadOut, RoomCreate, RoomOut, RoomPage
 from app.services.views import message_out
 from chat_shared.db import utcnow
 from chat_shared.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
+from chat_shared.events.chat import MemberJoined, MemberLeft, MessagesRead, RoomCreated
 from chat_shared.outbox import Outbox
 
 
@@ -97,15 +97,9 @@ class RoomService:
             return await self.view(existing, user_id), False
         members = sorted((user_id, other))
         self.rooms.add_members(room.id, members, now)
-        events.room_created(
-            self.outbox,
+        self.outbox.add(
             self.session,
-            room_id=room.id,
-            type_=DIRECT,
-            name=None,
-            member_ids=members,
-            created_by=user_id,
-            at=now,
+            RoomCreated(room_id=room.id, type=DIRECT, name=None, member_ids=members, created_by=user_id, at=now),
         )
         metrics.ROOMS_CREATED.labels(DIRECT).inc()
         return self._fresh_view(room, members), True
@@ -125,15 +119,9 @@ class RoomService:
         await self.session.flush()
         members = sorted([user_id, *others])
         self.rooms.add_members(room.id, members, now)
-        events.room_created(
-            self.outbox,
+        self.outbox.add(
             self.session,
-            room_id=room.id,
-            type_=GROUP,
-            name=name,
-            member_ids=members,
-            created_by=user_id,
-            at=now,
+            RoomCreated(room_id=room.id, type=GROUP, name=name, member_ids=members, created_by=user_id, at=now),
         )
         metrics.ROOMS_CREATED.labels(GROUP).inc()
         return self._fresh_view(room, members)
@@ -212,8 +200,9 @@ class RoomService:
         self.rooms.add_members(room.id, [invitee], now)
         await self.session.flush()
         members = await self.rooms.member_ids(room.id)
-        events.member_joined(
-            self.outbox, self.session, room_id=room.id, user_id=invitee, by_user_id=inviter, member_ids=members, at=now
+        self.outbox.add(
+            self.session,
+            MemberJoined(room_id=room.id, user_id=invitee, by_user_id=inviter, member_ids=members, at=now),
         )
         return await self.view(room, inviter)
 
@@ -223,7 +212,7 @@ class RoomService:
             raise BadRequest("A direct room cannot be left")
         await self.rooms.remove_member(room.id, user_id)
         members = await self.rooms.member_ids(room.id)
-        events.member_left(self.outbox, self.session, room_id=room.id, user_id=user_id, member_ids=members, at=utcnow())
+        self.outbox.add(self.session, MemberLeft(room_id=room.id, user_id=user_id, member_ids=members, at=utcnow()))
 
     async def mark_read(self, room: Room, member: RoomMember, seq: int) -> ReadOut:
         """Move the caller's read position forward (capped at the room's last seq); never backwards."""
@@ -231,8 +220,9 @@ class RoomService:
         position = member.last_read_seq
         if target > position and await self.rooms.advance_read(room.id, member.user_id, target):
             position = target
-            events.messages_read(
-                self.outbox, self.session, room_id=room.id, user_id=member.user_id, last_read_seq=target, at=utcnow()
+            self.outbox.add(
+                self.session,
+                MessagesRead(room_id=room.id, user_id=member.user_id, last_read_seq=target, at=utcnow()),
             )
         else:
             refreshed = await self.rooms.member(room.id, member.user_id)

@@ -1,4 +1,4 @@
-"""Public representations of messages and rooms, shared by routes, events and the stream."""
+"""The public message object, shared by routes and events."""
 
 from __future__ import annotations
 
@@ -31,9 +31,3 @@ def message_out(message: Message) -> MessageOut:
         deleted=message.deleted,
         reactions=reactions_map(message.reactions),
     )
-
-
-def message_json(message: Message) -> dict[str, Any]:
-    """The public message object as JSON-ready data (what events and the stream carry)."""
-    data: dict[str, Any] = message_out(message).model_dump(mode="json")
-    return data

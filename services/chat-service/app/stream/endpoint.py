@@ -1,8 +1,10 @@
 """``GET /stream``: a bare ASGI endpoint (no Request/Response objects, no task per stream).
 
-Measured idle cost per stream (BENCHMARKS S5): sse-starlette ≈ 50 KiB, Starlette ``StreamingResponse``
-≈ 27 KiB, bare ASGI ≈ 13 KiB. Authentication is done here with the app's token verifier (``Authorization:
-Bearer``) or a stream ticket (``?ticket=``); an access token in the URL is never accepted.
+Bare because idle streams are the worker's memory: one held here costs ≈ 19 KiB of worker RSS, hub
+connection included (S5 in docs/performance.md), where an empty Starlette ``StreamingResponse`` alone costs
+≈ 27 KiB and FastAPI with sse-starlette ≈ 50 KiB. Authentication is done here with the service's token
+verifier (``Authorization: Bearer``) or a stream ticket (``?ticket=``); an access token in the URL is never
+accepted.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ import structlog
 from starlette.types import Receive, Scope, Send
 
 from app.core import metrics
-from app.stream.hub import StreamHub
+from app.core.state import State
+from app.stream.hub import Connection, StreamHub
 from app.stream.log import id_tuple
-from app.stream.tickets import TicketStore
-from chat_shared.auth import TokenVerifier
 from chat_shared.errors import Unauthorized
+from chat_shared.state import state_in_scope
 
 log = structlog.get_logger("app.stream.endpoint")
 
@@ -37,18 +39,16 @@ class _RouteInfo:
 
 
 class StreamEndpoint:
-    """The ASGI app mounted at ``/stream``; reads its collaborators from ``app.state`` per request."""
-
-    def __init__(self, state: Any) -> None:
-        self.state = state
+    """The ASGI app mounted at ``/stream``; its collaborators come from the service's state in the scope."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["route"] = _RouteInfo()
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
         query = {k: v[0] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
-        hub: StreamHub = self.state.hub
+        state = state_in_scope(scope, State)
+        hub = state.hub
         try:
-            user_id = await self._authenticate(headers, query)
+            user_id = await self._authenticate(state, headers, query)
         except Unauthorized as exc:
             await _json(send, 401, {"detail": exc.detail}, [(b"www-authenticate", b"Bearer")])
             return
@@ -79,22 +79,21 @@ class StreamEndpoint:
         finally:
             await hub.unregister(conn, reason)
 
-    async def _authenticate(self, headers: dict[str, str], query: dict[str, str]) -> int:
+    @staticmethod
+    async def _authenticate(state: State, headers: dict[str, str], query: dict[str, str]) -> int:
         scheme, _, token = headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and token.strip():
-            verifier: TokenVerifier = self.state.verifier
-            return (await verifier.verify(token.strip())).id
+            return (await state.verifier.verify(token.strip())).id
         ticket = query.get("ticket")
         if ticket:
-            tickets: TicketStore = self.state.tickets
-            user_id = await tickets.redeem(ticket)
+            user_id = await state.tickets.redeem(ticket)
             if user_id is None:
                 raise Unauthorized("Invalid or expired ticket")
             return user_id
         raise Unauthorized("Not authenticated")
 
     @staticmethod
-    async def _start_position(hub: StreamHub, conn: Any, last_event_id: str | None) -> None:
+    async def _start_position(hub: StreamHub, conn: Connection, last_event_id: str | None) -> None:
         """Live from now; or replay after ``last_event_id`` if still retained; else a ``reset`` event."""
         latest = await hub.log.latest_id(conn.user_id)
         if not last_event_id:

@@ -4,30 +4,14 @@ The Redis entry id is the SSE ``id``; replay is ``XRANGE`` after it. An append i
 claims the event id (``SET NX``), appends the entry to every recipient's stream (``MAXLEN ~``), renews the
 24 h expiry and ``PUBLISH``es a wake-up on ``chat:user:{id}`` carrying the entry and the id before it —
 all or nothing, so a redelivered event is never appended twice and a crash cannot append it to only some
-members.
+members. The in-process Redis of ``make dev`` runs the same script (see :func:`chat_shared.redis.create_redis`).
 """
 
 from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-import structlog
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
-
-log = structlog.get_logger("app.stream.log")
-
-#: Domain event type → SSE event name (CONTRACT §6).
-SSE_EVENTS = {
-    "MessageSent": "message.created",
-    "MessageEdited": "message.updated",
-    "MessageDeleted": "message.deleted",
-    "ReactionsChanged": "reaction.updated",
-    "MessagesRead": "read.updated",
-    "RoomCreated": "room.created",
-    "MemberJoined": "room.member_joined",
-    "MemberLeft": "room.member_left",
-}
 
 _APPEND = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
@@ -116,7 +100,6 @@ class UserLog:
         self.maxlen = maxlen
         self.ttl_s = ttl_s
         self._script = redis.register_script(_APPEND)
-        self._lua = True
 
     def _script_call(
         self, event_id: str, user_ids: list[int], event: str, data: str, at: float
@@ -138,48 +121,20 @@ class UserLog:
         all-or-nothing and once per event id (a batch cut short by a crash is redelivered: the appended
         ones are skipped, the rest appended)."""
         appends = [a for a in appends if a.user_ids]
-        if len(appends) > 1 and self._lua:
-            pipe = self.redis.pipeline(transaction=False)
-            for a in appends:
-                keys, args = self._script_call(*a)
-                await self._script(keys=keys, args=args, client=pipe)
-            try:
-                return [bool(result) for result in await pipe.execute()]
-            except ResponseError as exc:
-                if not self._no_lua(exc):
-                    raise
-        return [await self.append(*a) for a in appends]
-
-    def _no_lua(self, exc: ResponseError) -> bool:
-        """Whether the server has no Lua (fakeredis in the no-Docker dev mode); from then on, unscripted."""
-        if "unknown command" not in str(exc).lower() and "lua" not in str(exc).lower():
-            return False
-        log.warning("user_log_lua_unavailable", error=str(exc)[:200])
-        self._lua = False
-        return True
+        if len(appends) <= 1:
+            return [await self.append(*a) for a in appends]
+        pipe = self.redis.pipeline(transaction=False)
+        for a in appends:
+            keys, args = self._script_call(*a)
+            await self._script(keys=keys, args=args, client=pipe)
+        return [bool(result) for result in await pipe.execute()]
 
     async def append(self, event_id: str, user_ids: list[int], event: str, data: str, at: float) -> bool:
         """Append one event to each user's log, once per ``event_id``; False if it was already appended."""
         if not user_ids:
             return False
         keys, args = self._script_call(event_id, user_ids, event, data, at)
-        if self._lua:
-            try:
-                return bool(await self._script(keys=keys, args=args))
-            except ResponseError as exc:
-                if not self._no_lua(exc):
-                    raise
-                # fakeredis without a Lua runtime (no-Docker dev mode, one process): same steps, not atomic.
-        if not await self.redis.set(keys[0], "1", nx=True, ex=DEDUPE_TTL_S):
-            return False
-        for user_id in user_ids:
-            prev = await self.latest_id(user_id)
-            entry_id = await self.redis.xadd(
-                stream_key(user_id), {"e": event, "d": data, "t": repr(at)}, maxlen=self.maxlen, approximate=True
-            )
-            await self.redis.expire(stream_key(user_id), self.ttl_s)
-            await self.redis.publish(channel(user_id), wake_up_message(prev, str(entry_id), event, repr(at), data))
-        return True
+        return bool(await self._script(keys=keys, args=args))
 
     async def latest_id(self, user_id: int) -> str:
         """The id of the user's newest entry, or ``0-0``."""

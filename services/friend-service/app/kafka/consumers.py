@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.repositories.users import UserReplica
 from app.services.presence import PresenceReplica
-from chat_shared.consumer import Handler
+from chat_shared.consumer import Handlers
 from chat_shared.events.envelope import EventEnvelope
 from chat_shared.events.user import UserOffline, UserOnline, UserProfileUpdated, UserRegistered
 
@@ -16,37 +14,26 @@ REPLICA_GROUP = "friend-service.user-replica"
 PRESENCE_GROUP = "friend-service.presence"
 
 
-async def on_user_registered(session: AsyncSession, envelope: EventEnvelope, payload: Any) -> None:
+async def on_user_registered(session: AsyncSession, event: UserRegistered, _: EventEnvelope) -> None:
     """Insert the user if absent (its version is ``created_at``, older than any update)."""
-    assert isinstance(payload, UserRegistered)
-    await UserReplica(session).upsert_if_newer(
-        payload.user_id, payload.username, payload.display_name, payload.created_at
-    )
+    await UserReplica(session).upsert_if_newer(event.user_id, event.username, event.display_name, event.created_at)
 
 
-async def on_profile_updated(session: AsyncSession, envelope: EventEnvelope, payload: Any) -> None:
+async def on_profile_updated(session: AsyncSession, event: UserProfileUpdated, _: EventEnvelope) -> None:
     """Upsert the user only if this update is newer than the row."""
-    assert isinstance(payload, UserProfileUpdated)
-    await UserReplica(session).upsert_if_newer(
-        payload.user_id, payload.username, payload.display_name, payload.updated_at
-    )
+    await UserReplica(session).upsert_if_newer(event.user_id, event.username, event.display_name, event.updated_at)
 
 
-REPLICA_HANDLERS: dict[str, Handler] = {
-    "UserRegistered": on_user_registered,
-    "UserProfileUpdated": on_profile_updated,
-}
+REPLICA_HANDLERS: Handlers = {UserRegistered: on_user_registered, UserProfileUpdated: on_profile_updated}
 
 
-def presence_handlers(presence: PresenceReplica) -> dict[str, Handler]:
+def presence_handlers(presence: PresenceReplica) -> Handlers:
     """Handlers writing presence transitions to Redis."""
 
-    async def on_online(session: AsyncSession, envelope: EventEnvelope, payload: Any) -> None:
-        assert isinstance(payload, UserOnline)
-        await presence.apply(payload.user_id, True, payload.at)
+    async def on_online(session: AsyncSession, event: UserOnline, _: EventEnvelope) -> None:
+        await presence.apply(event.user_id, True, event.at)
 
-    async def on_offline(session: AsyncSession, envelope: EventEnvelope, payload: Any) -> None:
-        assert isinstance(payload, UserOffline)
-        await presence.apply(payload.user_id, False, payload.at)
+    async def on_offline(session: AsyncSession, event: UserOffline, _: EventEnvelope) -> None:
+        await presence.apply(event.user_id, False, event.at)
 
-    return {"UserOnline": on_online, "UserOffline": on_offline}
+    return {UserOnline: on_online, UserOffline: on_offline}

@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import NamedTuple
 
 from sqlalchemy import and_, delete, or_, select
-from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models.friend import Block, FriendPair, FriendRequest, Friendship, ReplicaUser, RequestStatus, pair_key
+from chat_shared.dialect import upsert
 
 
 class FriendRow(NamedTuple):
@@ -35,17 +35,14 @@ class FriendRepository:
         upgrade (as ``INSERT IGNORE`` followed by ``SELECT … FOR UPDATE`` would).
         """
         low, high = sorted((a, b))
-        dialect = self.session.get_bind().dialect.name
-        if dialect == "mysql":
-            ins = mysql.insert(FriendPair).values(user_low=low, user_high=high, version=0)
-            await self.session.execute(ins.on_duplicate_key_update(version=FriendPair.version + 1))
-        else:
-            lite = sqlite.insert(FriendPair).values(user_low=low, user_high=high, version=0)
-            await self.session.execute(
-                lite.on_conflict_do_update(
-                    index_elements=[FriendPair.user_low, FriendPair.user_high], set_={"version": FriendPair.version + 1}
-                )
-            )
+        stmt = upsert(
+            self.session,
+            FriendPair,
+            {"user_low": low, "user_high": high, "version": 0},
+            key=[FriendPair.user_low, FriendPair.user_high],
+            update=lambda _: {"version": FriendPair.version + 1},
+        )
+        await self.session.execute(stmt)
 
     # --- requests ---------------------------------------------------------------------------------
 

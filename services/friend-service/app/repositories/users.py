@@ -1,15 +1,15 @@
-"""The replica of users: reads and the newer-wins upsert (MySQL/MariaDB and SQLite)."""
+"""The replica of users: reads and the newer-wins upsert."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models.friend import ReplicaUser
+from chat_shared.dialect import upsert
 
 
 class UserReplica:
@@ -36,29 +36,17 @@ class UserReplica:
         profile back, and concurrent writers (consumer and fallback lookup) cannot interleave.
         """
         values = {"id": user_id, "username": username, "display_name": display_name, "updated_at": updated_at}
-        dialect = self.session.get_bind().dialect.name
-        if dialect == "mysql":
-            ins = mysql.insert(ReplicaUser).values(**values)
-            newer = ins.inserted.updated_at > ReplicaUser.updated_at
-            # MySQL applies the assignments left to right: updated_at must come last.
-            stmt = ins.on_duplicate_key_update(
-                {
-                    "username": func.if_(newer, ins.inserted.username, ReplicaUser.username),
-                    "display_name": func.if_(newer, ins.inserted.display_name, ReplicaUser.display_name),
-                    "updated_at": func.if_(newer, ins.inserted.updated_at, ReplicaUser.updated_at),
-                }
-            )
-            await self.session.execute(stmt)
-            return
-        lite = sqlite.insert(ReplicaUser).values(**values)
-        await self.session.execute(
-            lite.on_conflict_do_update(
-                index_elements=[ReplicaUser.id],
-                set_={
-                    "username": lite.excluded.username,
-                    "display_name": lite.excluded.display_name,
-                    "updated_at": lite.excluded.updated_at,
-                },
-                where=lite.excluded.updated_at > ReplicaUser.updated_at,
-            )
+        stmt = upsert(
+            self.session,
+            ReplicaUser,
+            values,
+            key=[ReplicaUser.id],
+            # MySQL assigns left to right: updated_at, which the condition reads, comes last
+            update=lambda new: {
+                "username": new.username,
+                "display_name": new.display_name,
+                "updated_at": new.updated_at,
+            },
+            when=lambda new: new.updated_at > ReplicaUser.updated_at,
         )
+        await self.session.execute(stmt)

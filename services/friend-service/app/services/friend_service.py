@@ -13,14 +13,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.metrics import BLOCKS, FRIEND_REQUESTS, FRIENDSHIPS_REMOVED
-from app.kafka import events
+from app.kafka.events import request_event
 from app.models.friend import Block, FriendRequest, RequestStatus, pair_key
 from app.repositories.friends import FriendRepository
 from app.schemas.friend import BlockOut, BlockPage, FriendOut, FriendPage, FriendRequestOut, RequestPage
 from app.services.presence import PresenceReplica
-from app.services.user_directory import UserDirectory, ensure_user
+from app.services.user_lookup import UserLookup, UserRef
 from chat_shared.db import utcnow
 from chat_shared.errors import BadRequest, Conflict, Forbidden, NotFound
+from chat_shared.events.friend import (
+    FriendRemoved,
+    FriendRequestAccepted,
+    FriendRequestCancelled,
+    FriendRequestRejected,
+    FriendRequestSent,
+    UserBlocked,
+    UserUnblocked,
+)
 from chat_shared.outbox import Outbox
 
 
@@ -41,19 +50,24 @@ class FriendService:
 
     session: AsyncSession
     outbox: Outbox
-    directory: UserDirectory
+    users: UserLookup
     presence: PresenceReplica
-    authorization: str | None = None
 
     @property
     def repo(self) -> FriendRepository:
         return FriendRepository(self.session)
 
+    async def _user(self, user_id: int) -> UserRef:
+        user = await self.users.get(user_id)
+        if user is None:
+            raise NotFound("User not found")
+        return user
+
     async def _other_user(self, me: int, other: int) -> None:
         if other == me:
             raise BadRequest("You cannot do that to yourself")
         # Outside the pair lock: a slow user-service must not hold a row lock.
-        await ensure_user(self.session, self.directory, other, self.authorization)
+        await self._user(other)
 
     # --- requests ---------------------------------------------------------------------------------
 
@@ -85,7 +99,7 @@ class FriendService:
                 self.session.add(request)
         except IntegrityError as exc:  # only without the pair lock (never expected): answer consistently
             raise Conflict("A friend request is already pending") from exc
-        events.request_event(self.outbox, self.session, "FriendRequestSent", request)
+        self.outbox.add(self.session, request_event(FriendRequestSent, request))
         FRIEND_REQUESTS.labels("sent").inc()
         return request_out(request), True
 
@@ -98,7 +112,7 @@ class FriendService:
                 self.repo.add_friendship(request.requester_id, request.addressee_id)
         except IntegrityError as exc:
             raise Conflict("You are already friends") from exc
-        events.request_event(self.outbox, self.session, "FriendRequestAccepted", request)
+        self.outbox.add(self.session, request_event(FriendRequestAccepted, request))
 
     async def _locked_request(self, me: int, request_id: int, role: str) -> FriendRequest:
         """The request, locked with its pair; 404 unknown, 403 not the caller's to act on, 409 not pending."""
@@ -128,7 +142,7 @@ class FriendService:
         """The addressee declines."""
         request = await self._locked_request(me, request_id, "addressee")
         self._close(request, RequestStatus.REJECTED)
-        events.request_event(self.outbox, self.session, "FriendRequestRejected", request)
+        self.outbox.add(self.session, request_event(FriendRequestRejected, request))
         FRIEND_REQUESTS.labels("rejected").inc()
         return request_out(request)
 
@@ -136,7 +150,7 @@ class FriendService:
         """The requester withdraws."""
         request = await self._locked_request(me, request_id, "requester")
         self._close(request, RequestStatus.CANCELLED)
-        events.request_event(self.outbox, self.session, "FriendRequestCancelled", request)
+        self.outbox.add(self.session, request_event(FriendRequestCancelled, request))
         FRIEND_REQUESTS.labels("cancelled").inc()
 
     @staticmethod
@@ -179,7 +193,7 @@ class FriendService:
         await repo.lock_pair(me, other)
         if not await repo.remove_friendship(me, other):
             raise NotFound("You are not friends with this user")
-        events.friend_removed(self.outbox, self.session, me, other)
+        self.outbox.add(self.session, FriendRemoved(at=utcnow(), user_id=me, friend_id=other))
         FRIENDSHIPS_REMOVED.inc()
 
     # --- blocks -----------------------------------------------------------------------------------
@@ -192,12 +206,12 @@ class FriendService:
         if await repo.block(me, other) is not None:
             raise Conflict("You already blocked this user")
         if await repo.remove_friendship(me, other):
-            events.friend_removed(self.outbox, self.session, me, other)
+            self.outbox.add(self.session, FriendRemoved(at=utcnow(), user_id=me, friend_id=other))
             FRIENDSHIPS_REMOVED.inc()
         pending = await repo.pending_between(me, other)
         if pending is not None:
             self._close(pending, RequestStatus.CANCELLED)
-            events.request_event(self.outbox, self.session, "FriendRequestCancelled", pending)
+            self.outbox.add(self.session, request_event(FriendRequestCancelled, pending))
             FRIEND_REQUESTS.labels("cancelled").inc()
         block = Block(blocker_id=me, blocked_id=other, created_at=utcnow())
         try:
@@ -205,9 +219,9 @@ class FriendService:
                 self.session.add(block)
         except IntegrityError as exc:
             raise Conflict("You already blocked this user") from exc
-        events.user_blocked(self.outbox, self.session, me, other)
+        self.outbox.add(self.session, UserBlocked(at=utcnow(), blocker_id=me, blocked_id=other))
         BLOCKS.labels("blocked").inc()
-        user = await ensure_user(self.session, self.directory, other, self.authorization)
+        user = await self._user(other)
         return BlockOut(
             user_id=other, username=user.username, display_name=user.display_name, created_at=block.created_at
         )
@@ -220,7 +234,7 @@ class FriendService:
         if block is None:
             raise NotFound("You have not blocked this user")
         await self.session.delete(block)
-        events.user_blocked(self.outbox, self.session, me, other, unblocked=True)
+        self.outbox.add(self.session, UserUnblocked(at=utcnow(), blocker_id=me, blocked_id=other))
         BLOCKS.labels("unblocked").inc()
 
     async def blocks(self, me: int, cursor: int | None, limit: int) -> BlockPage:

@@ -20,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.core.metrics import USER_LOOKUP_FALLBACK
-from app.models.friend import ReplicaUser
 from app.repositories.users import UserReplica
+from app.services.user_lookup import UserRef
 from chat_shared import tracing
-from chat_shared.errors import NotFound, ServiceUnavailable
+from chat_shared.errors import ServiceUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -144,23 +144,28 @@ class UserDirectory:
         return found[0] if found else None
 
 
-async def ensure_user(
-    session: AsyncSession, directory: UserDirectory, user_id: int, authorization: str | None
-) -> ReplicaUser:
-    """The user from the replica, else from user-service (then replicated); 404 if nobody knows them.
+@dataclass(frozen=True, slots=True)
+class DirectoryLookup:
+    """The :class:`UserLookup` of one request: the replica, else user-service asked with the caller's
+    ``Authorization`` header (then replicated).
 
     A looked-up row is versioned with the account's ``created_at``, the oldest version there is, so
     any ``UserRegistered``/``UserProfileUpdated`` arriving later still applies.
     """
-    replica = UserReplica(session)
-    user = await replica.get(user_id)
-    if user is not None:
-        return user
-    remote = await directory.lookup(user_id, authorization)
-    if remote is None:
-        raise NotFound("User not found")
-    await replica.upsert_if_newer(remote.id, remote.username, remote.display_name, remote.created_at)
-    user = await replica.get(user_id)
-    if user is None:  # pragma: no cover - the upsert above guarantees the row
-        raise NotFound("User not found")
-    return user
+
+    session: AsyncSession
+    directory: UserDirectory
+    authorization: str | None
+
+    async def get(self, user_id: int) -> UserRef | None:
+        replica = UserReplica(self.session)
+        user = await replica.get(user_id)
+        if user is None:
+            remote = await self.directory.lookup(user_id, self.authorization)
+            if remote is None:
+                return None
+            await replica.upsert_if_newer(remote.id, remote.username, remote.display_name, remote.created_at)
+            user = await replica.get(user_id)
+            if user is None:  # pragma: no cover - the upsert above guarantees the row
+                return None
+        return UserRef(id=user.id, username=user.username, display_name=user.display_name)

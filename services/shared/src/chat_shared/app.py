@@ -12,13 +12,13 @@ from chat_shared.middleware import RequestContextMiddleware
 from chat_shared.settings import ServiceSettings
 
 
-def install_common(app: FastAPI, settings: ServiceSettings) -> Readiness:
+def install_common(app: FastAPI, settings: ServiceSettings, readiness: Readiness) -> None:
     """Wire JSON logs, forwarded client addresses, request context + metrics middleware, error rendering and
-    ``/health|/ready|/metrics``."""
+    ``/health|/ready|/metrics`` (``/ready`` runs the checks the lifespan registers in ``readiness``)."""
     configure_logging(settings.service_name, settings.log_level)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
     # Outermost, so every layer and log line sees the client the gateway reports, never one a client made up.
     # Done here rather than by the server, so it holds however the app is served.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     install_error_handlers(app)
-    return install_operations(app, settings.service_name)
+    install_operations(app, readiness)

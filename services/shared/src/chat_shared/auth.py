@@ -22,6 +22,7 @@ from jose.exceptions import ExpiredSignatureError, JOSEError
 
 from chat_shared.errors import Unauthorized
 from chat_shared.settings import ServiceSettings
+from chat_shared.state import core_state
 
 log = structlog.get_logger("chat_shared.auth")
 
@@ -230,8 +231,7 @@ async def get_current_user(request: Request) -> AuthUser:
     token = bearer_token(request)
     if token is None:
         raise Unauthorized("Not authenticated")
-    verifier: TokenVerifier = request.app.state.verifier
-    user = await verifier.verify(token)
+    user = await core_state(request).verifier.verify(token)
     mark_user(request, user.id)
     return user
 

@@ -1,4 +1,8 @@
-"""Consumer runner: one handler per event type, idempotent by ``event_id``, DLQ for poison events.
+"""Consumer runner: one handler per event class, idempotent by ``event_id``, DLQ for poison events.
+
+A consumer is given its handlers keyed by event class (``{MessageSent: on_message_sent}``); each handler
+is called as ``await handler(session, event, envelope)`` with the parsed, typed event and the envelope it
+came in (for ``event_id`` or ``occurred_at``). Records of event types it has no handler for are skipped.
 
 For each record: parse the envelope, skip it if ``(group, event_id)`` is already in
 ``processed_events``, otherwise run the handler and record the event in the same transaction.
@@ -13,13 +17,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, NamedTuple, Protocol
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import String, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -28,15 +32,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from chat_shared import metrics, tracing
 from chat_shared.db import Base, UTCDateTime, commit, utcnow
+from chat_shared.events.base import DomainEvent
 from chat_shared.events.envelope import EventEnvelope
-from chat_shared.events.registry import PAYLOADS
 from chat_shared.events.topics import dlq
 from chat_shared.kafka import ProducerHolder, create_consumer
 from chat_shared.settings import ServiceSettings
 
 log = structlog.get_logger("chat_shared.consumer")
 
-Handler = Callable[[AsyncSession, EventEnvelope, Any], Awaitable[None]]
+#: ``async def on_message_sent(session: AsyncSession, event: MessageSent, envelope: EventEnvelope) -> None``
+Handler = Callable[[AsyncSession, Any, EventEnvelope], Awaitable[None]]
+#: Each event class a consumer applies, with its handler.
+Handlers = Mapping[type[DomainEvent], Handler]
 
 
 class BatchHooks(Protocol):
@@ -44,7 +51,7 @@ class BatchHooks(Protocol):
     a read every handler needs (one query instead of one per event) before, and writes the handlers
     queued (one round trip instead of one per event) after the last handler and before the commit."""
 
-    async def before(self, session: AsyncSession, events: list[tuple[EventEnvelope, Any]]) -> None:
+    async def before(self, session: AsyncSession, events: Sequence[DomainEvent]) -> None:
         """Called with the batch's events that are not duplicates, before the first handler."""
 
     async def after(self, session: AsyncSession) -> None:
@@ -64,12 +71,20 @@ class ProcessedEvent(Base):
     processed_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
 
 
+class _Received(NamedTuple):
+    """A record with its envelope and the typed event it carries."""
+
+    record: ConsumerRecord[bytes, bytes]
+    envelope: EventEnvelope
+    event: DomainEvent
+
+
 class PoisonEvent(Exception):
     """The record can never be handled (malformed or failing its schema)."""
 
 
 class EventConsumer:
-    """Runs one consumer group over some topics, dispatching each event type to its handler."""
+    """Runs one consumer group over some topics, dispatching each event to the handler of its class."""
 
     def __init__(
         self,
@@ -77,7 +92,7 @@ class EventConsumer:
         settings: ServiceSettings,
         group_id: str,
         topics: list[str],
-        handlers: Mapping[str, Handler],
+        handlers: Handlers,
         sessionmaker: async_sessionmaker[AsyncSession],
         producers: ProducerHolder,
         max_attempts: int = 3,
@@ -85,10 +100,13 @@ class EventConsumer:
         live: bool = False,
         hooks: BatchHooks | None = None,
     ) -> None:
+        if stray := [cls.event_type for cls in handlers if cls.topic not in topics]:
+            raise ValueError(f"{group_id} handles events it never receives (not on {topics}): {stray}")
         self.group_id = group_id
         self.topics = topics
         self._settings = settings
         self._handlers = dict(handlers)
+        self._classes = {cls.event_type: cls for cls in handlers}
         self._sessionmaker = sessionmaker
         self._producers = producers
         self._max_attempts = max_attempts
@@ -121,10 +139,10 @@ class EventConsumer:
                     batch = await consumer.getmany(timeout_ms=500, max_records=500)
                     if batch:
                         # Everything one poll returned is applied in one transaction (each partition's
-                        # records stay in order; order between partitions never mattered), and the offsets
+                        # records stay in order; order between partitions does not matter), and the offsets
                         # of every partition are committed once after it: per partition, at 500 events/s
-                        # over 10 partitions most batches held one event and paid a transaction and a broker
-                        # round trip each (S8).
+                        # over 10 partitions most batches would hold one event and pay a transaction and a
+                        # broker round trip each (S8).
                         await self._handle_batch([r for records in batch.values() for r in records])
                         offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
                         await consumer.commit(offsets)
@@ -149,35 +167,35 @@ class EventConsumer:
         thousands of events per second; the per-event path isolates a poison event and retries transient
         failures, so the batch path may simply give up on any error.
         """
-        parsed: list[tuple[ConsumerRecord[bytes, bytes], EventEnvelope, BaseModel | None]] = []
+        parsed: list[_Received] = []
         for record in records:
             try:
-                envelope, payload = self._parse(record)
+                received = self._parse(record)
             except PoisonEvent as exc:
                 await self._dead_letter(record, "unknown", str(exc))
                 continue
-            if envelope is not None:
-                parsed.append((record, envelope, payload))
+            if received is not None:
+                parsed.append(received)
         if len(parsed) > 1:
             try:
                 results = await self._apply_many(parsed)
             except Exception as exc:
                 log.info("consumer_batch_fallback", group=self.group_id, size=len(parsed), error=repr(exc)[:200])
             else:
-                for (record, envelope, _), result in zip(parsed, results, strict=True):
-                    metrics.EVENTS_CONSUMED.labels(self._service, record.topic, envelope.event_type, result).inc()
+                for item, result in zip(parsed, results, strict=True):
+                    metrics.EVENTS_CONSUMED.labels(
+                        self._service, item.record.topic, item.envelope.event_type, result
+                    ).inc()
                 return
-        for record, envelope, payload in parsed:
-            await self._handle(record, envelope, payload)
+        for item in parsed:
+            await self._handle(item)
 
-    async def _apply_many(
-        self, items: list[tuple[ConsumerRecord[bytes, bytes], EventEnvelope, BaseModel | None]]
-    ) -> list[str]:
+    async def _apply_many(self, items: list[_Received]) -> list[str]:
         async with self._sessionmaker() as session:
             try:
                 seen: set[str] = set()
                 if self._track:
-                    ids = [str(envelope.event_id) for _, envelope, _ in items]
+                    ids = [str(item.envelope.event_id) for item in items]
                     seen.update(
                         (
                             await session.scalars(
@@ -189,17 +207,16 @@ class EventConsumer:
                     )
                 if self._hooks is not None:
                     await self._hooks.before(
-                        session,
-                        [(envelope, payload) for _, envelope, payload in items if str(envelope.event_id) not in seen],
+                        session, [item.event for item in items if str(item.envelope.event_id) not in seen]
                     )
                 results = []
-                for record, envelope, payload in items:
+                for record, envelope, event in items:
                     event_id = str(envelope.event_id)
                     if event_id in seen:
                         results.append("duplicate")
                         continue
                     self._bind_context(envelope, record)
-                    await self._handlers[envelope.event_type](session, envelope, payload)
+                    await self._handlers[type(event)](session, event, envelope)
                     if self._track:
                         seen.add(event_id)
                         session.add(ProcessedEvent(consumer=self.group_id, event_id=event_id))
@@ -215,15 +232,14 @@ class EventConsumer:
                 raise
         return results
 
-    async def _handle(
-        self, record: ConsumerRecord[bytes, bytes], envelope: EventEnvelope, payload: BaseModel | None
-    ) -> None:
+    async def _handle(self, item: _Received) -> None:
+        record, envelope, _ = item
         self._bind_context(envelope, record)
         attempt = 0
         while True:
             attempt += 1
             try:
-                result = await self._apply(record, envelope, payload)
+                result = await self._apply(item)
                 metrics.EVENTS_CONSUMED.labels(self._service, record.topic, envelope.event_type, result).inc()
                 return
             except TRANSIENT as exc:
@@ -258,30 +274,31 @@ class EventConsumer:
             raise asyncio.CancelledError
         await asyncio.sleep(delay)
 
-    def _parse(self, record: ConsumerRecord[bytes, bytes]) -> tuple[EventEnvelope | None, BaseModel | None]:
+    def _parse(self, record: ConsumerRecord[bytes, bytes]) -> _Received | None:
+        """The record's envelope and typed event; None for an event type this consumer has no handler for."""
         try:
             envelope = EventEnvelope.model_validate(json.loads(record.value or b""))
         except (ValueError, ValidationError) as exc:
             raise PoisonEvent(f"malformed envelope: {str(exc)[:300]}") from exc
-        if envelope.event_type not in self._handlers:
-            return None, None  # another consumer's business
+        cls = self._classes.get(envelope.event_type)
+        if cls is None:
+            return None  # another consumer's business
         try:
-            payload = PAYLOADS[envelope.event_type].model_validate(envelope.payload)
+            event = cls.model_validate(envelope.payload)
         except ValidationError as exc:
             raise PoisonEvent(f"payload does not match {envelope.event_type}: {str(exc)[:300]}") from exc
-        return envelope, payload
+        return _Received(record, envelope, event)
 
-    async def _apply(
-        self, record: ConsumerRecord[bytes, bytes], envelope: EventEnvelope, payload: BaseModel | None
-    ) -> str:
+    async def _apply(self, item: _Received) -> str:
         try:
-            return (await self._apply_many([(record, envelope, payload)]))[0]
+            return (await self._apply_many([item]))[0]
         except IntegrityError:
             # A concurrent delivery of the same event (during a rebalance) won the processed-record insert.
             async with self._sessionmaker() as session:
                 if await session.scalar(
                     select(ProcessedEvent.event_id).where(
-                        ProcessedEvent.consumer == self.group_id, ProcessedEvent.event_id == str(envelope.event_id)
+                        ProcessedEvent.consumer == self.group_id,
+                        ProcessedEvent.event_id == str(item.envelope.event_id),
                     )
                 ):
                     return "duplicate"

@@ -1,6 +1,7 @@
 """Async SQLAlchemy: one declarative base, the engine factory and the request-scoped session.
 
-MySQL (aiomysql) in every deployed environment; SQLite (aiosqlite) only for the no-Docker mode.
+MySQL (aiomysql) in every deployed environment; SQLite (aiosqlite) only for the no-Docker mode, its
+differences kept in :mod:`chat_shared.dialect`.
 The request-scoped session is the single owner of the commit: services and repositories flush, the
 dependency commits once when the route returns and rolls back on any error.
 """
@@ -20,7 +21,9 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 from chat_shared import metrics
+from chat_shared.dialect import create_sqlite_engine, is_sqlite
 from chat_shared.errors import AppError
+from chat_shared.state import core_state
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -90,19 +93,9 @@ def _instrument(engine: Engine, service: str) -> None:
 
 
 def create_engine(url: str, service: str, pool_size: int = 10, max_overflow: int = 20) -> AsyncEngine:
-    """An engine tuned per backend: READ COMMITTED on MySQL (no gap locks), WAL + busy timeout on SQLite."""
-    if url.startswith("sqlite"):
-        # hide_parameters: an error never prints its bound values (message text, emails), wherever it is logged.
-        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
-            cursor = dbapi_conn.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
+    """An engine tuned per backend: READ COMMITTED on MySQL (no gap locks); SQLite's in :mod:`chat_shared.dialect`."""
+    if is_sqlite(url):
+        engine = create_sqlite_engine(url)
     else:
         engine = create_async_engine(
             url,
@@ -112,7 +105,7 @@ def create_engine(url: str, service: str, pool_size: int = 10, max_overflow: int
             pool_recycle=1800,
             isolation_level="READ COMMITTED",
             connect_args={"connect_timeout": 5},
-            hide_parameters=True,  # as above
+            hide_parameters=True,  # an error never prints its bound values (message text, emails)
         )
     _instrument(engine.sync_engine, service)
     return engine
@@ -147,8 +140,7 @@ async def commit(session: AsyncSession) -> None:
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's unit of work: commit on success, roll back on any error."""
-    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with maker() as session:
+    async with core_state(request).sessionmaker() as session:
         try:
             yield session
             await commit(session)

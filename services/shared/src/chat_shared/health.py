@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 
 from chat_shared import metrics
@@ -54,8 +54,12 @@ class Readiness:
         return ready, report
 
 
-def health_router(service: str) -> APIRouter:
-    """The three operational routes; not routed by the gateway."""
+def health_router(readiness: Readiness) -> APIRouter:
+    """The three operational routes; not routed by the gateway.
+
+    ``/ready`` runs the checks registered so far, so it answers before the lifespan has registered any.
+    """
+    service = readiness.service
     router = APIRouter(tags=["operations"])
 
     @router.get("/health", summary="Liveness (no dependency checks)")
@@ -63,8 +67,7 @@ def health_router(service: str) -> APIRouter:
         return {"status": "healthy", "service": service}
 
     @router.get("/ready", summary="Readiness: 503 naming the dependency that is down")
-    async def ready(request: Request) -> JSONResponse:
-        readiness: Readiness = request.app.state.readiness
+    async def ready() -> JSONResponse:
         ok, report = await readiness.run()
         if ok:
             return JSONResponse({"status": "ready", "service": service, "checks": report})
@@ -82,9 +85,6 @@ def health_router(service: str) -> APIRouter:
     return router
 
 
-def install_operations(app: FastAPI, service: str) -> Readiness:
-    """Mount the operational routes and return the readiness registry for the lifespan to fill."""
-    readiness = Readiness(service)
-    app.state.readiness = readiness
-    app.include_router(health_router(service))
-    return readiness
+def install_operations(app: FastAPI, readiness: Readiness) -> None:
+    """Mount the operational routes; the lifespan fills ``readiness`` (see :class:`chat_shared.runtime.Runtime`)."""
+    app.include_router(health_router(readiness))

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from chat_shared.db import UTCDateTime
+from chat_shared.dialect import batch_alter
 
 
 def run_env(target_metadata: MetaData, url: str, offline: bool) -> None:
@@ -23,7 +24,7 @@ def run_env(target_metadata: MetaData, url: str, offline: bool) -> None:
 
     if offline:
         context.configure(
-            url=url, target_metadata=target_metadata, literal_binds=True, render_as_batch=url.startswith("sqlite")
+            url=url, target_metadata=target_metadata, literal_binds=True, render_as_batch=batch_alter(url)
         )
         with context.begin_transaction():
             context.run_migrations()
@@ -33,7 +34,7 @@ def run_env(target_metadata: MetaData, url: str, offline: bool) -> None:
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
-            render_as_batch=url.startswith("sqlite"),
+            render_as_batch=batch_alter(url),
             compare_type=True,
         )
         with context.begin_transaction():

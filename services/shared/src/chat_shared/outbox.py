@@ -22,8 +22,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from chat_shared import metrics, tracing
 from chat_shared.db import Base, BigId, UTCDateTime, after_commit, utcnow
+from chat_shared.events.base import DomainEvent
 from chat_shared.events.envelope import EventEnvelope
-from chat_shared.events.registry import EVENT_TOPICS
 from chat_shared.kafka import ProducerHolder
 
 log = structlog.get_logger("chat_shared.outbox")
@@ -54,18 +54,25 @@ _PENDING = select(OutboxRecord.id).where(OutboxRecord.published_at.is_(None)).li
 class Outbox:
     """Writes events into the current transaction and wakes the relay once it commits."""
 
-    def __init__(self, relay: OutboxRelay | None) -> None:
+    def __init__(self, service: str, relay: OutboxRelay | None) -> None:
+        #: The ``producer`` of every envelope this outbox writes.
+        self.service = service
         self._relay = relay
 
-    def add(self, session: AsyncSession, event: EventEnvelope, key: int | str) -> None:
-        """Stage ``event`` for publication on its topic with ``key``; it exists only if the caller commits."""
+    def add(self, session: AsyncSession, event: DomainEvent) -> None:
+        """Stage ``event`` for publication on its topic with its key; it exists only if the caller commits.
+
+        The envelope (a new event id, the event's type and version, this service as producer, the current
+        request id as correlation id) is built here.
+        """
+        envelope = EventEnvelope.of(event, self.service)
         session.add(
             OutboxRecord(
-                event_id=str(event.event_id),
-                event_type=event.event_type,
-                topic=EVENT_TOPICS[event.event_type],
-                key=str(key),
-                envelope=event.model_dump_json(),
+                event_id=str(envelope.event_id),
+                event_type=envelope.event_type,
+                topic=event.topic,
+                key=str(event.key),
+                envelope=envelope.model_dump_json(),
                 traceparent=tracing.traceparent_var.get(),
             )
         )

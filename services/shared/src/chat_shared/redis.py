@@ -1,5 +1,8 @@
 """Redis client factory (redis-py asyncio), with an in-process stand-in for the no-Docker mode.
 
+The stand-in (``fakeredis://``) is fakeredis with its Lua runtime, so callers use one API on both: a script
+(``register_script``) runs whole on either, nothing else running while it does.
+
 Given a service name, the client times every command into ``store_call_duration_seconds{store="redis"}``:
 ``operation`` is the command name in lower case (``get``, ``set``, ``evalsha`` …), a pipeline's round trip
 is one ``pipeline`` call. Pub/sub connections (``client.pubsub()``) are not timed: their reads wait for
@@ -8,6 +11,7 @@ messages, not for Redis.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import time
 from collections.abc import Callable
@@ -19,6 +23,8 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import Pipeline
 
 from chat_shared import metrics
+from chat_shared.standins import StandIn, stand_in
+from chat_shared.state import core_state
 
 _MAX_OPERATION = 24  # command names are a closed set; the cap only guards against a caller's odd input
 
@@ -31,10 +37,8 @@ def create_redis(url: str, service: str | None = None, max_connections: int = 64
     by the S6 benchmark). With ``service`` every command's latency is recorded under that service's name.
     """
     client: Redis
-    if url.startswith("fakeredis://"):
-        import fakeredis
-
-        client = fakeredis.FakeAsyncRedis(decode_responses=True)
+    if stand_in(url) is StandIn.FAKEREDIS:
+        client = _in_process_redis()
     else:
         pool = BlockingConnectionPool.from_url(
             url,
@@ -48,6 +52,16 @@ def create_redis(url: str, service: str | None = None, max_connections: int = 64
         client = Redis(connection_pool=pool)
     if service:
         instrument(client, service)
+    return client
+
+
+def _in_process_redis() -> Redis:
+    """fakeredis, refusing to start without the Lua runtime its scripts need (the ``fakeredis[lua]`` extra)."""
+    if importlib.util.find_spec("lupa") is None:
+        raise RuntimeError("REDIS_URL=fakeredis:// needs fakeredis's Lua runtime: install fakeredis[lua] (lupa)")
+    import fakeredis
+
+    client: Redis = fakeredis.FakeAsyncRedis(decode_responses=True)
     return client
 
 
@@ -100,9 +114,8 @@ def instrument(client: Redis, service: str) -> Redis:
 
 
 def get_redis(request: Request) -> Redis:
-    """The app's shared Redis client."""
-    client: Any = request.app.state.redis
-    return client
+    """The service's shared Redis client."""
+    return core_state(request).redis
 
 
 RedisDep = Annotated[Redis, Depends(get_redis)]

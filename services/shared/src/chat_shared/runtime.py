@@ -1,5 +1,6 @@
 """What every service's lifespan opens and closes: SQL, Redis, the producer, the outbox relay,
-consumers and background tasks — stored on ``app.state`` and closed in reverse order.
+consumers and background tasks — closed in reverse order. Requests reach them through the service's
+state (:mod:`chat_shared.state`).
 
 Start-up never fails because the broker is away: topics are ensured and consumers started by a
 background task that retries, and the readiness check reports ``kafka: degraded`` meanwhile.
@@ -10,18 +11,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Coroutine, Iterable
 from pathlib import Path
 from typing import Any
 
 import structlog
-from fastapi import FastAPI
 from redis.asyncio import Redis
-from sqlalchemy.engine import make_url
 
 from chat_shared import db, metrics
-from chat_shared.auth import TokenVerifier
-from chat_shared.consumer import BatchHooks, EventConsumer, Handler
+from chat_shared.consumer import BatchHooks, EventConsumer, Handlers
+from chat_shared.dialect import prepare_database_file
 from chat_shared.health import Readiness
 from chat_shared.kafka import ProducerHolder, ensure_topics
 from chat_shared.migrations import upgrade_head
@@ -38,8 +37,7 @@ FULL_COLLECTION_AFTER = 100
 class Runtime:
     """The process-wide resources of one service."""
 
-    def __init__(self, app: FastAPI, settings: ServiceSettings, service_dir: Path) -> None:
-        self.app = app
+    def __init__(self, settings: ServiceSettings, service_dir: Path, readiness: Readiness) -> None:
         self.settings = settings
         self.service_dir = service_dir
         self.engine = db.create_engine(
@@ -54,42 +52,25 @@ class Runtime:
             settings.outbox_poll_interval_s,
             settings.outbox_batch_size,
         )
-        self.outbox = Outbox(self.relay)
-        self.redis: Redis | None = None
+        self.outbox = Outbox(settings.service_name, self.relay)
+        self.redis: Redis = create_redis(settings.redis_url, settings.service_name, settings.redis_max_connections)
         self.consumers: list[EventConsumer] = []
         self.kafka_topics: set[str] = set()
         self.kafka_ready = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
-        self._closers: list[Callable[[], Coroutine[Any, Any, Any]]] = []
-        self.readiness: Readiness = app.state.readiness
+        self.readiness = readiness
         self.readiness.add("mysql", self.sql_check)
         self.readiness.add("kafka", self.kafka_check)
-        app.state.runtime = self
-        app.state.engine = self.engine
-        app.state.sessionmaker = self.sessionmaker
-        app.state.outbox = self.outbox
-        app.state.producers = self.producers
+        self.readiness.add("redis", self.redis.ping)
 
     # --- start-up -------------------------------------------------------------------------------
 
     async def migrate_if_asked(self) -> None:
         """Run ``alembic upgrade head`` when ``RUN_MIGRATIONS_ON_START`` (dev mode) is set."""
         url = self.settings.database_url
-        if url.startswith("sqlite"):
-            database = make_url(url).database
-            if database:
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+        prepare_database_file(url)
         if self.settings.run_migrations_on_start:
             await asyncio.to_thread(upgrade_head, self.service_dir, url)
-
-    def open_redis(self) -> Redis:
-        """Open the Redis client and register it for readiness and shutdown."""
-        redis = create_redis(self.settings.redis_url, self.settings.service_name, self.settings.redis_max_connections)
-        self.redis = redis
-        self.app.state.redis = redis
-        self.readiness.add("redis", redis.ping)
-        self._closers.append(redis.aclose)
-        return redis
 
     def add_consumer(self, consumer: EventConsumer) -> None:
         """A consumer started once the broker is reachable."""
@@ -101,7 +82,7 @@ class Runtime:
         self,
         group_id: str,
         topics: list[str],
-        handlers: Mapping[str, Handler],
+        handlers: Handlers,
         track_processed: bool = True,
         live: bool = False,
         hooks: BatchHooks | None = None,
@@ -182,21 +163,20 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, timeout=5)
         await self.producers.close()
-        for closer in reversed(self._closers):
-            with contextlib.suppress(Exception):
-                await closer()
+        with contextlib.suppress(Exception):
+            await self.redis.aclose()
         await self.engine.dispose()
 
 
 def freeze_startup_heap() -> None:
     """Keep full garbage collections off the request path, once per process.
 
-    Found by the SSE connect benchmark: full collections walked the start-up heap (modules, models,
-    schemas, routes: ~165k objects) plus every open stream's objects, stalling the event loop for
-    70-125 ms at a time, often enough to own a request's p99. So what start-up allocated is frozen (never
-    walked again; it lives as long as the process anyway), and a full collection waits for 100 young
-    collections instead of 10 (CPython's other condition, pending objects > 25 % of the old generation,
-    still holds). Measured: 200 connects/s with 2,000 streams held, p99 125 → 5 ms.
+    A full collection walks the start-up heap (modules, models, schemas, routes: ~165k objects) plus every
+    open stream's objects, stalling the event loop for 70-125 ms at a time, often enough to own a request's
+    p99. So what start-up allocated is frozen (never walked again; it lives as long as the process anyway),
+    and a full collection waits for 100 young collections instead of 10 (CPython's other condition, pending
+    objects > 25 % of the old generation, still holds). At 200 SSE connects/s with 2,000 streams held this
+    takes the p99 of a connect from 125 ms to single-digit ms (docs/performance.md).
     """
     global _heap_frozen
     if _heap_frozen:
@@ -206,8 +186,3 @@ def freeze_startup_heap() -> None:
     gc.freeze()
     young, middle, _ = gc.get_threshold()
     gc.set_threshold(young, middle, FULL_COLLECTION_AFTER)
-
-
-def attach_verifier(app: FastAPI, verifier: TokenVerifier) -> None:
-    """Make the token verifier available to :data:`chat_shared.auth.CurrentUser`."""
-    app.state.verifier = verifier

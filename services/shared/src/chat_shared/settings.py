@@ -15,6 +15,8 @@ from typing import Any, ClassVar
 from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chat_shared.standins import stand_in
+
 SECRETS_DIR = Path("/run/secrets")
 _PLACEHOLDER_MARKERS = ("changeme", "change-me", "change_me", "placeholder", "replace-me", "replace_me")
 _PLACEHOLDER_VALUES = ("", "secret", "example", "xxx", "password")
@@ -45,6 +47,9 @@ class ServiceSettings(BaseSettings):
 
     #: Names of fields that must hold a real value outside development/test.
     secret_fields: ClassVar[tuple[str, ...]] = ()
+    #: Names of fields holding a store's URL, which outside development/test must name a real server, not an
+    #: in-process stand-in (:mod:`chat_shared.standins`); a service adds its own stores.
+    store_url_fields: ClassVar[tuple[str, ...]] = ("database_url", "redis_url")
 
     service_name: str = "service"
     environment: Environment = Environment.DEVELOPMENT
@@ -119,6 +124,29 @@ class ServiceSettings(BaseSettings):
                 f"{self.service_name}: missing or placeholder secret(s) in {self.environment}: "
                 + ", ".join(missing)
                 + " (set the environment variable or mount /run/secrets/<name>)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _require_real_stores(self) -> ServiceSettings:
+        """A deployed service keeps its data in servers: a stand-in would lose it on restart, per process."""
+        if self.is_dev:
+            return self
+        problems = []
+        for name in self.store_url_fields:
+            url = str(getattr(self, name, None) or "")
+            kind = stand_in(url)
+            if not url:
+                problems.append(f"{name.upper()} is empty")
+            elif kind is not None and name not in self.model_fields_set:
+                problems.append(f"{name.upper()} is not set (its default is the in-process {kind} stand-in)")
+            elif kind is not None:
+                problems.append(f"{name.upper()} names the in-process {kind} stand-in")
+        if problems:
+            raise ValueError(
+                f"{self.service_name}: {self.environment} needs real stores: "
+                + "; ".join(problems)
+                + " (set the environment variable or mount /run/secrets/<name> with the server's URL)"
             )
         return self
 

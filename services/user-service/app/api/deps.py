@@ -6,38 +6,34 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.core.config import Settings
+from app.core.state import StateDep
 from app.services.auth_service import AuthService
 from app.services.presence_service import Presence
 from app.services.profile_service import ProfileService
 from app.services.throttle import LoginThrottle
 from chat_shared.db import SessionDep
-from chat_shared.redis import RedisDep
 
 
-def get_auth_service(request: Request, session: SessionDep) -> AuthService:
+async def get_auth_service(state: StateDep, session: SessionDep) -> AuthService:
     """Auth use cases bound to this request's session."""
-    state = request.app.state
     return AuthService(
         session=session, settings=state.settings, hasher=state.hasher, keys=state.keys, outbox=state.outbox
     )
 
 
-def get_presence(request: Request) -> Presence:
+async def get_presence(state: StateDep) -> Presence:
     """The process-wide presence tracker."""
-    presence: Presence = request.app.state.presence
-    return presence
+    return state.presence
 
 
-def get_profile_service(request: Request, session: SessionDep) -> ProfileService:
+async def get_profile_service(state: StateDep, session: SessionDep) -> ProfileService:
     """Profile use cases bound to this request's session."""
-    return ProfileService(session=session, presence=request.app.state.presence, outbox=request.app.state.outbox)
+    return ProfileService(session=session, presence=state.presence, outbox=state.outbox)
 
 
-def get_throttle(request: Request, redis: RedisDep) -> LoginThrottle:
+async def get_throttle(state: StateDep) -> LoginThrottle:
     """Login throttling."""
-    settings: Settings = request.app.state.settings
-    return LoginThrottle(redis, settings)
+    return LoginThrottle(state.redis, state.settings)
 
 
 def client_address(request: Request) -> str:

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from app.api.deps import PresenceDep
-from app.kafka import events
+from app.core.state import StateDep
 from chat_shared.auth import CurrentUser
 from chat_shared.db import SessionDep, utcnow
+from chat_shared.events.user import UserOnline
 
 router = APIRouter(prefix="/presence", tags=["presence"])
 
 
 @router.post("/heartbeat")
 async def heartbeat(
-    request: Request, user: CurrentUser, presence: PresenceDep, session: SessionDep
+    state: StateDep, user: CurrentUser, presence: PresenceDep, session: SessionDep
 ) -> dict[str, object]:
     """Mark the caller online for the next 60 s; the first heartbeat after being offline publishes ``UserOnline``."""
     now = utcnow()
     if await presence.heartbeat(user.id, now):
-        events.user_presence(request.app.state.outbox, session, user.id, online=True, at=now)
+        state.outbox.add(session, UserOnline(user_id=user.id, at=now))
     return {"online": True, "ttl_s": presence.ttl_s}

@@ -92,7 +92,7 @@ class AuthService:
             await self.session.flush()
         except IntegrityError as exc:  # a concurrent registration won the unique key
             raise Conflict("Email or username already registered") from exc
-        events.user_registered(self.outbox, self.session, user)
+        self.outbox.add(self.session, events.user_registered(user))
         REGISTRATIONS.inc()
         return user
 

@@ -17,9 +17,9 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.metrics import ONLINE_USERS
-from app.kafka import events
 from app.models.user import User
 from chat_shared.db import commit, utcnow
+from chat_shared.events.user import UserOffline
 from chat_shared.outbox import Outbox
 
 log = structlog.get_logger(__name__)
@@ -67,7 +67,7 @@ class Presence:
                 continue  # another replica handled this transition
             async with sessionmaker() as session:
                 await session.execute(update(User).where(User.id == user_id).values(last_seen_at=now))
-                events.user_presence(outbox, session, user_id, online=False, at=now)
+                outbox.add(session, UserOffline(user_id=user_id, at=now))
                 await commit(session)
             count += 1
         ONLINE_USERS.set(await self.redis.zcard(ONLINE_SET))

@@ -72,7 +72,7 @@ class ProfileService:
                 changed = True
         if changed:
             user.updated_at = utcnow()
-            events.user_profile_updated(self.outbox, self.session, user)
+            self.outbox.add(self.session, events.profile_updated(user))
         return user
 
     async def get(self, user_id: int) -> PublicProfile:

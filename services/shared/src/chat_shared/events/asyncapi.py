@@ -10,15 +10,17 @@ import json
 from typing import Any
 
 from chat_shared.events.envelope import EventEnvelope
-from chat_shared.events.registry import EVENT_TOPICS, PAYLOADS
+from chat_shared.events.registry import EVENTS, events_on
 from chat_shared.events.topics import TOPICS, dlq
+
+_REF = "#/components/schemas/{model}"
 
 
 def document() -> dict[str, Any]:
     """The AsyncAPI 2.6 document as a dict."""
     channels: dict[str, Any] = {}
     for name, spec in TOPICS.items():
-        events = [e for e, topic in EVENT_TOPICS.items() if topic == name]
+        events = [e.event_type for e in events_on(name)]
         channels[name] = {
             "description": f"{spec.partitions} partitions, retention {spec.retention_ms // 3_600_000} h, "
             f"key: {spec.key}. Dead letters go to {dlq(name)}.",
@@ -26,8 +28,12 @@ def document() -> dict[str, Any]:
         }
     messages = {}
     schemas: dict[str, Any] = {"EventEnvelope": EventEnvelope.model_json_schema()}
-    for event_type, model in PAYLOADS.items():
-        schemas[event_type] = model.model_json_schema()
+    for model in EVENTS:
+        event_type = model.event_type
+        schema = model.model_json_schema(ref_template=_REF)
+        # Nested models (the message snapshot) become shared components, referenced from the document root.
+        schemas.update(schema.pop("$defs", {}))
+        schemas[event_type] = schema
         messages[event_type] = {
             "name": event_type,
             "summary": (model.__doc__ or "").strip().splitlines()[0],

@@ -3,19 +3,46 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Self
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
+
+from chat_shared.events.base import DomainEvent
+from chat_shared.events.topics import CHAT_EVENTS, MESSAGE_EVENTS
+from chat_shared.schemas import Timestamp
 
 
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class MessageSnapshot(BaseModel):
+    """The public message object (chat-service's message resource) as it was when the event happened."""
+
+    id: str
+    room_id: int
+    seq: int
+    sender_id: int
+    content: str | None
+    message_type: str
+    client_msg_id: str | None
+    created_at: Timestamp
+    edited_at: Timestamp | None
+    deleted: bool
+    reactions: dict[str, list[int]]
 
 
-class RoomCreated(_Payload):
-    """A room exists with these members."""
+class RoomEvent(DomainEvent):
+    """Something that happened in a room; keyed by the room, so a room's events keep their order."""
+
+    topic = CHAT_EVENTS
 
     room_id: int
+
+    @property
+    def key(self) -> int:
+        return self.room_id
+
+
+class RoomCreated(RoomEvent):
+    """A room exists with these members."""
+
     type: str
     name: str | None = None
     member_ids: list[int]
@@ -23,61 +50,56 @@ class RoomCreated(_Payload):
     at: datetime
 
 
-class MemberJoined(_Payload):
+class MemberJoined(RoomEvent):
     """``user_id`` joined the room (invited by ``by_user_id``)."""
 
-    room_id: int
     user_id: int
     by_user_id: int
     member_ids: list[int]
     at: datetime
 
 
-class MemberLeft(_Payload):
+class MemberLeft(RoomEvent):
     """``user_id`` left the room."""
 
-    room_id: int
     user_id: int
     member_ids: list[int]
     at: datetime
 
 
-class MessagesRead(_Payload):
+class MessagesRead(RoomEvent):
     """``user_id``'s read position in the room moved forward to ``last_read_seq``."""
 
-    room_id: int
     user_id: int
     last_read_seq: int
     at: datetime
 
 
-class MessageSent(_Payload):
+class MessageEvent(RoomEvent):
+    """Carries the whole public message, so a consumer (the fan-out) never reads the message store."""
+
+    topic = MESSAGE_EVENTS
+
+    seq: int
+    message: MessageSnapshot
+
+    @classmethod
+    def of(cls, message: MessageSnapshot) -> Self:
+        """The event about ``message``, in its room at its seq."""
+        return cls(room_id=message.room_id, seq=message.seq, message=message)
+
+
+class MessageSent(MessageEvent):
     """A message was stored with ``seq``; ``message`` is the public message object."""
 
-    room_id: int
-    seq: int
-    message: dict[str, Any]
 
-
-class MessageEdited(_Payload):
+class MessageEdited(MessageEvent):
     """The message's content changed."""
 
-    room_id: int
-    seq: int
-    message: dict[str, Any]
 
-
-class MessageDeleted(_Payload):
+class MessageDeleted(MessageEvent):
     """The message was soft-deleted."""
 
-    room_id: int
-    seq: int
-    message: dict[str, Any]
 
-
-class ReactionsChanged(_Payload):
+class ReactionsChanged(MessageEvent):
     """The message's reactions changed."""
-
-    room_id: int
-    seq: int
-    message: dict[str, Any]

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from chat_shared import tracing
+from chat_shared.events.base import DomainEvent
 
 
 class EventEnvelope(BaseModel):
@@ -24,13 +25,14 @@ class EventEnvelope(BaseModel):
     correlation_id: str | None = None
     payload: dict[str, Any]
 
-
-def new_event(event_type: str, payload: BaseModel, producer: str, version: int = 1) -> EventEnvelope:
-    """Wrap a payload model in an envelope correlated with the current request."""
-    return EventEnvelope(
-        event_type=event_type,
-        event_version=version,
-        producer=producer,
-        correlation_id=tracing.request_id_var.get(),
-        payload=payload.model_dump(mode="json"),
-    )
+    @classmethod
+    def of(cls, event: DomainEvent, producer: str) -> EventEnvelope:
+        """Wrap ``event`` (its class names the type and version) in an envelope correlated with the current
+        request."""
+        return cls(
+            event_type=event.event_type,
+            event_version=event.version,
+            producer=producer,
+            correlation_id=tracing.request_id_var.get(),
+            payload=event.model_dump(mode="json"),
+        )

@@ -1,42 +1,29 @@
-"""Which payload schema and topic belong to each event type: the one map producers and consumers share."""
+"""Every event type, found from the classes of the context modules, for what describes all of them (the
+AsyncAPI document). Producers and consumers need no registry: they use the classes themselves."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import BaseModel
+from types import ModuleType
 
 from chat_shared.events import chat, friend, user
-from chat_shared.events.topics import (
-    CHAT_EVENTS,
-    FRIEND_EVENTS,
-    MESSAGE_EVENTS,
-    USER_EVENTS,
-    USER_ONLINE_STATUS,
-)
-
-_BY_TOPIC: dict[str, tuple[type[BaseModel], ...]] = {
-    USER_EVENTS: (user.UserRegistered, user.UserProfileUpdated),
-    USER_ONLINE_STATUS: (user.UserOnline, user.UserOffline),
-    FRIEND_EVENTS: (
-        friend.FriendRequestSent,
-        friend.FriendRequestAccepted,
-        friend.FriendRequestRejected,
-        friend.FriendRequestCancelled,
-        friend.FriendRemoved,
-        friend.UserBlocked,
-        friend.UserUnblocked,
-    ),
-    CHAT_EVENTS: (chat.RoomCreated, chat.MemberJoined, chat.MemberLeft, chat.MessagesRead),
-    MESSAGE_EVENTS: (chat.MessageSent, chat.MessageEdited, chat.MessageDeleted, chat.ReactionsChanged),
-}
-
-#: event type name → payload model
-PAYLOADS: dict[str, type[BaseModel]] = {m.__name__: m for models in _BY_TOPIC.values() for m in models}
-#: event type name → topic it is published on
-EVENT_TOPICS: dict[str, str] = {m.__name__: topic for topic, models in _BY_TOPIC.items() for m in models}
+from chat_shared.events.base import DomainEvent
 
 
-def parse_payload(event_type: str, payload: dict[str, Any]) -> BaseModel:
-    """Validate a payload against its schema; raises ``KeyError`` for an unknown type."""
-    return PAYLOADS[event_type].model_validate(payload)
+def _events_of(module: ModuleType) -> list[type[DomainEvent]]:
+    """The event classes a context module defines, in definition order: the classes no other class of the
+    module derives from (the bases, such as ``MessageEvent``, only group what their events share)."""
+    classes = [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type) and issubclass(value, DomainEvent) and value.__module__ == module.__name__
+    ]
+    return [c for c in classes if not any(other is not c and issubclass(other, c) for other in classes)]
+
+
+#: Every event type, grouped by producing context.
+EVENTS: tuple[type[DomainEvent], ...] = tuple(e for module in (user, friend, chat) for e in _events_of(module))
+
+
+def events_on(topic: str) -> list[type[DomainEvent]]:
+    """The event types published on ``topic``."""
+    return [e for e in EVENTS if e.topic == topic]

@@ -1,29 +1,36 @@
-"""Events of the user context: ``user.events`` and ``user.online_status``."""
+"""Events of the user context: ``user.events`` and ``user.online_status``, keyed by user id."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from chat_shared.events.base import DomainEvent
+from chat_shared.events.topics import USER_EVENTS, USER_ONLINE_STATUS
 
 
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class _UserEvent(DomainEvent):
+    user_id: int
+
+    @property
+    def key(self) -> int:
+        return self.user_id
 
 
-class UserRegistered(_Payload):
+class UserRegistered(_UserEvent):
     """A new account exists. Never carries email, password or hash."""
 
-    user_id: int
+    topic = USER_EVENTS
+
     username: str
     display_name: str
     created_at: datetime
 
 
-class UserProfileUpdated(_Payload):
+class UserProfileUpdated(_UserEvent):
     """Public profile fields changed; ``updated_at`` orders updates for replicas (last writer wins)."""
 
-    user_id: int
+    topic = USER_EVENTS
+
     username: str
     display_name: str
     status_message: str | None = None
@@ -31,15 +38,17 @@ class UserProfileUpdated(_Payload):
     updated_at: datetime
 
 
-class UserOnline(_Payload):
+class UserOnline(_UserEvent):
     """First heartbeat after being offline."""
 
-    user_id: int
+    topic = USER_ONLINE_STATUS
+
     at: datetime
 
 
-class UserOffline(_Payload):
+class UserOffline(_UserEvent):
     """No heartbeat for the presence TTL."""
 
-    user_id: int
+    topic = USER_ONLINE_STATUS
+
     at: datetime

@@ -11,17 +11,20 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from chat_shared.state import CoreState, state_in_scope
 from chat_shared.testing import databases
 from chat_shared.testing.broker import Broker
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/9"
+StateT = TypeVar("StateT", bound=CoreState[Any])
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -75,20 +78,34 @@ async def flush_redis(url: str) -> None:
         await client.aclose()
 
 
-async def reset_state(app: FastAPI, redis: str) -> None:
+async def reset_state(state: CoreState[Any], redis: str) -> None:
     """Truncate every table and flush Redis, so each test starts empty."""
-    await databases.truncate_all(app.state.engine)
+    await databases.truncate_all(state.engine)
     await flush_redis(redis)
 
 
-async def started_app(app: FastAPI) -> AsyncIterator[FastAPI]:
-    """Run the app's lifespan around a test session."""
-    async with app.router.lifespan_context(app):
-        yield app
+class StartedApp(Generic[StateT]):
+    """An app whose lifespan has run, served the way a server serves it: every request's scope gets the
+    lifespan's state. ``state`` may be replaced to serve later requests with another one."""
+
+    def __init__(self, app: FastAPI, state: StateT) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            scope["state"] = {**scope.get("state", {}), **self.state.lifespan_state()}
+        await self.app(scope, receive, send)
 
 
-def asgi_client(app: FastAPI, **kwargs: Any) -> httpx.AsyncClient:
-    """An httpx client speaking to the app in-process."""
+async def started_app(app: FastAPI, kind: type[StateT]) -> AsyncIterator[StartedApp[StateT]]:
+    """Run the app's lifespan around a test session; ``kind`` is the service's state class."""
+    async with app.router.lifespan_context(app) as lifespan_state:
+        yield StartedApp(app, state_in_scope({"state": lifespan_state}, kind))
+
+
+def asgi_client(app: ASGIApp, **kwargs: Any) -> httpx.AsyncClient:
+    """An httpx client speaking to the app (a :class:`StartedApp`) in-process."""
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver", **kwargs)
 
 
