@@ -7,6 +7,7 @@ from typing import Any
 from app.core.state import State
 from app.factory import create_app
 from app.kafka.consumers import FANOUT_GROUP, PERMISSIONS_GROUP, USERS_GROUP
+from chat_shared.revocation import consumer_group
 from chat_shared.testing.fixtures import started_app, wait_until
 
 
@@ -16,7 +17,7 @@ async def test_only_the_fanout_uses_the_live_fetch_wait(make_settings: Any) -> N
         consumers = started.state.runtime.consumers
         await wait_until(lambda: all(c.running.is_set() for c in consumers), timeout=30)  # noqa: B023
         waits = {c.group_id: c._consumer._fetch_max_wait_ms for c in consumers}
-        assert waits == {FANOUT_GROUP: 5, PERMISSIONS_GROUP: 50, USERS_GROUP: 50}
+        assert waits == {FANOUT_GROUP: 5, PERMISSIONS_GROUP: 50, USERS_GROUP: 50, consumer_group("chat-service"): 50}
 
 
 def test_the_replica_wait_defaults_to_the_live_one(make_settings: Any) -> None:

@@ -22,6 +22,7 @@ from redis.asyncio.client import PubSub
 
 from app.core import metrics
 from app.stream.log import Entry, UserLog, WakeUp, channel, parse_user, parse_wake_up
+from chat_shared.revocation import Revocation
 
 log = structlog.get_logger("app.stream.hub")
 
@@ -43,10 +44,34 @@ def frame(entry_id: str, event: str, data: str) -> bytes:
 class Connection:
     """One open stream."""
 
-    __slots__ = ("closed", "dirty", "expires_at", "last_id", "pumping", "replaying", "send", "slice", "user_id")
+    __slots__ = (
+        "closed",
+        "dirty",
+        "expires_at",
+        "issued_at",
+        "last_id",
+        "pumping",
+        "replaying",
+        "send",
+        "sid",
+        "slice",
+        "user_id",
+    )
 
-    def __init__(self, user_id: int, send: Send, expires_at: float, heartbeat_slice: int = 0) -> None:
+    def __init__(
+        self,
+        user_id: int,
+        send: Send,
+        expires_at: float,
+        heartbeat_slice: int = 0,
+        *,
+        sid: str | None = None,
+        issued_at: int = 0,
+    ) -> None:
         self.user_id = user_id
+        #: The session that opened the stream, and when its token was issued: the stream ends with it.
+        self.sid = sid
+        self.issued_at = issued_at
         self.slice = heartbeat_slice
         self.send = send
         self.expires_at = expires_at
@@ -118,11 +143,13 @@ class StreamHub:
 
     # --- connections ----------------------------------------------------------------------------
 
-    def new_connection(self, user_id: int, send: Send) -> Connection:
+    def new_connection(self, user_id: int, send: Send, *, sid: str | None = None, issued_at: int = 0) -> Connection:
         """A connection with a lifetime jittered by ±10 %, so a fleet's streams do not expire together."""
         lifetime = self.max_lifetime_s * random.uniform(0.9, 1.1)
         self._opened += 1
-        return Connection(user_id, send, time.monotonic() + lifetime, self._opened % HEARTBEAT_SLICES)
+        return Connection(
+            user_id, send, time.monotonic() + lifetime, self._opened % HEARTBEAT_SLICES, sid=sid, issued_at=issued_at
+        )
 
     async def register(self, conn: Connection) -> None:
         """Track the connection; subscribe to the user's channel on their first stream in this process."""
@@ -151,6 +178,13 @@ class StreamHub:
             if self._pubsub is not None:
                 with contextlib.suppress(Exception):
                     await self._pubsub.unsubscribe(channel(conn.user_id))
+
+    async def close_sessions(self, revocation: Revocation) -> None:
+        """End this process's streams that a revocation kills (opened by a revoked session, or with a token
+        issued before the user's not-before time); the client's reconnect is then refused."""
+        for conn in list(self.connections.get(revocation.user_id, ())):
+            if revocation.kills(conn.sid, conn.issued_at):
+                await self.close(conn, "revoked")
 
     async def close(self, conn: Connection, reason: str) -> None:
         """End the response; the endpoint's wait for the client then returns and unregisters."""
