@@ -135,7 +135,7 @@ def state(app: StartedApp[State]) -> State:
 
 
 async def warm_up_consumers(state: State, bootstrap: str) -> None:
-    """Wait until both consumer groups joined and applied an event, so tests time steady-state lag only
+    """Wait until every consumer group joined and applied an event, so tests time steady-state lag only
     (the first group join on a fresh broker takes a few seconds)."""
     from datetime import UTC, datetime
 
@@ -153,6 +153,8 @@ async def warm_up_consumers(state: State, bootstrap: str) -> None:
         1,
     )
     await publish(bootstrap, USER_ONLINE_STATUS, envelope("UserOnline", {"user_id": 1, "at": now}), 1)
+    revoked = {"user_id": 1, "session_ids": ["warmup"], "reason": "logout", "revoked_at": now}
+    await publish(bootstrap, USER_EVENTS, envelope("SessionsRevoked", revoked), 1)
 
     async def replica_has_it() -> bool:
         async with state.sessionmaker() as session:
@@ -160,6 +162,7 @@ async def warm_up_consumers(state: State, bootstrap: str) -> None:
 
     await wait_until(replica_has_it, timeout=30)
     await wait_until(lambda: state.redis.exists(presence_key(1)), timeout=30)
+    await wait_until(lambda: state.runtime.revocations.is_revoked(1, "warmup", 0), timeout=30)
 
 
 @pytest.fixture(autouse=True)
