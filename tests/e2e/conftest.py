@@ -24,10 +24,10 @@ service_present = devstack.service_present
 
 
 @pytest.fixture(scope="session")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The gateway's URL: ``E2E_BASE_URL``, or a dev system started for this session."""
-    if given := os.environ.get("E2E_BASE_URL"):
-        yield given.rstrip("/")
+def dev_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devstack.DevStack | None]:
+    """The dev system started for this session, or None when ``E2E_BASE_URL`` names a running system."""
+    if os.environ.get("E2E_BASE_URL"):
+        yield None
         return
     # Embedded stores unless asked: E2E_MYSQL_URL=mysql+aiomysql://root@127.0.0.1:3306 E2E_REDIS_URL=... run the
     # same journey on real servers (make test does both).
@@ -37,9 +37,15 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     except devstack.DevStackError as exc:
         pytest.fail(str(exc))
     try:
-        yield stack.gateway
+        yield stack
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="session")
+def base_url(dev_stack: devstack.DevStack | None) -> str:
+    """The gateway's URL: ``E2E_BASE_URL``, or the dev system started for this session."""
+    return dev_stack.gateway if dev_stack is not None else os.environ["E2E_BASE_URL"].rstrip("/")
 
 
 @pytest.fixture(scope="session")

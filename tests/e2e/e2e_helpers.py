@@ -129,6 +129,7 @@ class Stream:
 
     client: httpx.AsyncClient
     headers: dict[str, str]
+    params: dict[str, str] = field(default_factory=dict)  # ``?ticket=`` for a browser's stream
     events: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
     status: int | None = None
     _task: asyncio.Task[None] | None = None
@@ -149,7 +150,9 @@ class Stream:
     async def _run(self) -> None:
         timeout = httpx.Timeout(10.0, read=None)
         try:
-            async with self.client.stream("GET", "/api/stream", headers=self.headers, timeout=timeout) as r:
+            async with self.client.stream(
+                "GET", "/api/stream", headers=self.headers, params=self.params, timeout=timeout
+            ) as r:
                 self.status = r.status_code
                 self._opened.set()
                 if r.status_code != 200:
@@ -175,6 +178,12 @@ class Stream:
                             fields[name] = value
         finally:
             self._opened.set()
+
+    async def ended(self, timeout: float) -> bool:
+        """True once the server has ended the stream; fails after ``timeout`` seconds."""
+        assert self._task is not None
+        await asyncio.wait_for(asyncio.shield(self._task), timeout)
+        return True
 
     async def next(self, match: Callable[[Event], bool], what: str, timeout: float = 10.0) -> tuple[Event, list[Event]]:
         """The first event satisfying ``match`` and the events that came before it."""
