@@ -184,7 +184,10 @@ class StreamHub:
         issued before the user's not-before time); the client's reconnect is then refused."""
         for conn in list(self.connections.get(revocation.user_id, ())):
             if revocation.kills(conn.sid, conn.issued_at):
-                await self.close(conn, "revoked")
+                # A client that stopped reading must not hold up the revocations behind this one.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(WRITE_TIMEOUT_S):
+                        await self.close(conn, "revoked")
 
     async def close(self, conn: Connection, reason: str) -> None:
         """End the response; the endpoint's wait for the client then returns and unregisters."""
