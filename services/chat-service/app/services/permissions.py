@@ -65,11 +65,13 @@ class Permissions:
         """Which of ``others`` are friends of ``me``."""
         friends = await self.replica.friends_among(me, others)
         strangers = [u for u in others if u not in friends]
-        return friends | await self._confirmed_friends(me, strangers) if strangers else friends
+        if strangers:
+            friends |= await self._confirmed_friends(me, strangers)
+        return friends
 
     async def _confirmed_friends(self, me: int, strangers: list[int]) -> set[int]:
         """Which of ``strangers`` (not friends of ``me`` in the replica) friend-service says are friends."""
-        friends = set()
+        friends: set[int] = set()
         for user, answer in (await self._confirm(strangers)).items():
             since = answer.friends_since if answer.friends and not answer.blocked else None
             PERMISSION_CONFIRMS.labels("refused" if since is None else "granted").inc()

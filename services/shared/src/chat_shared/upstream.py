@@ -83,7 +83,7 @@ class Upstream:
         """Close the connection pool."""
         await self._client.aclose()
 
-    def refuse(self, reason: str, counts: bool = True) -> UpstreamUnavailable:
+    def _unusable(self, reason: str, counts: bool = True) -> UpstreamUnavailable:
         """The error for an unusable answer; ``counts`` towards opening the circuit."""
         if counts:
             self.breaker.failure()
@@ -99,10 +99,10 @@ class Upstream:
         try:
             response = await asyncio.wait_for(self._client.get(path, params=params, headers=headers), self.timeout_s)
         except (httpx.HTTPError, TimeoutError, OSError) as exc:
-            raise self.refuse(repr(exc)) from exc
+            raise self._unusable(repr(exc)) from exc
         if response.status_code >= 500:
-            raise self.refuse(f"status {response.status_code}")
+            raise self._unusable(f"status {response.status_code}")
         if response.status_code != 200:
-            raise self.refuse(f"status {response.status_code}", counts=False)
+            raise self._unusable(f"status {response.status_code}", counts=False)
         self.breaker.success()
         return response
