@@ -77,10 +77,17 @@ class RemoteUser:
 class UserDirectory:
     """user-service's batch lookup, bounded in time and guarded by a circuit breaker."""
 
-    def __init__(self, base_url: str, timeout_s: float, threshold: int, open_s: float) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        timeout_s: float,
+        threshold: int,
+        open_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
-        self.breaker = CircuitBreaker(threshold, open_s)
+        self.breaker = CircuitBreaker(threshold, open_s, clock)
         self._client = httpx.AsyncClient(base_url=self.base_url, timeout=httpx.Timeout(timeout_s))
 
     @classmethod
