@@ -31,7 +31,8 @@ def log_tail(log: Path | None, size: int = 4000) -> str:
     return "\n" + log.read_text(encoding="utf-8", errors="replace")[-size:]
 
 
-def _check_alive(process: subprocess.Popen[bytes], what: str, log: Path | None) -> None:
+def ensure_running(process: subprocess.Popen[bytes], what: str, log: Path | None = None) -> None:
+    """Raise :class:`ProcessExited` (with the log's tail) if ``process`` has exited."""
     if process.poll() is not None:
         raise ProcessExited(f"{what} exited with {process.returncode}{log_tail(log)}")
 
@@ -74,7 +75,7 @@ async def wait_for_http(
 
         async def answers() -> bool:
             if process is not None:
-                _check_alive(process, what, log)
+                ensure_running(process, what, log)
             try:
                 return (await client.get(url)).status_code == 200
             except httpx.HTTPError:
@@ -99,7 +100,7 @@ def wait_for_http_sync(
 
         def answers() -> bool:
             if process is not None:
-                _check_alive(process, what, log)
+                ensure_running(process, what, log)
             try:
                 return client.get(url).status_code == 200
             except httpx.HTTPError:
