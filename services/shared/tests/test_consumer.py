@@ -8,16 +8,13 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chat_shared.consumer import EventConsumer, ProcessedEvent
-from chat_shared.events import EventEnvelope, new_event
-from chat_shared.events.topics import dlq
-from chat_shared.events.user import UserProfileUpdated
+from chat_shared.events import DomainEvent, EventEnvelope, dlq
 from chat_shared.kafka import ProducerHolder
 from chat_shared.settings import ServiceSettings
 from chat_shared.testing.broker import create_topics, read_events
@@ -26,18 +23,29 @@ from chat_shared.testing.waiting import eventually
 from .conftest import Applied
 
 
-def profile_event(name: str, user_id: int = 1) -> EventEnvelope:
-    payload = UserProfileUpdated(
-        user_id=user_id, username=f"u{user_id}", display_name=name, updated_at=datetime.now(UTC)
-    )
-    return new_event("UserProfileUpdated", payload, "test")
+class Named(DomainEvent):
+    """An event of the tests: a name to apply (or "poison", which the handler refuses)."""
+
+    name: str
+
+    @property
+    def key(self) -> int:
+        return 1
 
 
-async def own_topic(bootstrap: str) -> str:
-    """A topic (and its DLQ) only this test writes to."""
-    topic = f"test.consumer.{uuid.uuid4().hex[:10]}"
-    await create_topics(bootstrap, topic, dlq(topic))
-    return topic
+async def events_on_own_topic(bootstrap: str) -> type[Named]:
+    """The event class of a topic (and its DLQ) only this test writes to: the consumer reads nothing else."""
+    own = f"test.consumer.{uuid.uuid4().hex[:10]}"
+    await create_topics(bootstrap, own, dlq(own))
+
+    class OnOwnTopic(Named):
+        topic = own
+
+    return OnOwnTopic
+
+
+def record(event: DomainEvent) -> bytes:
+    return EventEnvelope.of(event, "test").model_dump_json().encode()
 
 
 async def produce(bootstrap: str, topic: str, values: list[bytes], *, one_batch: bool = False) -> None:
@@ -84,22 +92,22 @@ def make_consumer(
     settings: ServiceSettings,
     sessionmaker: async_sessionmaker[AsyncSession],
     producers: ProducerHolder,
-    topic: str,
+    event_class: type[Named],
     calls: list[str],
 ) -> EventConsumer:
     """A consumer whose handler writes an ``applied`` row, and refuses an event named "poison"."""
 
-    async def handler(session: AsyncSession, envelope: EventEnvelope, payload: UserProfileUpdated) -> None:
-        calls.append(payload.display_name)
-        if payload.display_name == "poison":
+    async def handler(session: AsyncSession, event: Named, envelope: EventEnvelope) -> None:
+        calls.append(event.name)
+        if event.name == "poison":
             raise ValueError("cannot apply this one")
-        session.add(Applied(event_id=str(envelope.event_id), name=payload.display_name))
+        session.add(Applied(event_id=str(envelope.event_id), name=event.name))
 
     return EventConsumer(
         settings=settings,
         group_id=f"test-{uuid.uuid4().hex[:8]}",
-        topics=[topic],
-        handlers={"UserProfileUpdated": handler},
+        topics=[event_class.topic],
+        handlers={event_class: handler},
         sessionmaker=sessionmaker,
         producers=producers,
     )
@@ -111,24 +119,21 @@ async def test_duplicates_once_poison_to_dlq_and_keeps_going(
     producers: ProducerHolder,
     kafka_bootstrap: str,
 ) -> None:
-    topic = await own_topic(kafka_bootstrap)
+    event = await events_on_own_topic(kafka_bootstrap)
+    topic = event.topic
     calls: list[str] = []
-    consumer = make_consumer(settings, sessionmaker, producers, topic, calls)
-    first = profile_event("first").model_dump_json().encode()
+    consumer = make_consumer(settings, sessionmaker, producers, event, calls)
+    first = record(event(name="first"))
     async with running(consumer):
-        await produce(
-            kafka_bootstrap,
-            topic,
-            [first, first, b"{not json", profile_event("poison").model_dump_json().encode()],
-        )
-        await produce(kafka_bootstrap, topic, [profile_event("last").model_dump_json().encode()])
+        await produce(kafka_bootstrap, topic, [first, first, b"{not json", record(event(name="poison"))])
+        await produce(kafka_bootstrap, topic, [record(event(name="last"))])
         await eventually(lambda: "last" in calls, "the event after the poison one")
     assert await applied(sessionmaker) == ["first", "last"]
     dead = await read_events(kafka_bootstrap, dlq(topic), lambda evs: len(evs) >= 2)
     assert [e["_headers"]["dlq.group"] for e in dead] == [consumer.group_id] * 2
     malformed, poison = dead
     assert malformed["_raw"] == "{not json" and "malformed" in malformed["_headers"]["dlq.error"]
-    assert poison["payload"]["display_name"] == "poison" and "cannot apply" in poison["_headers"]["dlq.error"]
+    assert poison["payload"]["name"] == "poison" and "cannot apply" in poison["_headers"]["dlq.error"]
 
 
 async def test_a_failing_batch_is_applied_one_event_at_a_time(
@@ -139,18 +144,18 @@ async def test_a_failing_batch_is_applied_one_event_at_a_time(
 ) -> None:
     """One poll, one transaction; a poison event rolls it back, and the runner applies the events one by
     one: the others land once each, the poison one goes to the DLQ after its attempts."""
-    topic = await own_topic(kafka_bootstrap)
+    event = await events_on_own_topic(kafka_bootstrap)
     calls: list[str] = []
-    events = [profile_event(name) for name in ("first", "second", "poison", "third")]
-    await produce(kafka_bootstrap, topic, [e.model_dump_json().encode() for e in events], one_batch=True)
-    consumer = make_consumer(settings, sessionmaker, producers, topic, calls)
+    envelopes = [EventEnvelope.of(event(name=name), "test") for name in ("first", "second", "poison", "third")]
+    await produce(kafka_bootstrap, event.topic, [e.model_dump_json().encode() for e in envelopes], one_batch=True)
+    consumer = make_consumer(settings, sessionmaker, producers, event, calls)
     async with running(consumer):
         await eventually(lambda: "third" in calls, "the event after the poison one")
-        dead = await read_events(kafka_bootstrap, dlq(topic), lambda evs: len(evs) >= 1)
+        dead = await read_events(kafka_bootstrap, dlq(event.topic), lambda evs: len(evs) >= 1)
     # The batch up to the poison event, rolled back; then each event alone, the poison one three times.
     assert calls == ["first", "second", "poison", "first", "second", "poison", "poison", "poison", "third"]
     assert await applied(sessionmaker) == ["first", "second", "third"]
-    good = {str(e.event_id) for e in events if e.payload["display_name"] != "poison"}
+    good = {str(e.event_id) for e in envelopes if e.payload["name"] != "poison"}
     assert await processed(sessionmaker, consumer.group_id) == good
-    assert [e["event_id"] for e in dead] == [str(events[2].event_id)]
+    assert [e["event_id"] for e in dead] == [str(envelopes[2].event_id)]
     assert "cannot apply" in dead[0]["_headers"]["dlq.error"]

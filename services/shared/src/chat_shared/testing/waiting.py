@@ -12,7 +12,7 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 T = TypeVar("T")
 
@@ -24,13 +24,25 @@ def _timed_out(what: str, timeout: float, last: AssertionError | None) -> Assert
     return AssertionError(f"timed out after {timeout:g}s waiting for {what}" + (f": {last}" if last else ""))
 
 
+@overload
 async def eventually(
-    probe: Callable[[], T | Awaitable[T | None] | None],
+    probe: Callable[[], Awaitable[T | None]], what: str = ..., *, timeout: float = ..., interval: float = ...
+) -> T: ...
+
+
+@overload
+async def eventually(
+    probe: Callable[[], T | None], what: str = ..., *, timeout: float = ..., interval: float = ...
+) -> T: ...
+
+
+async def eventually(
+    probe: Callable[[], Any],
     what: str = "the condition",
     *,
     timeout: float = HANG_GUARD_S,
     interval: float = 0.05,
-) -> T:
+) -> Any:
     """Call ``probe`` (sync or async) until it returns a truthy value, and return that value.
 
     A probe may also ``assert``: an ``AssertionError`` counts as "not yet", and the last one is part of
