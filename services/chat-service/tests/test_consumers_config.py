@@ -16,7 +16,10 @@ async def test_only_the_fanout_uses_the_live_fetch_wait(make_settings: Any) -> N
     async for started in started_app(create_app(settings), State):
         consumers = started.state.runtime.consumers
         await eventually(lambda: all(c.running.is_set() for c in consumers), "every consumer running")  # noqa: B023
-        waits = {c.group_id: c._consumer._fetch_max_wait_ms for c in consumers}
+        waits = {}
+        for c in consumers:
+            assert c._consumer is not None
+            waits[c.group_id] = c._consumer._fetch_max_wait_ms
         assert waits == {FANOUT_GROUP: 5, PERMISSIONS_GROUP: 50, USERS_GROUP: 50}
 
 
