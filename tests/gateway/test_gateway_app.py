@@ -6,7 +6,6 @@ import asyncio
 import json
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 import uvicorn
 
 from chat_shared.testing.broker import free_port
+from chat_shared.testing.clock import ManualClock
 from chat_shared.testing.waiting import eventually
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tools/dev is the checkout's, not installed
@@ -95,17 +95,8 @@ class Upstream:
         await send({"type": "http.response.body", "body": payload})
 
 
-@dataclass
-class Clock:
-    """The rate limiter's time: mid-window (30 s before a minute ends) until a test moves it."""
-
-    now: float = 999_990.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-CLOCK = Clock()
+# The rate limiter's time: mid-window (30 s before a minute ends) until a test moves it.
+CLOCK = ManualClock(999_990.0)
 
 
 async def _serve(app: Any, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:
@@ -204,7 +195,7 @@ async def test_rate_limit_per_route(setup: tuple[str, Upstream]) -> None:
         assert r.status_code == 429 and r.headers["retry-after"] == "30", "the rest of the minute"
         assert r.headers["x-ratelimit-remaining-minute"] == "0"
         assert other.status_code == 200, "limits are counted per route"
-        CLOCK.now += 60
+        CLOCK.advance(60)
         assert (await client.get("/api/limited/x")).status_code == 200, "a new minute, a new count"
 
 

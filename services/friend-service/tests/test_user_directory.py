@@ -17,6 +17,7 @@ from app.core.state import State
 from app.models.friend import ReplicaUser
 from app.services.user_directory import UserDirectory
 from chat_shared.testing.broker import free_port
+from chat_shared.testing.clock import ManualClock
 from chat_shared.testing.fixtures import StartedApp
 from chat_shared.testing.metrics import Scrape, scrape
 from tests.helpers import UserFactory, friend_events, types
@@ -69,22 +70,14 @@ async def test_user_registered_a_moment_ago_can_be_befriended(
     assert (await client.post("/blocks", json={"user_id": 987_654_321}, headers=alice_headers)).status_code == 404
 
 
-@dataclass
-class Clock:
-    now: float = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 async def swap_directory(app: StartedApp[State]) -> AsyncIterator[Any]:
     """Point the fallback lookup at another address for one test (an edge, not our own store)."""
     original = app.state
     made: list[UserDirectory] = []
 
-    def swap(url: str, timeout_s: float = 0.5, threshold: int = 3, clock: Clock | None = None) -> UserDirectory:
-        directory = UserDirectory(url, timeout_s, threshold, OPEN_S, clock or Clock())
+    def swap(url: str, timeout_s: float = 0.5, threshold: int = 3, clock: ManualClock | None = None) -> UserDirectory:
+        directory = UserDirectory(url, timeout_s, threshold, OPEN_S, clock or ManualClock())
         made.append(directory)
         app.state = dataclasses.replace(original, user_directory=directory)
         return directory
@@ -148,7 +141,7 @@ async def test_user_service_down_gives_503_then_the_circuit_opens(
 async def test_hung_user_service_times_out_and_an_open_circuit_calls_nobody(
     client: httpx.AsyncClient, users: UserFactory, swap_directory: Any, silent_server: SilentServer
 ) -> None:
-    clock = Clock()
+    clock = ManualClock()
     directory = swap_directory(silent_server.url, timeout_s=0.5, threshold=2, clock=clock)
     alice = await users.make()
 
@@ -160,7 +153,7 @@ async def test_hung_user_service_times_out_and_an_open_circuit_calls_nobody(
     assert silent_server.accepted == 2 and directory.breaker.is_open
     assert await befriend_unknown() == 503
     assert silent_server.accepted == 2, "an open circuit answers without calling user-service"
-    clock.now += OPEN_S + 1
+    clock.advance(OPEN_S + 1)
     assert await befriend_unknown() == 503
     assert silent_server.accepted == 3, "after the window one trial call goes through"
     assert directory.breaker.is_open, "and its failure opens the circuit again"

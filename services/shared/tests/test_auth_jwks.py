@@ -18,6 +18,7 @@ import pytest
 
 from chat_shared.auth import JwksKeys, TokenVerifier, public_pem_to_jwk, sign_access_token, signing_key
 from chat_shared.errors import Unauthorized
+from chat_shared.testing.clock import ManualClock
 from chat_shared.testing.tokens import TestKeys
 
 TTL_S = 300.0
@@ -54,17 +55,6 @@ class JwksServer:
         return server
 
 
-@dataclass
-class Clock:
-    now: float = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def jwks() -> Iterator[JwksServer]:
     state = JwksServer()
@@ -93,7 +83,7 @@ def jwk(keys: TestKeys) -> dict[str, Any]:
     return public_pem_to_jwk(keys.public_pem, keys.kid, "RS256")
 
 
-def verifier(jwks: JwksServer, clock: Clock) -> TokenVerifier:
+def verifier(jwks: JwksServer, clock: ManualClock) -> TokenVerifier:
     source = JwksKeys(jwks.url, ttl=TTL_S, min_refetch=MIN_REFETCH_S, clock=clock)
     return TokenVerifier(source, "RS256", "bigtech-chat", "bigtech-chat-api")
 
@@ -109,7 +99,7 @@ async def refused(verify: TokenVerifier, token: str) -> bool:
 async def test_a_rotated_key_is_fetched_once_the_refetch_is_due(
     jwks: JwksServer, key_a: TestKeys, key_b: TestKeys
 ) -> None:
-    clock = Clock()
+    clock = ManualClock()
     jwks.keys = [jwk(key_a)]
     verify = verifier(jwks, clock)
     assert (await verify.verify(key_a.token(7))).id == 7
@@ -128,7 +118,7 @@ async def test_a_rotated_key_is_fetched_once_the_refetch_is_due(
 
 
 async def test_unknown_kids_refetch_at_most_once_per_interval(jwks: JwksServer, key_a: TestKeys) -> None:
-    clock = Clock()
+    clock = ManualClock()
     jwks.keys = [jwk(key_a)]
     verify = verifier(jwks, clock)
     await verify.verify(key_a.token(1))
@@ -161,7 +151,7 @@ async def test_unknown_kids_refetch_at_most_once_per_interval(jwks: JwksServer, 
 async def test_concurrent_lookups_of_a_new_kid_share_one_fetch(
     jwks: JwksServer, key_a: TestKeys, key_b: TestKeys
 ) -> None:
-    clock = Clock()
+    clock = ManualClock()
     jwks.keys = [jwk(key_a), jwk(key_b)]
     verify = verifier(jwks, clock)
     users = await asyncio.gather(*(verify.verify(key_b.token(i)) for i in range(10)))
@@ -172,7 +162,7 @@ async def test_concurrent_lookups_of_a_new_kid_share_one_fetch(
 async def test_stale_keys_are_refetched_and_kept_when_the_endpoint_fails(
     jwks: JwksServer, key_a: TestKeys, key_b: TestKeys
 ) -> None:
-    clock = Clock()
+    clock = ManualClock()
     jwks.keys = [jwk(key_a)]
     verify = verifier(jwks, clock)
     await verify.verify(key_a.token(1))
