@@ -25,9 +25,10 @@ from chat_shared.events.user import UserRegistered
 from chat_shared.relationships import RELATIONSHIPS_PATH
 from chat_shared.testing import databases
 from chat_shared.testing.broker import Broker
-from chat_shared.testing.fixtures import StartedApp, wait_until
+from chat_shared.testing.fixtures import StartedApp
 from chat_shared.testing.processes import service_process
 from chat_shared.testing.tokens import TestKeys as Keys
+from chat_shared.testing.waiting import eventually
 from tests.conftest import SERVICE_DIR
 from tests.support import apply, dm, new_user, now, publish, send
 
@@ -59,7 +60,7 @@ class FriendService:
             response = await self.call("POST", "/friends/requests", a, json={"user_id": b})
             return response if response.status_code == 201 else None  # 404/503 until b's registration is in
 
-        request = await wait_until(asked, timeout=60, interval=0.1)
+        request = await eventually(asked, "friend-service to be asked", interval=0.1)
         accepted = await self.call("POST", f"/friends/requests/{request.json()['id']}/accept", b)
         assert accepted.status_code == 200, accepted.text
         relation = await self.call("GET", RELATIONSHIPS_PATH, a, params={"user_ids": [b]})

@@ -6,6 +6,8 @@ lookups fail at once with 503 instead of waiting on it.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,8 +37,15 @@ class RemoteUser:
 class UserDirectory:
     """user-service's batch lookup, bounded in time and guarded by a circuit breaker."""
 
-    def __init__(self, base_url: str, timeout_s: float, threshold: int, open_s: float) -> None:
-        self.upstream = Upstream("user-service", base_url, timeout_s, threshold, open_s)
+    def __init__(
+        self,
+        base_url: str,
+        timeout_s: float,
+        threshold: int,
+        open_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.upstream = Upstream("user-service", base_url, timeout_s, threshold, open_s, clock)
 
     @property
     def breaker(self) -> CircuitBreaker:

@@ -72,11 +72,19 @@ class UpstreamUnavailable(Exception):
 class Upstream:
     """Another service's HTTP API: a pooled client whose GETs carry the trace and the caller's credentials."""
 
-    def __init__(self, name: str, base_url: str, timeout_s: float, threshold: int, open_s: float) -> None:
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        timeout_s: float,
+        threshold: int,
+        open_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.name = name
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
-        self.breaker = CircuitBreaker(threshold, open_s, name)
+        self.breaker = CircuitBreaker(threshold, open_s, name, clock)
         self._client = httpx.AsyncClient(base_url=self.base_url, timeout=httpx.Timeout(timeout_s))
 
     async def close(self) -> None:
