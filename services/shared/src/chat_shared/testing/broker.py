@@ -14,15 +14,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from chat_shared.testing.processes import stop_process
+from chat_shared.testing.processes import free_port, stop_process
 from chat_shared.testing.waiting import HANG_GUARD_S, eventually_sync
-
-
-def free_port() -> int:
-    """A TCP port that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for_port(host: str, port: int) -> None:

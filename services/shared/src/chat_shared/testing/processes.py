@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -19,7 +20,6 @@ from pathlib import Path
 
 import httpx
 
-from chat_shared.testing.broker import free_port
 from chat_shared.testing.waiting import HANG_GUARD_S, eventually, eventually_sync
 
 #: How long a process gets to exit after its stop signal before it is killed.
@@ -28,6 +28,13 @@ STOP_GRACE_S = 15.0
 
 class ProcessExited(RuntimeError):
     """The process a test waits for has exited (not an AssertionError: a wait stops at once on it)."""
+
+
+def free_port() -> int:
+    """A TCP port that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def log_tail(log: Path | None, size: int = 4000) -> str:
