@@ -6,7 +6,6 @@ answered; it confirms a refusal with friend-service before giving it, so no requ
 
 from __future__ import annotations
 
-import pytest
 from e2e_helpers import Api, User
 
 
@@ -15,7 +14,6 @@ async def users(api: Api, n: int, prefix: str) -> list[User]:
     return [await api.new_user(prefix) for _ in range(n)]
 
 
-@pytest.mark.usefixtures("needs_chat")
 async def test_a_direct_room_opens_right_after_the_accept(api: Api) -> None:
     askers, accepters = await users(api, 20, "ryw_a"), await users(api, 20, "ryw_b")
     for asker, accepter in zip(askers, accepters, strict=True):
@@ -26,7 +24,6 @@ async def test_a_direct_room_opens_right_after_the_accept(api: Api) -> None:
         assert opened.status_code == 201, f"{asker.username} → {accepter.username}: {opened.status_code} {opened.text}"
 
 
-@pytest.mark.usefixtures("needs_chat")
 async def test_a_friend_joins_a_group_right_after_the_accept(api: Api) -> None:
     owner, first, second = await users(api, 3, "ryw_g")
     await api.befriend(owner, first)
