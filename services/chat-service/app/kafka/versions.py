@@ -13,7 +13,10 @@ the few milliseconds between a Mongo write and its commit; a redelivery from fur
 event-id dedupe key anyway). An older event (or a repeat of the same version under another event id: an
 idempotent retry that changed nothing) has its dedupe key claimed, so the append queued after it in the same
 pipeline finds the key and appends nothing — the log's own once-per-event rule does the dropping. A
-redelivery of the delivered event itself (same id) passes and is deduplicated as before.
+redelivery of the delivered event itself (same id) passes and is deduplicated as before. A key per message
+rather than a hash per room: each expires on its own, so memory follows the changes of the last hour. Other
+clients' commands may run between the check and the append; only a second consumer of the same partition
+(the overlap of a rebalance) could slip an older snapshot in there, and a client's own version check drops it.
 
 ``MessageSent`` needs no check: a message's changes start only after its send committed, so its row comes
 first in the outbox and on the topic, and the hot path stays one script per send.
