@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeAlias, assert_never
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kafka.versions import Change, MessageVersions
 from app.repositories.permissions import PermissionRepository
 from app.repositories.rooms import RoomRepository
 from app.stream.hub import encode_data
@@ -131,9 +133,13 @@ class FanOutBatch:
 
     members: dict[int, list[int]]
     appends: list[Append] = field(default_factory=list)
+    #: The batch's message changes, checked against the newest delivered versions (see app.kafka.versions).
+    changes: list[Change] = field(default_factory=list)
 
     def add(self, event: StreamEvent, envelope: EventEnvelope) -> None:
         """Queue ``event`` for its recipients' logs."""
+        if isinstance(event, MessageEvent) and not isinstance(event, MessageSent):
+            self.changes.append(Change(event.message.id, event.message.version, str(envelope.event_id)))
         if isinstance(event, MembershipEvent):
             self.members[event.room_id] = list(event.member_ids)
             recipients = membership_recipients(event)
@@ -161,6 +167,7 @@ class FanOut:
 
     def __init__(self, user_log: UserLog) -> None:
         self.user_log = user_log
+        self.versions = MessageVersions(user_log.redis)
         self._batch: FanOutBatch | None = None
 
     def handlers(self) -> Handlers:
@@ -180,7 +187,8 @@ class FanOut:
         """Append the batch's events, each once per event id (see :class:`UserLog`)."""
         batch, self._batch = self._current(), None
         try:
-            await self.user_log.append_many(batch.appends)
+            check = partial(self.versions.queue, changes=batch.changes) if batch.changes else None
+            await self.user_log.append_many(batch.appends, check)
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise ConnectionError(f"redis: {exc}") from exc  # transient: retried, never dead-lettered
 

@@ -187,6 +187,9 @@ class RoomService:
         """Add a friend of the inviter to a group room."""
         if room.type != GROUP:
             raise BadRequest("Members can only be added to group rooms")
+        # Invites of one room run one at a time, so the member check and the head count below see every
+        # earlier invite: two invites of one user, or racing for the last seat, answer 201 and 409.
+        await self.rooms.lock(room.id)
         if await self.rooms.member(room.id, invitee) is not None:
             raise Conflict("Already a member")
         if invitee != inviter and not await self.permissions.are_friends(inviter, invitee):

@@ -9,6 +9,7 @@ members. The in-process Redis of ``make dev`` runs the same script (see :func:`c
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
 from redis.asyncio import Redis
@@ -68,6 +69,15 @@ class Append(NamedTuple):
     at: float
 
 
+def dedupe_key(event_id: str) -> str:
+    """The key that marks an event appended (claimed by the append script, ``DEDUPE_TTL_S``)."""
+    return f"chat:fanout:{event_id}"
+
+
+#: Queues commands of its own on the append pipeline, ahead of the appends (one round trip for both).
+Prelude = Callable[[Any], Awaitable[None]]
+
+
 def stream_key(user_id: int) -> str:
     """The Redis key of a user's log."""
     return f"stream:user:{user_id}"
@@ -104,7 +114,7 @@ class UserLog:
     def _script_call(
         self, event_id: str, user_ids: list[int], event: str, data: str, at: float
     ) -> tuple[list[str], list[Any]]:
-        keys = [f"chat:fanout:{event_id}", *(stream_key(u) for u in user_ids)]
+        keys = [dedupe_key(event_id), *(stream_key(u) for u in user_ids)]
         args: list[Any] = [
             DEDUPE_TTL_S,
             self.maxlen,
@@ -116,18 +126,21 @@ class UserLog:
         ]
         return keys, args
 
-    async def append_many(self, appends: list[Append]) -> list[bool]:
+    async def append_many(self, appends: list[Append], prelude: Prelude | None = None) -> list[bool]:
         """Append several events in one round trip: one script call each, run by Redis in this order, each
         all-or-nothing and once per event id (a batch cut short by a crash is redelivered: the appended
-        ones are skipped, the rest appended)."""
+        ones are skipped, the rest appended). ``prelude`` queues its commands first, on the same trip."""
         appends = [a for a in appends if a.user_ids]
-        if len(appends) <= 1:
+        if len(appends) <= 1 and prelude is None:
             return [await self.append(*a) for a in appends]
         pipe = self.redis.pipeline(transaction=False)
+        if prelude is not None:
+            await prelude(pipe)
+        skip = len(pipe)
         for a in appends:
             keys, args = self._script_call(*a)
             await self._script(keys=keys, args=args, client=pipe)
-        return [bool(result) for result in await pipe.execute()]
+        return [bool(result) for result in (await pipe.execute())[skip:]]
 
     async def append(self, event_id: str, user_ids: list[int], event: str, data: str, at: float) -> bool:
         """Append one event to each user's log, once per ``event_id``; False if it was already appended."""

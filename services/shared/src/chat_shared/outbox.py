@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 from sqlalchemy import Index, String, Text, delete, func, select, update
+from sqlalchemy.dialects.mysql import MEDIUMTEXT
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -44,7 +45,8 @@ class OutboxRecord(Base):
     event_type: Mapped[str] = mapped_column(String(64))
     topic: Mapped[str] = mapped_column(String(100))
     key: Mapped[str] = mapped_column(String(64))
-    envelope: Mapped[str] = mapped_column(Text)
+    #: MEDIUMTEXT on MySQL: a message event with its reactions at their bounds is larger than TEXT's 64 KiB.
+    envelope: Mapped[str] = mapped_column(Text().with_variant(MEDIUMTEXT(), "mysql"))
     traceparent: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
     published_at = mapped_column(UTCDateTime(), nullable=True)
