@@ -28,7 +28,7 @@ async def test_a_redelivered_batch_appends_only_what_is_missing(state: State) ->
     # A crash after the first two: the whole batch comes again, with three more events.
     assert await user_log.append_many(events) == [False, False, True, True, True]
     for user in (a, b):
-        entries = await state.redis.xrange(stream_key(user))
+        entries = await user_log.after(user, "0-0", 100)
         assert [fields["d"] for _, fields in entries] == [f'{{"n":{n}}}' for n in range(5)]
 
 
@@ -87,7 +87,7 @@ async def fan_out(state: State, batch: list[DomainEvent]) -> None:
 
 async def seen(state: State, user: int) -> list[str]:
     """The user's log as ``event seq`` (seq for message events only)."""
-    entries = await state.redis.xrange(stream_key(user))
+    entries = await UserLog(state.redis).after(user, "0-0", 100)
     return [
         f"{fields['e']} {json.loads(fields['d']).get('message', {}).get('seq', '')}".strip() for _, fields in entries
     ]

@@ -7,8 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias, assert_never
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.repositories.permissions import PermissionRepository
@@ -196,10 +194,9 @@ class FanOut:
     async def after(self, session: AsyncSession) -> None:
         """Append the batch's events, each once per event id (see :class:`UserLog`)."""
         batch, self._batch = self._current(), None
-        try:
-            await self.user_log.append_many(batch.appends)
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            raise ConnectionError(f"redis: {exc}") from exc  # transient: retried, never dead-lettered
+        # Redis away: transient for the consumer runner (retried, never dead-lettered); Redis full: handled
+        # by the log (the events it has no room for reset their recipients' streams).
+        await self.user_log.append_many(batch.appends)
 
     def _current(self) -> FanOutBatch:
         if self._batch is None:

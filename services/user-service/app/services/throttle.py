@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import structlog
 from redis.asyncio import Redis
+from redis.exceptions import OutOfMemoryError
 
 from app.core.config import Settings
 from app.core.metrics import LOGIN_THROTTLED, LOGINS
 from chat_shared.errors import TooManyRequests
+
+log = structlog.get_logger(__name__)
 
 
 class LoginThrottle:
@@ -43,12 +47,21 @@ class LoginThrottle:
                 )
 
     async def failed(self, account: str, address: str) -> None:
-        """Count a failure against both the account and the address."""
-        async with self._redis.pipeline(transaction=True) as pipe:
-            for key in self._keys(account, address).values():
-                pipe.incr(key)
-                pipe.expire(key, self._window, nx=True)
-            await pipe.execute()
+        """Count a failure against both the account and the address.
+
+        On a full Redis (``noeviction``) the failure goes uncounted and the login still answers 401: counters
+        already at their limit keep refusing (reads need no memory), every guess still costs a password hash,
+        and an alert fires at 80 % of Redis's memory. Refusing logins instead would lock every user out over
+        a store's capacity.
+        """
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                for key in self._keys(account, address).values():
+                    pipe.incr(key)
+                    pipe.expire(key, self._window, nx=True)
+                await pipe.execute()
+        except OutOfMemoryError:
+            log.error("login_failure_not_counted", reason="redis_full")
 
     async def succeeded(self, account: str) -> None:
         """A successful login clears the account's failures (the address keeps its count)."""

@@ -1,11 +1,13 @@
 """A ``redis-server`` process of a test's own, for what the shared test Redis cannot be put through: stopped
-and restarted under a running consumer, or given a small ``maxmemory`` to fill."""
+and restarted under a running consumer, or given a small ``maxmemory`` and filled."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 from types import TracebackType
+
+import redis
 
 from chat_shared.testing.broker import free_port, wait_for_port
 
@@ -44,6 +46,26 @@ class RedisServer:
                 self._process.kill()
                 self._process.wait(timeout=10)
             self._process = None
+
+    def fill(self, beyond_bytes: int = 2 * 1024 * 1024) -> int:
+        """Write filler keys until the server refuses writes, then lower its ``maxmemory`` ``beyond_bytes``
+        under what it holds: it stays full even after a little is freed (a client disconnecting, a few keys
+        deleted). Returns how many keys were written."""
+        client = redis.Redis(port=self.port)
+        written = 0
+        try:
+            for size in (32 * 1024, 1024, 16):
+                try:
+                    while True:
+                        client.set(f"test:filler:{written}", b"x" * size)
+                        written += 1
+                except redis.exceptions.OutOfMemoryError:
+                    continue
+            used = int(client.info("memory")["used_memory"])
+            client.config_set("maxmemory", max(1, used - beyond_bytes))
+            return written
+        finally:
+            client.close()
 
     def __enter__(self) -> RedisServer:
         return self.start()
