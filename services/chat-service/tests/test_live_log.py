@@ -11,7 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from app.core.state import State
-from app.stream.log import BODIES, DEDUPE_TTL_S, RESET_EVENT, Append, UserLog, channel, stream_key
+from app.stream.log import BODIES, DEDUPE_TTL_S, RESET_EVENT, Append, UserLog, channel, dedupe_key, stream_key
 from chat_shared.redis import create_redis
 from chat_shared.testing.redis_server import RedisServer
 from tests.support import new_user
@@ -66,7 +66,7 @@ async def test_an_event_is_stored_once_and_each_recipient_keeps_a_reference(redi
 async def test_an_event_id_stays_claimed_for_the_redelivery_window_only(state: State) -> None:
     append = message([new_user()])
     assert await UserLog(state.redis).append_many([append]) == [True]
-    assert 0 < await state.redis.ttl(f"chat:fanout:{append.event_id}") <= DEDUPE_TTL_S <= 15 * 60
+    assert 0 < await state.redis.ttl(dedupe_key(append.event_id)) <= DEDUPE_TTL_S <= 15 * 60
 
 
 async def test_an_entry_whose_body_is_gone_reads_as_one_reset_at_its_place(redis: Redis) -> None:

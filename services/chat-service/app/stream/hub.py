@@ -3,7 +3,9 @@
 No task exists per idle stream: a connection is a small object parked in its own ASGI call (waiting for
 the client to go away). A wake-up on ``chat:user:{id}`` starts a short-lived pump per connection of that
 user, which reads the user's log from the connection's last id and writes the frames; one timer writes
-``: ping`` to every idle stream and closes streams past their lifetime.
+``: ping`` to every idle stream and closes streams past their lifetime. The same channel carries ``reset``
+(the user's log lost events: their streams send ``reset`` and go on live) and ``close <stream>`` (a newer
+stream of the user pushed that one out, see :mod:`app.stream.limits`).
 """
 
 from __future__ import annotations
@@ -70,10 +72,12 @@ class Connection:
         "user_id",
     )
 
-    def __init__(self, user_id: int, send: Send, expires_at: float, number: int = 0) -> None:
+    def __init__(
+        self, user_id: int, send: Send, expires_at: float, heartbeat_slice: int = 0, *, number: int = 0
+    ) -> None:
         self.user_id = user_id
         self.number = number  # opening order in this process: names the stream, and the oldest is pushed out
-        self.slice = number % HEARTBEAT_SLICES
+        self.slice = heartbeat_slice
         self.send = send
         self.expires_at = expires_at
         self.last_id = "0-0"
@@ -160,7 +164,9 @@ class StreamHub:
         """A connection with a lifetime jittered by ±10 %, so a fleet's streams do not expire together."""
         lifetime = self.max_lifetime_s * random.uniform(0.9, 1.1)
         self._opened += 1
-        return Connection(user_id, send, time.monotonic() + lifetime, self._opened)
+        return Connection(
+            user_id, send, time.monotonic() + lifetime, self._opened % HEARTBEAT_SLICES, number=self._opened
+        )
 
     async def register(self, conn: Connection) -> None:
         """Track the connection; subscribe to the user's channel on their first stream in this process."""

@@ -145,6 +145,11 @@ class Append(NamedTuple):
     at: float
 
 
+def dedupe_key(event_id: str) -> str:
+    """The claim that makes an event's append happen once (``SET NX`` in the append script)."""
+    return f"chat:fanout:{event_id}"
+
+
 def stream_key(user_id: int) -> str:
     """The Redis key of a user's log."""
     return f"stream:user:{user_id}"
@@ -193,7 +198,7 @@ class UserLog:
         self._drop = redis.register_script(_DROP)
 
     def _script_call(self, append: Append) -> tuple[list[str], list[Any]]:
-        keys = [f"chat:fanout:{append.event_id}", BODIES, *(stream_key(u) for u in append.user_ids)]
+        keys = [dedupe_key(append.event_id), BODIES, *(stream_key(u) for u in append.user_ids)]
         oldest_kept = int((self._clock() - self.ttl_s) * 1000)
         args: list[Any] = [
             self.dedupe_ttl_s,

@@ -6,8 +6,9 @@ event's transaction committed: a failed commit leaves Redis saying what the publ
 transition is simply made again. A heartbeat that finds no key publishes ``UserOnline`` and sets the key
 once that committed. The sweeper claims an expired member (``SET NX``, so one replica publishes each
 transition), commits ``UserOffline`` and only then removes the member — if the commit fails the member
-is still there and the next sweep finds it again. A crash between a commit and its Redis change publishes
-the same transition twice at worst; the replicas keep the newest (out-of-order safe), so a repeat is harmless.
+is still there and the next sweep finds it again. A crash between a commit and its Redis change, or two
+first heartbeats at once, publishes the same transition twice at worst; the replicas keep the newest
+(out-of-order safe), so a repeat is harmless.
 """
 
 from __future__ import annotations
