@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -13,6 +14,7 @@ from app.core.state import State
 from app.services.presence_service import ONLINE_SET, Presence, presence_key
 from chat_shared.db import create_engine, create_sessionmaker, utcnow
 from chat_shared.testing.broker import free_port, read_events
+from chat_shared.testing.faults import FailingCommit
 
 from .conftest import auth_headers
 
@@ -57,11 +59,6 @@ async def test_expired_heartbeat_goes_offline(client: httpx.AsyncClient, state: 
     assert profile["is_online"] is False and profile["last_seen_at"] is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12: the sweeper removes the user from the online set before its SQL commit, so a failed "
-    "commit loses the offline transition (move the Redis change after the commit)",
-)
 async def test_a_sweep_whose_sql_fails_is_retried(
     client: httpx.AsyncClient, state: State, mysql_url: str, kafka_bootstrap: str
 ) -> None:
@@ -100,3 +97,47 @@ async def test_a_sweep_whose_sql_fails_is_retried(
     assert profile["is_online"] is False
     last_seen = datetime.fromisoformat(profile["last_seen_at"].replace("Z", "+00:00"))
     assert abs(last_seen - later) < timedelta(seconds=1), "the sweep's time is the user's last seen time"
+
+
+def _transitions(events: list[dict[str, Any]], user_id: int) -> list[str]:
+    return [str(e.get("event_type")) for e in events if e.get("payload", {}).get("user_id") == user_id]
+
+
+async def test_a_heartbeat_whose_commit_fails_is_an_online_transition_again(
+    client: httpx.AsyncClient, state: State, kafka_bootstrap: str
+) -> None:
+    me, headers = await auth_headers(client)
+    with FailingCommit(state.engine, "UserOnline") as fault:
+        failed = await client.post("/presence/heartbeat", headers=headers)
+    assert fault.fired == 1
+    assert failed.status_code == 503
+    # Redis still says what the published events say: offline.
+    assert await state.redis.exists(presence_key(me["id"])) == 0
+    assert (await client.post("/presence/heartbeat", headers=headers)).status_code == 200
+    events = await read_events(
+        kafka_bootstrap, "user.online_status", lambda evs: "UserOnline" in _transitions(evs, me["id"])
+    )
+    assert _transitions(events, me["id"]) == ["UserOnline"]
+    assert (await client.get(f"/users/{me['id']}", headers=headers)).json()["is_online"] is True
+
+
+async def test_a_sweep_whose_commit_fails_finds_the_user_again(
+    client: httpx.AsyncClient, state: State, kafka_bootstrap: str
+) -> None:
+    me, headers = await auth_headers(client)
+    await client.post("/presence/heartbeat", headers=headers)
+    with FailingCommit(state.engine, "UserOffline") as fault:
+        # 60 s of silence, as in the test above; the sweeper (every 2 s) fails once, then succeeds.
+        await state.redis.delete(presence_key(me["id"]))
+        await state.redis.zadd(ONLINE_SET, {str(me["id"]): 0})
+        events = await read_events(
+            kafka_bootstrap,
+            "user.online_status",
+            lambda evs: "UserOffline" in _transitions(evs, me["id"]),
+            timeout=30,
+        )
+    assert fault.fired == 1
+    assert _transitions(events, me["id"]) == ["UserOnline", "UserOffline"]
+    assert await state.redis.zscore(ONLINE_SET, str(me["id"])) is None
+    profile = (await client.get(f"/users/{me['id']}", headers=headers)).json()
+    assert profile["is_online"] is False and profile["last_seen_at"] is not None

@@ -36,7 +36,13 @@ class Settings(ServiceSettings):
     #: Live stream (CONTRACT §6).
     sse_heartbeat_s: float = 15.0
     sse_max_lifetime_s: float = 3600.0
+    #: Open streams per user, across processes; a newer one closes the oldest.
+    sse_max_streams_per_user: int = 10
     stream_ticket_ttl_s: int = 300
-    #: Per-user event log in Redis: entries kept and how long an idle log lives.
+    #: The live log in Redis (memory budget: docs/chat-service.md, "Live log memory"): entries a user's log
+    #: keeps, how long an event is kept, how many event bodies are kept at most, and how long an event id
+    #: stays claimed against redelivery.
     user_stream_maxlen: int = 1000
     user_stream_ttl_s: int = 24 * 3600
+    live_log_max_events: int = 100_000
+    fanout_dedupe_ttl_s: int = 15 * 60
