@@ -14,9 +14,11 @@ import pytest
 
 from app.core.state import State
 from chat_shared.events.user import SessionsRevoked
-from chat_shared.testing.fixtures import StartedApp, wait_until
+from chat_shared.testing.fixtures import StartedApp
+from chat_shared.testing.sse import SSE, open_stream
 from chat_shared.testing.tokens import TestKeys as Keys
-from tests.support import SSE, UvicornServer, befriend, dm, new_user, open_stream, publish, send
+from chat_shared.testing.waiting import eventually
+from tests.support import UvicornServer, befriend, dm, new_user, publish, send
 
 #: How soon a revocation reaches every process in normal operation (docs/architecture.md, "Revocation").
 REVOCATION_WINDOW_S = 5.0
@@ -40,7 +42,7 @@ async def _revocations_flow(app: StartedApp[State], kafka_bootstrap: str) -> Non
     """One revocation end to end first: the consumer group's first join is start-up, not normal operation."""
     user, sid = new_user(), uuid.uuid4().hex
     await revoke(kafka_bootstrap, user, [sid])
-    await wait_until(lambda: app.state.runtime.revocations.is_revoked(user, sid, 0), timeout=60)
+    await eventually(lambda: app.state.runtime.revocations.is_revoked(user, sid, 0), "a first revocation applied")
 
 
 async def ticket(client: httpx.AsyncClient, token: str) -> str:
@@ -94,7 +96,7 @@ async def test_a_ticket_and_the_token_die_with_their_session(
     async def refused() -> bool:
         return await opens(server.url, phone_ticket) == 401
 
-    await wait_until(refused, timeout=REVOCATION_WINDOW_S)
+    await eventually(refused, "the revoked session's ticket refused", timeout=REVOCATION_WINDOW_S)
     assert (await client.get("/rooms", headers={"Authorization": f"Bearer {phone_token}"})).status_code == 401
     assert (await client.post("/stream/tickets", headers={"Authorization": f"Bearer {phone_token}"})).status_code == 401
     assert await opens(server.url, laptop_ticket) == 200, "the user's other session keeps its ticket"

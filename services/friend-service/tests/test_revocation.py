@@ -13,8 +13,8 @@ import httpx
 from chat_shared.events import EventEnvelope
 from chat_shared.events.topics import USER_EVENTS
 from chat_shared.events.user import SessionsRevoked
-from chat_shared.testing.fixtures import wait_until
 from chat_shared.testing.tokens import TestKeys
+from chat_shared.testing.waiting import eventually
 from tests.helpers import UserFactory, publish
 
 #: How soon a revocation reaches every process in normal operation (docs/architecture.md, "Revocation").
@@ -49,7 +49,7 @@ async def test_a_revoked_sessions_tokens_get_401_and_other_sessions_live(
     async def refused() -> bool:
         return await status(client, phone_token) == 401
 
-    await wait_until(refused, timeout=REVOCATION_WINDOW_S)
+    await eventually(refused, "the revoked session's token refused", timeout=REVOCATION_WINDOW_S)
     assert (await client.get("/friends", headers=bearer(phone_token))).json() == {"detail": "Session revoked"}
     assert await status(client, laptop_token) == 200
     assert await status(client, bob_token) == 200
@@ -72,5 +72,5 @@ async def test_not_before_kills_every_older_token_of_the_user(
     async def refused() -> bool:
         return await status(client, old_token) == 401 and await status(client, unnamed_old) == 401
 
-    await wait_until(refused, timeout=REVOCATION_WINDOW_S)
+    await eventually(refused, "tokens issued before not-before refused", timeout=REVOCATION_WINDOW_S)
     assert await status(client, keys.token(alice.id, sid=uuid.uuid4().hex)) == 200, "a token issued since lives"

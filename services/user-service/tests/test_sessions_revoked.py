@@ -12,7 +12,8 @@ from jose import jwt
 
 from app.core.state import State
 from chat_shared.testing.broker import read_events
-from chat_shared.testing.fixtures import StartedApp, asgi_client, wait_until
+from chat_shared.testing.fixtures import StartedApp, asgi_client
+from chat_shared.testing.waiting import eventually
 
 from .conftest import login, register
 
@@ -46,7 +47,7 @@ async def _revocations_flow(app: StartedApp[State]) -> None:
         user = await register(client)
         tokens = await login(client, user["email"])
         await client.post("/auth/logout", json={"refresh_token": tokens["refresh_token"]})
-        await wait_until(lambda: refused(client, tokens), timeout=60)
+        await eventually(lambda: refused(client, tokens), "a first revocation applied")
 
 
 async def test_a_session_is_a_refresh_family_named_by_sid(client: httpx.AsyncClient) -> None:
@@ -65,7 +66,7 @@ async def test_logout_kills_the_sessions_access_tokens_only(client: httpx.AsyncC
     assert not await refused(client, phone)
     assert (await client.post("/auth/logout", json={"refresh_token": phone["refresh_token"]})).status_code == 204
 
-    await wait_until(lambda: refused(client, phone), timeout=REVOCATION_WINDOW_S)
+    await eventually(lambda: refused(client, phone), "phone refused", timeout=REVOCATION_WINDOW_S)
     assert (await client.get("/profile/me", headers=bearer(phone))).json() == {"detail": "Session revoked"}
     assert (await client.get("/profile/me", headers=bearer(laptop))).status_code == 200, "another session lives"
     [event] = await revocations_of(kafka_bootstrap, user["id"])
@@ -85,7 +86,7 @@ async def test_logout_with_an_older_token_of_the_session_ends_it(client: httpx.A
     latest = (await client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})).json()
     assert (await client.post("/auth/logout", json={"refresh_token": first["refresh_token"]})).status_code == 204
     assert (await client.post("/auth/refresh", json={"refresh_token": latest["refresh_token"]})).status_code == 401
-    await wait_until(lambda: refused(client, latest), timeout=REVOCATION_WINDOW_S)
+    await eventually(lambda: refused(client, latest), "latest refused", timeout=REVOCATION_WINDOW_S)
 
 
 async def test_password_change_ends_every_session(client: httpx.AsyncClient, kafka_bootstrap: str) -> None:
@@ -100,8 +101,8 @@ async def test_password_change_ends_every_session(client: httpx.AsyncClient, kaf
     # A login right after the change (in the same second, often) starts a session that lives.
     fresh = await login(client, user["email"], "new-password-42")
 
-    await wait_until(lambda: refused(client, phone), timeout=REVOCATION_WINDOW_S)
-    await wait_until(lambda: refused(client, laptop), timeout=REVOCATION_WINDOW_S)
+    await eventually(lambda: refused(client, phone), "phone refused", timeout=REVOCATION_WINDOW_S)
+    await eventually(lambda: refused(client, laptop), "laptop refused", timeout=REVOCATION_WINDOW_S)
     assert (await client.get("/profile/me", headers=bearer(fresh))).status_code == 200
     [event] = await revocations_of(kafka_bootstrap, user["id"])
     payload = event["payload"]
@@ -116,7 +117,7 @@ async def test_a_reused_refresh_token_kills_its_sessions_access_tokens(
     stolen = await login(client, user["email"])
     current = (await client.post("/auth/refresh", json={"refresh_token": stolen["refresh_token"]})).json()
     assert (await client.post("/auth/refresh", json={"refresh_token": stolen["refresh_token"]})).status_code == 401
-    await wait_until(lambda: refused(client, current), timeout=REVOCATION_WINDOW_S)
+    await eventually(lambda: refused(client, current), "current refused", timeout=REVOCATION_WINDOW_S)
     [event] = await revocations_of(kafka_bootstrap, user["id"])
     assert event["payload"]["session_ids"] == [sid(current)]
     assert event["payload"]["reason"] == "refresh_token_reuse"

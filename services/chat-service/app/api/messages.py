@@ -17,7 +17,7 @@ MessageId = Annotated[str, Path(min_length=1, max_length=64)]
 
 def _emoji(value: str) -> str:
     if not valid_emoji(value):
-        raise Unprocessable("emoji must be 1–32 characters without whitespace")
+        raise Unprocessable("emoji must be exactly one emoji (at most 64 bytes)")
     return value
 
 
@@ -70,7 +70,7 @@ async def delete_message(message_id: MessageId, access: RoomMemberDep, messages:
 async def add_reaction(
     message_id: MessageId, emoji: str, access: RoomMemberDep, messages: MessageServiceDep
 ) -> MessageOut:
-    """React (idempotent)."""
+    """React (idempotent): one emoji; 409 past the message's reaction limits (50 emoji, 5000 reactions)."""
     return await messages.react(access.room, message_id, access.user_id, _emoji(emoji), add=True)
 
 

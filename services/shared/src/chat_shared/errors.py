@@ -11,6 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from chat_shared.transient import STORE_ERRORS, is_transient
+
 log = structlog.get_logger("chat_shared.errors")
 
 
@@ -121,14 +123,26 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": _validation_detail(exc)}, status_code=422)
 
 
+async def _store_error(request: Request, exc: Exception) -> JSONResponse:
+    if not is_transient(exc):
+        raise exc  # a bug, not the store being away: the 500 below
+    # A store away, busy or full: the same request succeeds later, so say when to retry.
+    log.warning("store_unavailable", route=request.scope.get("route_path"), error=type(exc).__name__)
+    unavailable = ServiceUnavailable()
+    return JSONResponse({"detail": unavailable.detail}, status_code=503, headers=unavailable.headers)
+
+
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled_error", route=request.scope.get("route_path"), error=type(exc).__name__)
     return JSONResponse({"detail": "Internal server error"}, status_code=500)
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Render every error as ``{"detail": ...}``; unknown errors become a bare 500 with no stack trace."""
+    """Render every error as ``{"detail": ...}``; a store's transient failure becomes a 503 with ``Retry-After``,
+    any other unknown error a bare 500 with no stack trace."""
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    for store_error in STORE_ERRORS:
+        app.add_exception_handler(store_error, _store_error)
     app.add_exception_handler(Exception, _unhandled)

@@ -20,8 +20,6 @@ from typing import Any
 
 import structlog
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chat_shared.consumer import Handlers
@@ -230,13 +228,10 @@ class RevocationMirror:
 
 
 def revocation_handlers(feed: RevocationFeed) -> Handlers:
-    """The consumer's one handler: append each revocation to the service's feed."""
+    """The consumer's one handler: append each revocation to the service's feed. A Redis outage is
+    transient (:mod:`chat_shared.transient`): the runner retries it without end, never dead-letters it."""
 
     async def on_sessions_revoked(_: AsyncSession, event: SessionsRevoked, __: EventEnvelope) -> None:
-        try:
-            await feed.append(Revocation.of(event))
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            # An outage, not a poison event: the runner retries these without end instead of dead-lettering.
-            raise ConnectionError(f"revocation feed unreachable: {exc!r}"[:300]) from exc
+        await feed.append(Revocation.of(event))
 
     return {SessionsRevoked: on_sessions_revoked}

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NewType
 
+import structlog
 from redis.asyncio import Redis
+from redis.exceptions import OutOfMemoryError
 
 from app.core.config import Settings
 from app.core.metrics import LOGIN_THROTTLED
@@ -77,6 +79,9 @@ class _Keys:
         )
 
 
+log = structlog.get_logger(__name__)
+
+
 class LoginThrottle:
     """Refuses password guesses (429 + ``Retry-After``) after too many recent failures."""
 
@@ -120,13 +125,22 @@ class LoginThrottle:
             raise self._refuse(Scope.ACCOUNT, account_ttl)
 
     async def failed(self, account: AccountKey, address: str) -> None:
-        """Count a failure against the account+address pair, the address and the account."""
+        """Count a failure against the account+address pair, the address and the account.
+
+        On a full Redis (``noeviction``) the failure goes uncounted and the login still answers 401: counters
+        already at their limit keep refusing (reads need no memory), every guess still costs a password hash,
+        and an alert fires at 80 % of Redis's memory. Refusing logins instead would lock every user out over
+        a store's capacity.
+        """
         keys = _Keys.of(account, address)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            for key in (keys.pair, keys.address, keys.account):
-                pipe.incr(key)
-                pipe.expire(key, self._window, nx=True)
-            await pipe.execute()
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                for key in (keys.pair, keys.address, keys.account):
+                    pipe.incr(key)
+                    pipe.expire(key, self._window, nx=True)
+                await pipe.execute()
+        except OutOfMemoryError:
+            log.error("login_failure_not_counted", reason="redis_full")
 
     async def succeeded(self, account: AccountKey, address: str) -> None:
         """Forget this pair's failures and remember the address as one the owner uses.
@@ -135,7 +149,12 @@ class LoginThrottle:
         allowance. The address's count stays too, as it may be guessing other accounts.
         """
         keys = _Keys.of(account, address)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(keys.pair)
-            pipe.set(keys.known, 1, ex=self._known_ttl)
-            await pipe.execute()
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.delete(keys.pair)
+                pipe.set(keys.known, 1, ex=self._known_ttl)
+                await pipe.execute()
+        except OutOfMemoryError:
+            # The login itself succeeded; only the known-address mark is lost on a full Redis.
+            await self._redis.delete(keys.pair)
+            log.error("login_address_not_remembered", reason="redis_full")

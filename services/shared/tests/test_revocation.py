@@ -1,5 +1,6 @@
 """The revocation state every process keeps (chat_shared.revocation): what it kills, how long it remembers,
-and the Redis feed a process started later reads, on the real Redis with an injected clock."""
+what the token verifier refuses, and the Redis feed a process started later reads, on the real Redis with
+an injected clock."""
 
 from __future__ import annotations
 
@@ -9,19 +10,15 @@ from datetime import UTC, datetime
 import pytest
 from redis.asyncio import Redis
 
+from chat_shared.auth import StaticKeys, TokenVerifier, public_pem_to_jwk
+from chat_shared.errors import Unauthorized
 from chat_shared.events.user import SessionsRevoked
 from chat_shared.revocation import Revocation, RevocationFeed, RevocationMirror, Revocations
+from chat_shared.testing.clock import ManualClock
+from chat_shared.testing.tokens import TestKeys
 
 T0 = 1_800_000_000.0
 TTL = 900.0
-
-
-class Clock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def revocation(user_id: int, sids: tuple[str, ...] = (), not_before: int | None = None, at: float = T0) -> Revocation:
@@ -29,7 +26,7 @@ def revocation(user_id: int, sids: tuple[str, ...] = (), not_before: int | None 
 
 
 async def test_a_revoked_session_is_dead_until_its_tokens_have_expired() -> None:
-    clock = Clock()
+    clock = ManualClock(T0)
     state = Revocations(TTL, clock)
     await state.apply(revocation(7, ("s1",)))
     assert state.is_revoked(7, "s1", int(T0) - 10)
@@ -44,7 +41,7 @@ async def test_a_revoked_session_is_dead_until_its_tokens_have_expired() -> None
 
 
 async def test_not_before_kills_tokens_issued_before_that_second() -> None:
-    clock = Clock()
+    clock = ManualClock(T0)
     state = Revocations(TTL, clock)
     await state.apply(revocation(7, not_before=int(T0)))
     assert state.is_revoked(7, "any", int(T0) - 1)
@@ -63,7 +60,7 @@ def test_an_event_floors_not_before_to_the_second_iat_counts_in() -> None:
 
 
 async def test_an_expired_revocation_is_not_remembered_and_listeners_are_told() -> None:
-    clock = Clock(T0 + TTL + 5)
+    clock = ManualClock(T0 + TTL + 5)
     state = Revocations(TTL, clock)
     heard: list[int] = []
 
@@ -83,7 +80,7 @@ async def test_an_expired_revocation_is_not_remembered_and_listeners_are_told() 
 
 async def test_a_process_started_later_reads_one_token_lifetime_back(redis_url: str) -> None:
     redis = Redis.from_url(redis_url, decode_responses=True)
-    clock = Clock(T0)
+    clock = ManualClock(T0)
     service = f"svc-{uuid.uuid4().hex[:8]}"
     feed = RevocationFeed(redis, service, TTL, clock)
     try:
@@ -108,3 +105,24 @@ async def test_a_process_started_later_reads_one_token_lifetime_back(redis_url: 
     finally:
         await redis.delete(feed.key)
         await redis.aclose()
+
+
+async def test_the_verifier_refuses_a_revoked_sessions_token_after_its_signature() -> None:
+    keys = TestKeys()
+    revocations = Revocations(TTL)
+    verifier = TokenVerifier(
+        StaticKeys({keys.kid: public_pem_to_jwk(keys.public_pem, keys.kid, "RS256")}),
+        "RS256",
+        keys.issuer,
+        keys.audience,
+        revocations=revocations,
+    )
+    phone, laptop = uuid.uuid4().hex, uuid.uuid4().hex
+    phone_token = keys.token(7, sid=phone)
+    user = await verifier.verify(phone_token)
+    assert (user.id, user.sid) == (7, phone) and user.issued_at > 0
+    await revocations.apply(revocation(7, (phone,), at=datetime.now(UTC).timestamp()))
+    with pytest.raises(Unauthorized, match="Session revoked"):
+        await verifier.verify(phone_token)
+    assert (await verifier.verify(keys.token(7, sid=laptop))).sid == laptop
+    assert (await verifier.verify(keys.token(7))).sid is None, "a token without a session still verifies"
