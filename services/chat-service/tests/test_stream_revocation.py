@@ -14,6 +14,8 @@ import pytest
 
 from app.core.state import State
 from chat_shared.events.user import SessionsRevoked
+from chat_shared.revocation import consumer_group
+from chat_shared.testing.broker import holds_every_partition
 from chat_shared.testing.fixtures import StartedApp
 from chat_shared.testing.sse import SSE, open_stream
 from chat_shared.testing.tokens import TestKeys as Keys
@@ -39,7 +41,10 @@ async def revoke(
 
 @pytest.fixture(scope="module", autouse=True)
 async def _revocations_flow(app: StartedApp[State], kafka_bootstrap: str) -> None:
-    """One revocation end to end first: the consumer group's first join is start-up, not normal operation."""
+    """The revocation consumer holds every partition (apps other tests started in its group have left: that
+    rebalance, like the group's first join, is start-up, not normal operation), and one revocation is through."""
+    [consumer] = [c for c in app.state.runtime.consumers if c.group_id == consumer_group("chat-service")]
+    await eventually(lambda: holds_every_partition(consumer), "the revocation consumer to hold every partition")
     user, sid = new_user(), uuid.uuid4().hex
     await revoke(kafka_bootstrap, user, [sid])
     await eventually(lambda: app.state.runtime.revocations.is_revoked(user, sid, 0), "a first revocation applied")

@@ -9,16 +9,28 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
+from app.core.state import State
 from chat_shared.events import EventEnvelope
 from chat_shared.events.topics import USER_EVENTS
 from chat_shared.events.user import SessionsRevoked
+from chat_shared.revocation import consumer_group
+from chat_shared.testing.broker import holds_every_partition
+from chat_shared.testing.fixtures import StartedApp
 from chat_shared.testing.tokens import TestKeys
 from chat_shared.testing.waiting import eventually
 from tests.helpers import UserFactory, publish
 
 #: How soon a revocation reaches every process in normal operation (docs/architecture.md, "Revocation").
 REVOCATION_WINDOW_S = 5.0
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def _revocation_group_settled(app: StartedApp[State]) -> None:
+    """Apps other tests started in the revocation group have left it (that rebalance is start-up)."""
+    [consumer] = [c for c in app.state.runtime.consumers if c.group_id == consumer_group("friend-service")]
+    await eventually(lambda: holds_every_partition(consumer), "the revocation consumer to hold every partition")
 
 
 async def revoke(bootstrap: str, event: SessionsRevoked) -> None:

@@ -11,7 +11,8 @@ import pytest
 from jose import jwt
 
 from app.core.state import State
-from chat_shared.testing.broker import read_events
+from chat_shared.revocation import consumer_group
+from chat_shared.testing.broker import holds_every_partition, read_events
 from chat_shared.testing.fixtures import StartedApp, asgi_client
 from chat_shared.testing.waiting import eventually
 
@@ -42,7 +43,10 @@ async def revocations_of(kafka_bootstrap: str, user_id: int, count: int = 1) -> 
 
 @pytest.fixture(scope="module", autouse=True)
 async def _revocations_flow(app: StartedApp[State]) -> None:
-    """One revocation end to end first: the consumer group's first join is start-up, not normal operation."""
+    """The session app's revocation consumer holds every partition of user.events: apps that other tests
+    started in the same group have left (their rebalance is start-up, not normal operation)."""
+    [consumer] = [c for c in app.state.runtime.consumers if c.group_id == consumer_group("user-service")]
+    await eventually(lambda: holds_every_partition(consumer), "the revocation consumer to hold every partition")
     async with asgi_client(app) as client:
         user = await register(client)
         tokens = await login(client, user["email"])
