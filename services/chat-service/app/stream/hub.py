@@ -243,7 +243,9 @@ class StreamHub:
         if self.limit is not None:
             with contextlib.suppress(Exception):  # else it is dropped once past a stream's longest lifetime
                 await self.limit.closed(conn.user_id, conn.number)
-        if not conns:
+        # The user's other streams may have closed during the await (a revocation closes them together): only
+        # the set still registered is forgotten, once.
+        if not conns and self.connections.get(conn.user_id) is conns:
             del self.connections[conn.user_id]
             self._subscribed.discard(conn.user_id)
             if self._pubsub is not None:
