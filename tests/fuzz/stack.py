@@ -1,6 +1,6 @@
 """The three services as real uvicorn processes on real stores, for the fuzz suite.
 
-Each service gets a fresh MariaDB database of its own (migrated on start), the Redis of ``TEST_REDIS_URL``,
+Each service gets a fresh MariaDB database of its own (migrated on start), a Redis database (:func:`redis`),
 one broker (``KAFKA_BOOTSTRAP``, else a Tansu started here) and chat-service MongoDB at ``MONGO_URL`` or
 mongomock. The services talk to each other as deployed: friend-service and chat-service verify tokens with
 user-service's JWKS and learn users and friendships from its events.
@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -77,6 +78,13 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
+def redis() -> str:
+    """``FUZZ_REDIS_URL``, else logical db 12 of ``TEST_REDIS_URL``'s server (the services' suites use 9–11)."""
+    if given := os.environ.get("FUZZ_REDIS_URL"):
+        return given
+    return urlsplit(os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS))._replace(path="/12").geturl()
+
+
 @contextmanager
 def _database(prefix: str) -> Iterator[str]:
     url = asyncio.run(databases.create_database(prefix))
@@ -101,7 +109,7 @@ def _broker() -> Iterator[str]:
 @contextmanager
 def running(workdir: Path) -> Iterator[Stack]:
     """Start every service, wait until each is ready, stop them all at the end."""
-    redis_url = os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS)
+    redis_url = redis()
     asyncio.run(flush_redis(redis_url))
     ports = {name: free_port() for name in SERVICES}
     user_url = f"http://127.0.0.1:{ports['user-service']}"

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
-import world as worlds
 from stack import SERVICES, Stack
+from world import World
 
 HERE = Path(__file__).resolve().parent
 CHECKS = (
@@ -35,10 +35,12 @@ SEED = int(os.environ.get("FUZZ_SEED", "20260127"))
 
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("service", SERVICES)
-def test_the_service_answers_as_its_openapi_document_says(service: str, stack: Stack, tmp_path: Path) -> None:
-    world = worlds.build(stack)
+def test_the_service_answers_as_its_openapi_document_says(
+    service: str, stack: Stack, world: dict[str, World], tmp_path: Path
+) -> None:
+    cast = world[service]
     values = tmp_path / "world.json"
-    values.write_text(json.dumps(world.values))
+    values.write_text(json.dumps(cast.values))
     schemathesis = Path(sys.executable).with_name("schemathesis")
     command = [
         str(schemathesis),
@@ -47,7 +49,7 @@ def test_the_service_answers_as_its_openapi_document_says(service: str, stack: S
         "--checks",
         ",".join(CHECKS),
         "--header",
-        f"Authorization: Bearer {world.token}",
+        f"Authorization: Bearer {cast.token}",
         "--max-examples",
         str(MAX_EXAMPLES),
         "--seed",
