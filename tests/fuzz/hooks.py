@@ -52,6 +52,10 @@ def map_case(context: schemathesis.HookContext, case: schemathesis.Case) -> sche
     if valid(case, ParameterLocation.PATH):
         for name, value in case.path_parameters.items():
             case.path_parameters[name] = pick(name, value)
+        # A real message is only found in its own room.
+        room_of = dict(known().get("message_room", []))
+        if "room_id" in case.path_parameters and case.path_parameters.get("message_id") in room_of:
+            case.path_parameters["room_id"] = room_of[case.path_parameters["message_id"]]
     if valid(case, ParameterLocation.QUERY) and case.query:
         for name, value in case.query.items():
             case.query[name] = pick(name, value)

@@ -29,7 +29,7 @@ CHECKS = (
     "ignored_auth",
 )
 #: Examples per operation of the generated phases; FUZZ_MAX_EXAMPLES raises it for a longer hunt.
-MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "30"))
+MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "50"))
 SEED = int(os.environ.get("FUZZ_SEED", "20260127"))
 
 

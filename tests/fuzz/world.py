@@ -124,6 +124,7 @@ def build(stack: Stack) -> World:
             "chat-service": {
                 "room_id": [direct["id"], group["id"]],
                 "message_id": [m["id"] for m in messages],
+                "message_room": [[m["id"], m["room_id"]] for m in messages],
                 "user_id": [ann.id, bob.id, cat.id],
                 "emoji": ["👍", "🎉"],
             },
