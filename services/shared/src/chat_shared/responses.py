@@ -1,9 +1,10 @@
 """The error statuses a route can answer, declared once and composed per route.
 
 Every route names what it can answer besides its success in ``responses=``, composed from these sets
-(``responses=AUTH | NOT_FOUND``), so each service's OpenAPI document lists every status a client can get,
-with its body: ``{"detail": "<message>"}`` (:class:`ErrorOut`), or for a 422 the list FastAPI's
-``HTTPValidationError`` describes (chat_shared.errors renders both). tests/fuzz holds the services to it.
+(``responses=AUTH | NOT_FOUND``, ``error(400, "…")`` for a rule of the route's own), so each service's
+OpenAPI document lists every status a client can get, with its body: ``{"detail": "<message>"}``
+(:class:`ErrorOut`), or for a 422 the list FastAPI's ``HTTPValidationError`` describes (chat_shared.errors
+renders both). tests/fuzz holds the services to it.
 """
 
 from __future__ import annotations
@@ -36,8 +37,6 @@ def error(status: int, description: str, headers: dict[str, Any] | None = None) 
     return {status: spec}
 
 
-#: The request breaks a rule of the contract (befriending yourself, leaving a direct room).
-BAD_REQUEST = error(400, "The request breaks a rule (CONTRACT §2)")
 #: Every route behind a bearer token.
 AUTH = error(
     401,
