@@ -21,6 +21,7 @@ from app.kafka.consumers import (
     USERS_GROUP,
     FanOut,
 )
+from app.services.friend_directory import FriendDirectory
 from app.stream import shutdown
 from app.stream.endpoint import StreamEndpoint
 from app.stream.hub import StreamHub
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             verifier=build_verifier(settings),
             tickets=TicketStore(redis, settings.stream_ticket_ttl_s),
             hub=hub,
+            friend_directory=FriendDirectory.from_settings(settings),
         )
         await hub.start()
         shutdown.watch(hub)
@@ -78,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             shutdown.forget(hub)
             await hub.stop()
             await runtime.close()
+            await state.friend_directory.close()
             mongo.close_mongo_client(client)
 
     app = FastAPI(

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import httpx
+import pytest
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from app.core.state import State
-from app.services.presence_service import ONLINE_SET, presence_key
-from chat_shared.testing.broker import read_events
+from app.services.presence_service import ONLINE_SET, Presence, presence_key
+from chat_shared.db import create_engine, create_sessionmaker, utcnow
+from chat_shared.testing.broker import free_port, read_events
 
 from .conftest import auth_headers
 
@@ -49,3 +55,48 @@ async def test_expired_heartbeat_goes_offline(client: httpx.AsyncClient, state: 
     ]
     profile = (await client.get(f"/users/{me['id']}", headers=headers)).json()
     assert profile["is_online"] is False and profile["last_seen_at"] is not None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 12: the sweeper removes the user from the online set before its SQL commit, so a failed "
+    "commit loses the offline transition (move the Redis change after the commit)",
+)
+async def test_a_sweep_whose_sql_fails_is_retried(
+    client: httpx.AsyncClient, state: State, mysql_url: str, kafka_bootstrap: str
+) -> None:
+    """MySQL away during a sweep: the user stays offline-pending, and the next sweep publishes UserOffline."""
+    me, headers = await auth_headers(client)
+    await client.post("/presence/heartbeat", headers=headers)
+    redis = state.redis
+    # Silence as this test's sweeper sees it: the heartbeat key is gone and, two hours on by its clock, the
+    # deadline in the online set has passed (the app's own sweeper, on the real clock, leaves it alone).
+    await redis.delete(presence_key(me["id"]))
+    await redis.zadd(ONLINE_SET, {str(me["id"]): utcnow().timestamp() + 3600})
+    later = utcnow() + timedelta(hours=2)
+    presence = Presence(redis, state.presence.ttl_s, clock=lambda: later)
+    outbox = state.outbox
+    nothing_listens = make_url(mysql_url).set(host="127.0.0.1", port=free_port())
+    engine = create_engine(nothing_listens.render_as_string(hide_password=False), "user-service")
+    try:
+        with pytest.raises(DBAPIError):
+            await presence.sweep(create_sessionmaker(engine), outbox)
+    finally:
+        await engine.dispose()
+
+    assert await presence.sweep(state.sessionmaker, outbox) == 1
+    events = await read_events(
+        kafka_bootstrap,
+        "user.online_status",
+        lambda evs: any(
+            e.get("payload", {}).get("user_id") == me["id"] and e.get("event_type") == "UserOffline" for e in evs
+        ),
+    )
+    assert [e.get("event_type") for e in events if e.get("payload", {}).get("user_id") == me["id"]] == [
+        "UserOnline",
+        "UserOffline",
+    ]
+    profile = (await client.get(f"/users/{me['id']}", headers=headers)).json()
+    assert profile["is_online"] is False
+    last_seen = datetime.fromisoformat(profile["last_seen_at"].replace("Z", "+00:00"))
+    assert abs(last_seen - later) < timedelta(seconds=1), "the sweep's time is the user's last seen time"

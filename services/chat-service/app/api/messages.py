@@ -26,7 +26,7 @@ ON_MESSAGE = error(403, "Not a member, not the sender, or blocked") | error(404,
     "",
     response_model=MessageOut,
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"model": MessageOut, "description": "A retry: the original message"}} | TOO_LARGE,
+    responses=TOO_LARGE | {200: {"model": MessageOut, "description": "A retry: the original message"}},
 )
 async def send_message(
     body: MessageCreate, access: RoomMemberDep, messages: MessageServiceDep, response: Response

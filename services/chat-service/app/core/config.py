@@ -22,6 +22,14 @@ class Settings(ServiceSettings):
     mongo_url: str = "mongomock://"
     mongo_db: str = "chat"
 
+    #: friend-service, asked (``GET /internal/relationships``) only to confirm a refusal of the local
+    #: permission replica, which may not have heard of a friendship accepted a moment ago.
+    friend_service_url: str = "http://127.0.0.1:8003"
+    friend_check_timeout_s: float = 1.0
+    #: Consecutive failures that open the circuit, and how long it then stays open.
+    friend_check_failure_threshold: int = 5
+    friend_check_open_s: float = 10.0
+
     group_max_members: int = 100
     message_max_chars: int = 4000
 

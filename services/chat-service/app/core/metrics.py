@@ -15,3 +15,8 @@ DELIVERY_LATENCY = Histogram(
 )
 SSE_REPLAYED = Counter("chat_sse_replayed_events_total", "Events replayed after Last-Event-ID")
 SSE_RESETS = Counter("chat_sse_resets_total", "reset events sent (Last-Event-ID older than the retained log)")
+PERMISSION_CONFIRMS = Counter(
+    "chat_permission_confirms_total",
+    "Refusals of the permission replica confirmed with friend-service, by outcome",
+    ["result"],
+)  # granted|refused|error|circuit_open

@@ -16,9 +16,9 @@ from app.core import metrics
 from app.models.message import Message
 from app.models.room import DIRECT, Room, RoomMember
 from app.repositories.messages import MessageRepository
-from app.repositories.permissions import PermissionRepository
 from app.repositories.rooms import RoomRepository
 from app.schemas.message import MessageCreate, MessageOut, MessagePage
+from app.services.permissions import Permissions
 from app.services.views import message_out
 from chat_shared.db import utcnow
 from chat_shared.errors import Conflict, Forbidden, NotFound
@@ -40,6 +40,7 @@ class MessageService:
 
     session: AsyncSession
     outbox: Outbox
+    permissions: Permissions
 
     @property
     def repo(self) -> MessageRepository:
@@ -51,7 +52,7 @@ class MessageService:
             return
         low, high = (int(p) for p in room.pair_key.split(":"))
         other = high if low == user_id else low
-        if await PermissionRepository(self.session).blocked_between(user_id, other):
+        if await self.permissions.blocked_between(user_id, other):
             raise Forbidden("You cannot message this user")
 
     async def send(self, room: Room, member: RoomMember, body: MessageCreate) -> Sent:

@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core import metrics
 from app.models.room import DIRECT, GROUP, Room, RoomMember, pair_key
 from app.repositories.messages import MessageRepository
-from app.repositories.permissions import PermissionRepository
 from app.repositories.rooms import RoomRepository
 from app.schemas.room import ReadOut, RoomCreate, RoomOut, RoomPage
+from app.services.permissions import Permissions
 from app.services.views import message_out
 from chat_shared import cursor as cursors
 from chat_shared.db import utcnow
@@ -40,15 +40,12 @@ class RoomService:
 
     session: AsyncSession
     outbox: Outbox
+    permissions: Permissions
     max_members: int = 100
 
     @property
     def rooms(self) -> RoomRepository:
         return RoomRepository(self.session)
-
-    @property
-    def permissions(self) -> PermissionRepository:
-        return PermissionRepository(self.session)
 
     async def membership(self, room_id: int, user_id: int) -> tuple[Room, RoomMember]:
         """The room and the caller's membership: 404 if no such room, 403 if not a member."""

@@ -8,8 +8,10 @@ refetched when an unknown ``kid`` appears, so a rotated key is picked up without
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Protocol
@@ -74,17 +76,20 @@ class JwksKeys:
     cannot make us hammer user-service.
     """
 
-    def __init__(self, url: str, ttl: float = 300.0, min_refetch: float = 10.0) -> None:
+    def __init__(
+        self, url: str, ttl: float = 300.0, min_refetch: float = 10.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._url = url
         self._ttl = ttl
         self._min_refetch = min_refetch
+        self._clock = clock
         self._keys: dict[str, dict[str, Any]] = {}
-        self._fetched_at = 0.0
+        self._fetched_at = -math.inf  # never: the first lookup fetches, however young the clock
         self._lock = asyncio.Lock()
 
     async def key_for(self, kid: str) -> dict[str, Any] | None:
         """The JWK for ``kid``, refreshing the cache when stale or when the kid is new."""
-        now = time.monotonic()
+        now = self._clock()
         stale = now - self._fetched_at > self._ttl
         unknown_and_due = kid not in self._keys and now - self._fetched_at > self._min_refetch
         if stale or unknown_and_due:
@@ -93,7 +98,7 @@ class JwksKeys:
 
     async def _refresh(self) -> None:
         async with self._lock:
-            if time.monotonic() - self._fetched_at < 1.0:
+            if self._clock() - self._fetched_at < 1.0:
                 return
             try:
                 async with httpx.AsyncClient(timeout=3.0) as client:
@@ -104,7 +109,7 @@ class JwksKeys:
                 # Keep serving with the keys we have; an outage of user-service must not log everyone out.
                 log.warning("jwks_fetch_failed", url=self._url, error=repr(exc)[:200])
             finally:
-                self._fetched_at = time.monotonic()
+                self._fetched_at = self._clock()
 
 
 class TokenVerifier:

@@ -105,6 +105,7 @@ def create_engine(url: str, service: str, pool_size: int = 10, max_overflow: int
             pool_recycle=1800,
             isolation_level="READ COMMITTED",
             connect_args={"connect_timeout": 5},
+            hide_parameters=True,  # an error never prints its bound values (message text, emails)
         )
     _instrument(engine.sync_engine, service)
     return engine

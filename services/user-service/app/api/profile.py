@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from app.api.deps import AuthServiceDep, ProfileServiceDep
+from app.api.deps import AuthServiceDep, ClientAddress, ProfileServiceDep, ThrottleDep
 from app.schemas.user import OwnProfile, PasswordChange, ProfileUpdate
 from chat_shared.auth import CurrentUser
-from chat_shared.responses import AUTH, TOO_LARGE, UNAVAILABLE, error
+from chat_shared.responses import AUTH, RETRY_AFTER, TOO_LARGE, UNAVAILABLE, error
 
 router = APIRouter(prefix="/profile", tags=["profile"], responses=AUTH)
 
@@ -27,9 +27,14 @@ async def update_me(body: ProfileUpdate, user: CurrentUser, profiles: ProfileSer
 @router.put(
     "/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error(400, "Current password is wrong") | TOO_LARGE | UNAVAILABLE,
+    responses=error(400, "Current password is wrong")
+    | error(429, "Too many wrong current passwords (counted with failed logins)", RETRY_AFTER)
+    | TOO_LARGE
+    | UNAVAILABLE,
 )
-async def change_password(body: PasswordChange, user: CurrentUser, auth: AuthServiceDep) -> Response:
+async def change_password(
+    body: PasswordChange, user: CurrentUser, auth: AuthServiceDep, throttle: ThrottleDep, address: ClientAddress
+) -> Response:
     """Change the password; every refresh token is revoked."""
-    await auth.change_password(user.id, body.current_password, body.new_password)
+    await auth.change_password(user.id, body.current_password, body.new_password, address, throttle)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -9,6 +9,7 @@ offline transition, so each transition is published once however many replicas s
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import structlog
@@ -34,9 +35,10 @@ def presence_key(user_id: int) -> str:
 class Presence:
     """Heartbeats, online lookups and the offline sweeper."""
 
-    def __init__(self, redis: Redis, ttl_s: int) -> None:
+    def __init__(self, redis: Redis, ttl_s: int, clock: Callable[[], datetime] = utcnow) -> None:
         self.redis = redis
         self.ttl_s = ttl_s
+        self._clock = clock
 
     async def heartbeat(self, user_id: int, now: datetime) -> bool:
         """Mark online for the TTL; True when the user was offline before (an online transition)."""
@@ -55,7 +57,7 @@ class Presence:
 
     async def sweep(self, sessionmaker: async_sessionmaker[AsyncSession], outbox: Outbox) -> int:
         """Publish ``UserOffline`` for every user whose heartbeat expired; returns how many."""
-        now = utcnow()
+        now = self._clock()
         expired = await self.redis.zrangebyscore(ONLINE_SET, "-inf", now.timestamp(), start=0, num=500)
         count = 0
         for member in expired:
