@@ -79,10 +79,10 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def redis() -> str:
-    """``FUZZ_REDIS_URL``, else logical db 12 of ``TEST_REDIS_URL``'s server (the services' suites use 9–11)."""
+    """``FUZZ_REDIS_URL``, else logical db 8 of ``TEST_REDIS_URL``'s server (one no other suite uses)."""
     if given := os.environ.get("FUZZ_REDIS_URL"):
         return given
-    return urlsplit(os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS))._replace(path="/12").geturl()
+    return urlsplit(os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS))._replace(path="/8").geturl()
 
 
 @contextmanager
