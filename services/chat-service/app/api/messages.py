@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
+from pydantic import AfterValidator
 
 from app.api.deps import MessageServiceDep, RoomMemberDep
 from app.schemas.message import EMOJI_PATTERN, MessageCreate, MessageOut, MessagePage, MessageUpdate, valid_emoji
@@ -15,13 +16,16 @@ from chat_shared.schemas import Id, Seq
 router = APIRouter(prefix="/rooms/{room_id}/messages", tags=["messages"], responses=MEMBER)
 
 MessageId = Annotated[str, Path(min_length=1, max_length=64, description="A message's `id`; unknown ids are 404")]
-Emoji = Annotated[str, Path(min_length=1, max_length=32, pattern=EMOJI_PATTERN)]
 
 
-def _emoji(value: str) -> str:
+def _one_emoji(value: str) -> str:
     if not valid_emoji(value):
-        raise Unprocessable("emoji must be exactly one emoji (at most 64 bytes)")
+        raise ValueError("emoji must be exactly one emoji (at most 64 bytes)")
     return value
+
+
+#: The pattern is what a generated client can check; the emoji data check runs on the server only.
+Emoji = Annotated[str, Path(min_length=1, max_length=32, pattern=EMOJI_PATTERN), AfterValidator(_one_emoji)]
 
 
 # 403: not the sender (edit, delete) or a block between the members of a direct room; 404: the room or the
@@ -79,7 +83,7 @@ async def add_reaction(
     message_id: MessageId, emoji: Emoji, access: RoomMemberDep, messages: MessageServiceDep
 ) -> MessageOut:
     """React (idempotent): one emoji; 409 past the message's reaction limits (50 emoji, 5000 reactions)."""
-    return await messages.react(access.room, message_id, access.user_id, _emoji(emoji), add=True)
+    return await messages.react(access.room, message_id, access.user_id, emoji, add=True)
 
 
 @router.delete("/{message_id}/reactions/{emoji}", response_model=MessageOut, responses=ON_MESSAGE | CONFLICT)
@@ -87,4 +91,4 @@ async def remove_reaction(
     message_id: MessageId, emoji: Emoji, access: RoomMemberDep, messages: MessageServiceDep
 ) -> MessageOut:
     """Take a reaction back (idempotent)."""
-    return await messages.react(access.room, message_id, access.user_id, _emoji(emoji), add=False)
+    return await messages.react(access.room, message_id, access.user_id, emoji, add=False)
