@@ -16,12 +16,13 @@
 #   services        the shared package's suite and every service's, one pytest process each
 #   suites          the cross-cutting suites: docs, config, infra, gateway, e2e (make dev), observability
 #   e2e-real        the e2e journey once more with real MariaDB and Redis behind make dev's processes
+#   fuzz            schemathesis against each service's OpenAPI document (tests/fuzz), ~1 min per service
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="$PWD/.venv/bin"
-ALL_GATES=(lint types services suites e2e-real)
+ALL_GATES=(lint types services suites e2e-real fuzz)
 SUITES=(tests/docs tests/config tests/infra tests/gateway tests/e2e tests/observability)
-TYPED_HELPERS=(tools/dev tools/docs tools/passwords tests/gateway tests/e2e tests/observability tests/support)
+TYPED_HELPERS=(tools/dev tools/docs tools/passwords tests/gateway tests/e2e tests/observability tests/support tests/fuzz)
 fail=0
 
 service_names() {
@@ -79,6 +80,9 @@ gate() {
                     E2E_REDIS_URL="${TEST_REDIS_URL_E2E:-redis://127.0.0.1:6379/14}" \
                     run "$VENV/pytest" -q -p no:cacheprovider tests/e2e
             fi
+            ;;
+        fuzz)
+            run "$VENV/pytest" -q -p no:cacheprovider tests/fuzz
             ;;
         *)
             echo "unknown gate: $1 (known: ${ALL_GATES[*]} service:NAME)" >&2

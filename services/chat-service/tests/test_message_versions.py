@@ -13,7 +13,7 @@ import httpx
 
 from app.core.state import State
 from app.kafka.consumers import FanOut
-from app.stream.log import UserLog, stream_key
+from app.stream.log import UserLog
 from chat_shared.events import EventEnvelope
 from chat_shared.events.chat import MessageEvent, MessageSnapshot, ReactionsChanged
 from chat_shared.testing.sse import open_stream
@@ -85,8 +85,8 @@ async def test_the_fan_out_drops_a_snapshot_older_than_one_it_delivered(
             await fanout.after(session)
 
     async def delivered() -> list[int]:
-        entries = await state.redis.xrange(stream_key(b)) or []
-        messages = [json.loads(str((fields or {})["d"])).get("message", {}) for _, fields in entries]
+        entries = await UserLog(state.redis).after(b, "0-0", 100)
+        messages = [json.loads(fields["d"]).get("message", {}) for _, fields in entries]
         return [m["version"] for m in messages if m.get("id") == message_id]
 
     three = change(3)

@@ -14,6 +14,7 @@ from app.services.permissions import Permissions
 from app.services.room_service import RoomService
 from chat_shared.auth import CurrentUser
 from chat_shared.db import SessionDep
+from chat_shared.schemas import Id
 
 
 async def get_permissions(request: Request, state: StateDep, session: SessionDep) -> Permissions:
@@ -55,7 +56,7 @@ class Membership:
         return self.member.user_id
 
 
-async def get_membership(room_id: int, user: CurrentUser, rooms: RoomServiceDep) -> Membership:
+async def get_membership(room_id: Id, user: CurrentUser, rooms: RoomServiceDep) -> Membership:
     """401 without a token, 404 if the room does not exist, 403 if the caller is not a member."""
     room, member = await rooms.membership(room_id, user.id)
     return Membership(room=room, member=member)

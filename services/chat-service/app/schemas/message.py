@@ -29,6 +29,11 @@ def valid_emoji(value: str) -> bool:
     return 0 < len(value) <= MAX_EMOJI_BYTES and emoji.is_emoji(value) and len(value.encode()) <= MAX_EMOJI_BYTES
 
 
+#: A reaction: 1–32 characters, none of them a control character or whitespace. The characters are listed
+#: rather than written ``\s``, whose meaning differs between regex engines (the server's and a client's).
+EMOJI_PATTERN = r"^[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]+$"
+
+
 Content = Annotated[str, AfterValidator(_content)]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,24 +16,22 @@ from app.repositories.rooms import RoomRepository
 from app.schemas.room import ReadOut, RoomCreate, RoomOut, RoomPage
 from app.services.permissions import Permissions
 from app.services.views import message_out
+from chat_shared import cursor as cursors
 from chat_shared.db import utcnow
-from chat_shared.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
+from chat_shared.errors import BadRequest, Conflict, Forbidden, NotFound
 from chat_shared.events.chat import MemberJoined, MemberLeft, MessagesRead, RoomCreated
 from chat_shared.outbox import Outbox
 
 
 def encode_cursor(room: Room) -> str:
     """Keyset cursor of the rooms list: activity time (µs) and id."""
-    return f"{int(room.last_activity_at.timestamp() * 1_000_000)}_{room.id}"
+    return cursors.encode(cursors.micros(room.last_activity_at), room.id)
 
 
 def decode_cursor(raw: str) -> tuple[datetime, int]:
-    """The inverse of :func:`encode_cursor`; 422 on garbage."""
-    try:
-        micros, room_id = raw.split("_", 1)
-        return datetime.fromtimestamp(int(micros) / 1_000_000, UTC), int(room_id)
-    except (ValueError, OverflowError) as exc:
-        raise Unprocessable("invalid cursor") from exc
+    """The inverse of :func:`encode_cursor`; 422 on anything else."""
+    micros, room_id = cursors.decode(raw, 2)
+    return cursors.at_micros(micros), room_id
 
 
 @dataclass

@@ -14,9 +14,10 @@ from fastapi import APIRouter, Query
 from app.api.deps import FriendServiceDep
 from chat_shared.auth import CurrentUser
 from chat_shared.relationships import MAX_ASKED, RELATIONSHIPS_PATH, RelationshipList
+from chat_shared.responses import AUTH
 from chat_shared.schemas import Id
 
-router = APIRouter(tags=["internal"])
+router = APIRouter(tags=["internal"], responses=AUTH)
 
 
 @router.get(RELATIONSHIPS_PATH, response_model=RelationshipList)

@@ -7,8 +7,9 @@ from fastapi import APIRouter, Response, status
 from app.api.deps import AuthServiceDep, ClientAddress, ProfileServiceDep, ThrottleDep
 from app.schemas.user import OwnProfile, PasswordChange, ProfileUpdate
 from chat_shared.auth import CurrentUser
+from chat_shared.responses import AUTH, RETRY_AFTER, TOO_LARGE, UNAVAILABLE, error
 
-router = APIRouter(prefix="/profile", tags=["profile"])
+router = APIRouter(prefix="/profile", tags=["profile"], responses=AUTH)
 
 
 @router.get("/me", response_model=OwnProfile)
@@ -17,7 +18,7 @@ async def read_me(user: CurrentUser, profiles: ProfileServiceDep) -> OwnProfile:
     return await profiles.own(await profiles.me(user.id))
 
 
-@router.patch("/me", response_model=OwnProfile)
+@router.patch("/me", response_model=OwnProfile, responses=TOO_LARGE)
 async def update_me(body: ProfileUpdate, user: CurrentUser, profiles: ProfileServiceDep) -> OwnProfile:
     """Change display name, status message or avatar URL."""
     return await profiles.own(await profiles.update(user.id, body))
@@ -26,10 +27,10 @@ async def update_me(body: ProfileUpdate, user: CurrentUser, profiles: ProfileSer
 @router.put(
     "/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={
-        400: {"description": "Current password is wrong"},
-        429: {"description": "Too many wrong current passwords (counted with failed logins)"},
-    },
+    responses=error(400, "Current password is wrong")
+    | error(429, "Too many wrong current passwords (counted with failed logins)", RETRY_AFTER)
+    | TOO_LARGE
+    | UNAVAILABLE,
 )
 async def change_password(
     body: PasswordChange, user: CurrentUser, auth: AuthServiceDep, throttle: ThrottleDep, address: ClientAddress

@@ -77,7 +77,7 @@ class AuthService:
 
     async def _register(self, body: RegisterRequest) -> User:
         if is_common(body.password):
-            raise Unprocessable("This password is too common; choose another")
+            raise Unprocessable("This password is too common; choose another", loc=("body", "password"))
         email_key, username_key = str(body.email).lower(), body.username.lower()
         email_taken, username_taken = await self.users.taken(email_key, username_key)
         if email_taken or username_taken:
@@ -180,7 +180,7 @@ class AuthService:
             await throttle.failed(user_account(user_id), address)
             raise BadRequest("Current password is incorrect")
         if is_common(new):
-            raise Unprocessable("This password is too common; choose another")
+            raise Unprocessable("This password is too common; choose another", loc=("body", "new_password"))
         user.password_hash = await self.hasher.hash(new)
         user.updated_at = utcnow()
         sessions = await self.tokens.live_families(user.id, user.updated_at)
