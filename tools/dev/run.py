@@ -44,7 +44,7 @@ class ServiceSpec:
     name: str
     offset: int
     sqlite: str
-    mysql: str
+    mysql: str  # the MySQL database name after the prefix (Backends.mysql_prefix)
 
     @property
     def directory(self) -> Path:
@@ -57,9 +57,9 @@ class ServiceSpec:
 
 
 SERVICES = (
-    ServiceSpec("user-service", 5, "user.db", "bigtech_user"),
-    ServiceSpec("friend-service", 3, "friend.db", "bigtech_friend"),
-    ServiceSpec("chat-service", 2, "chat.db", "bigtech_chat"),
+    ServiceSpec("user-service", 5, "user.db", "user"),
+    ServiceSpec("friend-service", 3, "friend.db", "friend"),
+    ServiceSpec("chat-service", 2, "chat.db", "chat"),
 )
 BROKER_OFFSET = 92  # 8092 with the default base: stays clear of a real Kafka on 9092
 COLOURS = {
@@ -96,6 +96,9 @@ class Backends:
 
     data_dir: Path
     mysql_url: str | None = os.environ.get("MYSQL_URL") or None
+    #: The databases on that server are ``<prefix>_user`` …: a test run picks its own prefix, so it never
+    #: meets a developer's data or another run's schema.
+    mysql_prefix: str = os.environ.get("MYSQL_DATABASE_PREFIX") or "bigtech"
     redis_url: str = os.environ.get("REDIS_URL") or "fakeredis://"
     mongo_url: str = os.environ.get("MONGO_URL") or "mongomock://"
     kafka_bootstrap: str | None = os.environ.get("KAFKA_BOOTSTRAP") or None
@@ -104,12 +107,17 @@ class Backends:
         if self.mysql_url:
             from sqlalchemy.engine import make_url
 
-            return make_url(self.mysql_url).set(database=spec.mysql).render_as_string(hide_password=False)
+            return (
+                make_url(self.mysql_url).set(database=self.mysql_database(spec)).render_as_string(hide_password=False)
+            )
         return f"sqlite+aiosqlite:///{self.data_dir / spec.sqlite}"
+
+    def mysql_database(self, spec: ServiceSpec) -> str:
+        return f"{self.mysql_prefix}_{spec.mysql}"
 
     def describe(self, ports: Ports) -> list[str]:
         sql = (
-            _mask(self.mysql_url) + " (databases bigtech_user, bigtech_friend, bigtech_chat)"
+            _mask(self.mysql_url) + f" (databases {self.mysql_prefix}_user, _friend, _chat)"
             if self.mysql_url
             else f"SQLite files in {self.data_dir}"
         )
@@ -266,7 +274,9 @@ class DevSystem:
                 {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
             )
         if self.backends.mysql_url:
-            await create_mysql_databases(self.backends.mysql_url, [s.mysql for s in self.services])
+            await create_mysql_databases(
+                self.backends.mysql_url, [self.backends.mysql_database(s) for s in self.services]
+            )
         uvicorn = Path(sys.executable).with_name("uvicorn")
         launcher = [str(uvicorn)] if uvicorn.exists() else [sys.executable, "-m", "uvicorn"]
         for spec in self.services:
