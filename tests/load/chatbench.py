@@ -107,6 +107,9 @@ def chat_env(
             "LOG_LEVEL": "WARNING",
             "JWT_PUBLIC_KEY": keys.public_pem,
             "JWT_PUBLIC_KEY_ID": keys.kid,
+            # The scenarios open up to 100 streams per user (S6: a room's 100 members × N/100 devices), past
+            # the product's limit of 10 per user: they measure streams, not users.
+            "SSE_MAX_STREAMS_PER_USER": "1000",
         }
     )
     env.update(extra)
