@@ -322,25 +322,22 @@ class DevSystem:
             await create_mysql_databases(self.backends.mysql_url, names)
         uvicorn = Path(sys.executable).with_name("uvicorn")
         launcher = [str(uvicorn)] if uvicorn.exists() else [sys.executable, "-m", "uvicorn"]
-        for name, spec, port in self.instances():
-            await self.spawn(
-                name,
-                [
-                    *launcher,
-                    "main:app",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--no-access-log",
-                    "--timeout-graceful-shutdown",
-                    "5",
-                    "--log-level",
-                    self.log_level.lower(),
-                ],
-                spec.directory,
-                self.env(spec, port),
-            )
+        options = ["--no-access-log", "--timeout-graceful-shutdown", "5", "--log-level", self.log_level.lower()]
+
+        async def serve(name: str, spec: ServiceSpec, port: int) -> None:
+            argv = [*launcher, "main:app", "--host", "127.0.0.1", "--port", str(port), *options]
+            await self.spawn(name, argv, spec.directory, self.env(spec, port))
+
+        instances = self.instances()
+        for name, spec, port in instances:
+            if port == self.ports.service(spec):
+                await serve(name, spec, port)
+        # A service's further processes start once its first one listens, i.e. has migrated its database:
+        # two processes migrating one fresh database at once would both create its tables.
+        for name, spec, port in instances:
+            if port != self.ports.service(spec):
+                await self.wait_listening(spec.name, self.ports.service(spec), START_TIMEOUT_S)
+                await serve(name, spec, port)
         upstreams = [
             f"{s.name}=" + ",".join(f"127.0.0.1:{self.ports.service(s, i)}" for i in range(self.processes(s)))
             for s in SERVICES

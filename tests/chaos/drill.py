@@ -1,0 +1,175 @@
+"""The chaos drill (CHAT-1): many clients send through the gateway to two chat-service processes while the
+controller breaks processes and stores; then nothing acknowledged may be lost, doubled or out of order.
+
+Phases: set up (users, friendships, one room of everyone and one room per five users; every client opens
+its stream and waits for ``: connected``) → send under chaos (each client sends ``sends`` messages over its
+two rooms, retrying each with its ``client_msg_id`` until acknowledged) → converge (every acknowledged
+message reached every member's stream) → resume (every stream reconnects with ``Last-Event-ID``, each room
+owner sends a marker, and each stream reads up to its markers: a replay would have shown a duplicate
+before them) → check (:mod:`verdict`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+from chaos import Chaos, Plan
+from clients import Member, Recorder, follow_stream, history, send_all, send_one
+from e2e_helpers import Api, eventually
+from stack import Stack
+
+T = TypeVar("T")
+GROUP_SIZE = 5
+CONVERGE_TIMEOUT_S = 240.0  # a killed consumer's partitions wait for its group session to expire
+
+
+@dataclass
+class Rooms:
+    """The drill's rooms: id -> (owner index, member indexes)."""
+
+    members: dict[int, list[int]] = field(default_factory=dict)
+    owners: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass
+class Run:
+    """What one drill run did and saw; :mod:`verdict` judges it."""
+
+    members: list[Member]
+    rooms: Rooms
+    recorder: Recorder
+    chaos: Chaos
+    histories: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    sends_ended: float = 0.0
+
+
+async def _bounded(items: Iterable[Awaitable[T]], limit: int = 4) -> list[T]:
+    """Await ``items`` at most ``limit`` at a time (registration hashes passwords: a pool, not a flood)."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(item: Awaitable[T]) -> T:
+        async with gate:
+            return await item
+
+    return list(await asyncio.gather(*(one(i) for i in items)))
+
+
+async def _group(api: Api, owner: Member, others: list[Member], name: str) -> int:
+    async def create() -> int | None:
+        body = {"type": "group", "name": name, "member_ids": [m.user_id for m in others]}
+        r = await api.client.post("/api/rooms", json=body, headers=owner.auth)
+        if r.status_code == 403:  # the friendships have not reached chat-service yet
+            return None
+        assert r.status_code in (200, 201), r.text
+        return int(r.json()["id"])
+
+    return await eventually(create, f"chat-service to let {name} be created", timeout=60)
+
+
+async def set_up(client: httpx.AsyncClient, clients: int) -> tuple[list[Member], Rooms]:
+    """Users, friendships and rooms: everyone in room 0 (owned by user 0), and one room per five users."""
+    api = Api(client)
+    users = await _bounded(api.new_user("chaos") for _ in range(clients))
+    members = [Member(u.id, u.token) for u in users]
+    owners = {0: list(range(1, clients))}
+    for first in range(GROUP_SIZE, clients, GROUP_SIZE):
+        owners[first] = list(range(first + 1, min(first + GROUP_SIZE, clients)))
+    pairs = sorted({(o, m) for o, ms in owners.items() for m in ms})
+    await _bounded(api.befriend(users[o], users[m]) for o, m in pairs)
+    rooms = Rooms()
+    plans = [(0, list(range(clients)))] + [
+        (first, list(range(first, min(first + GROUP_SIZE, clients)))) for first in range(0, clients, GROUP_SIZE)
+    ]
+    for number, (owner, indexes) in enumerate(plans):
+        others = [members[i] for i in indexes if i != owner]
+        room_id = await _group(api, members[owner], others, f"chaos room {number}")
+        rooms.members[room_id], rooms.owners[room_id] = indexes, owner
+        for i in indexes:
+            members[i].rooms.append(room_id)
+    return members, rooms
+
+
+async def _until(check: Callable[[], bool], what: str, timeout: float) -> float:
+    """Poll ``check`` until it holds; the seconds it took."""
+    started = time.monotonic()
+    while not check():
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        await asyncio.sleep(0.2)
+    return time.monotonic() - started
+
+
+def _streams(client: httpx.AsyncClient, members: list[Member], recorder: Recorder) -> list[asyncio.Task[None]]:
+    return [asyncio.create_task(follow_stream(client, m, recorder)) for m in members]
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def _all_delivered(members: list[Member], rooms: Rooms) -> Callable[[], bool]:
+    def check() -> bool:
+        acked = {
+            room: [a.client_msg_id for m in members for a in m.acks if a.room_id == room] for room in rooms.members
+        }
+        return all(m.delivered[cid] > 0 for m in members for room in m.rooms for cid in acked[room])
+
+    return check
+
+
+async def run(stack: Stack, clients: int, sends: int, interval_s: float, plan: Plan) -> Run:
+    """One drill run on a started stack."""
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
+    async with httpx.AsyncClient(base_url=stack.gateway, timeout=30.0, trust_env=False, limits=limits) as client:
+        t0 = time.monotonic()
+        members, rooms = await set_up(client, clients)
+        recorder = Recorder()
+        result = Run(members, rooms, recorder, Chaos(stack, plan))
+        streams = _streams(client, members, recorder)
+        await _until(lambda: all(m.connects for m in members), "every stream to connect", 60)
+        result.timings["setup_s"] = time.monotonic() - t0
+
+        t1 = time.monotonic()
+        sends_done = asyncio.Event()
+        chaos = asyncio.create_task(result.chaos.run(sends_done))
+        senders = [asyncio.create_task(send_all(client, m, sends, interval_s, recorder)) for m in members]
+        await asyncio.gather(*senders)
+        result.sends_ended = time.monotonic()
+        result.timings["send_s"] = result.sends_ended - t1
+        sends_done.set()
+        await chaos
+
+        result.timings["converge_s"] = await _until(
+            _all_delivered(members, rooms), "every acknowledged message on every member's stream", CONVERGE_TIMEOUT_S
+        )
+        await _cancel(streams)
+
+        # Resume: every stream reconnects with Last-Event-ID; a marker per room closes the replay.
+        streams = _streams(client, members, recorder)
+        before = [m.connects for m in members]
+        await _until(lambda: all(m.connects > b for m, b in zip(members, before, strict=True)), "resumes", 60)
+        for room_id, owner in rooms.owners.items():
+            await send_one(client, members[owner], room_id, f"marker-{room_id}", recorder)
+        await _until(_all_delivered(members, rooms), "the markers on every stream", CONVERGE_TIMEOUT_S)
+        await _cancel(streams)
+
+        owner_of = {room: members[owner] for room, owner in rooms.owners.items()}
+        for room_id, owner in owner_of.items():
+            result.histories[room_id] = await history(client, owner, room_id)
+        result.timings["total_s"] = time.monotonic() - t0
+    return result
