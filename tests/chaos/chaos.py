@@ -50,7 +50,7 @@ class Chaos:
     stack: Stack
     plan: Plan = field(default_factory=Plan)
     windows: list[Window] = field(default_factory=list)
-    kills: list[float] = field(default_factory=list)  # the moment of each SIGKILL
+    kills: list[tuple[float, float]] = field(default_factory=list)  # just before each SIGKILL, once it is gone
     store_breaks_done_at: float | None = None  # when the last store break ended
 
     def count(self, prefix: str) -> int:
@@ -78,8 +78,8 @@ class Chaos:
             name = CHAT_NAMES[turn % len(CHAT_NAMES)]
             turn += 1
             start = time.monotonic()
-            self.kills.append(start)
             await self.stack.kill_chat(name)
+            self.kills.append((start, time.monotonic()))
             await self.stack.restart_chat(name)
             self.windows.append(Window(f"kill {name}", start, time.monotonic()))
 

@@ -137,6 +137,19 @@ class Stack:
                     child = await self.system.respawn(child)
                 await asyncio.sleep(0.1)
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time of each running process so far (a restarted one's since its restart), from /proc."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        pids = {c.name: c.process.pid for c in self.system.children if c.process.returncode is None}
+        if self.redis.process is not None:
+            pids["redis"] = self.redis.process.pid
+        out: dict[str, float] = {}
+        for name, pid in pids.items():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                out[name] = round((int(fields[11]) + int(fields[12])) / ticks, 1)
+        return out
+
     def cut_broker(self) -> None:
         self.proxy.cut()
 
@@ -183,13 +196,16 @@ async def start(work: Path) -> Stack:
     return stack
 
 
-async def stop(stack: Stack) -> None:
-    """Stop every process and drop the run's databases."""
+async def stop(stack: Stack, keep_log: Path | None = None) -> None:
+    """Stop every process and drop the run's databases; the processes' log is copied to ``keep_log``."""
     await stack.system.stop()
     stack.proxy.close()
     stack.broker.stop()
     stack.redis.kill()
     stack.log.close()
+    if keep_log is not None:
+        keep_log.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(stack.work / "processes.log", keep_log)
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import create_async_engine
 

@@ -34,12 +34,14 @@ def _commit() -> str:
 @pytest.mark.timeout(900)
 async def test_nothing_acknowledged_is_lost_doubled_or_reordered(tmp_path: Path) -> None:
     began = time.monotonic()
+    log = REPO / ".data/chaos" / f"{datetime.now(UTC):%Y%m%dT%H%M%S}-processes.log"
     stack = await start(tmp_path)
     try:
         result = await run(stack, CLIENTS, SENDS, INTERVAL_S, Plan())
         verdict = judge(result, stack)
+        verdict.numbers["cpu_s"] = {**stack.cpu_seconds(), "drill": round(sum(os.times()[:2]), 1)}
     finally:
-        await stop(stack)
+        await stop(stack, keep_log=log)
     line = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "commit": _commit(),
@@ -53,4 +55,4 @@ async def test_nothing_acknowledged_is_lost_doubled_or_reordered(tmp_path: Path)
     if RESULTS:
         with open(RESULTS, "a") as out:
             out.write(json.dumps(line) + "\n")
-    assert verdict.passed, "\n".join(verdict.problems) + f"\nprocess logs: {tmp_path / 'processes.log'}"
+    assert verdict.passed, "\n".join(verdict.problems) + f"\nprocess logs: {log}"

@@ -131,7 +131,13 @@ def _answers(run: Run, verdict: Verdict) -> None:
         return any(a.started <= w.end + GRACE_S and a.ended >= w.start for w in windows)
 
     def in_flight_at_kill(a: Answer) -> bool:
-        return any(a.started <= k <= a.ended for k in kills)
+        return any(a.started <= gone and a.ended >= before for before, gone in kills)
+
+    def nearest_kill(a: Answer) -> str:
+        if not kills:
+            return ""
+        delta = min((a.started - gone for _, gone in kills), key=abs)
+        return f", {delta:+.2f}s after the nearest kill"
 
     bad = []
     for a in run.recorder.answers:
@@ -140,5 +146,6 @@ def _answers(run: Run, verdict: Verdict) -> None:
         if a.status == 502 and in_flight_at_kill(a):
             continue
         if a.status >= 500 or a.status == 0:
-            bad.append(f"{a.kind} {a.status or 'no answer'} at +{a.started - run.recorder.answers[0].started:.1f}s")
+            at = a.started - run.recorder.answers[0].started
+            bad.append(f"{a.kind} {a.status or 'no answer'} at +{at:.1f}s, {a.ended - a.started:.2f}s{nearest_kill(a)}")
     verdict.fail("5xx (or no answer) outside the breaks", bad)
