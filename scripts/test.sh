@@ -19,8 +19,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="$PWD/.venv/bin"
 ALL_GATES=(lint types services suites e2e-real)
-SUITES=(tests/docs tests/config tests/infra tests/gateway tests/e2e tests/observability)
-TYPED_HELPERS=(tools/dev tools/docs tests/gateway tests/e2e tests/observability tests/support tests/chaos)
+SUITES=(tests/docs tests/config tests/infra tests/gateway tests/dev tests/e2e tests/observability)
+TYPED_HELPERS=(tools/dev tools/docs tests/gateway tests/dev tests/e2e tests/observability tests/support tests/chaos)
 fail=0
 
 service_names() {

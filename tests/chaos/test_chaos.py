@@ -33,7 +33,7 @@ def _commit() -> str:
 
 @pytest.mark.timeout(900)
 async def test_nothing_acknowledged_is_lost_doubled_or_reordered(tmp_path: Path) -> None:
-    began = time.monotonic()
+    began, load = time.monotonic(), os.getloadavg()[0]
     log = REPO / ".data/chaos" / f"{datetime.now(UTC):%Y%m%dT%H%M%S}-processes.log"
     stack = await start(tmp_path)
     try:
@@ -50,6 +50,7 @@ async def test_nothing_acknowledged_is_lost_doubled_or_reordered(tmp_path: Path)
         "passed": verdict.passed,
         **verdict.numbers,
         "wall_s": round(time.monotonic() - began, 1),
+        "load_avg": f"{load:.1f} → {os.getloadavg()[0]:.1f}",
     }
     print("chaos drill:", json.dumps(line))
     if RESULTS:

@@ -128,7 +128,7 @@ class Backends:
 
     def describe(self, ports: Ports) -> list[str]:
         sql = (
-            _mask(self.mysql_url) + " (databases bigtech_user, bigtech_friend, bigtech_chat)"
+            _mask(self.mysql_url) + f" (databases {', '.join(self.database_name(s) for s in SERVICES)})"
             if self.mysql_url
             else f"SQLite files in {self.data_dir}"
         )
