@@ -52,6 +52,9 @@ class Run:
     histories: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     sends_ended: float = 0.0
+    #: Phase -> what had not reached the streams when it timed out: user id -> (missing, of them in the log).
+    stalled: dict[str, dict[int, tuple[list[str], int]]] = field(default_factory=dict)
+    unpublished: dict[str, int] = field(default_factory=dict)  # phase -> chat outbox rows left at its time-out
 
 
 async def _bounded(items: Iterable[Awaitable[T]], limit: int = 4) -> list[T]:
@@ -110,6 +113,55 @@ async def _until(check: Callable[[], bool], what: str, timeout: float) -> float:
     return time.monotonic() - started
 
 
+def _missing(members: list[Member], rooms: Rooms) -> dict[int, list[str]]:
+    """Per user, the acknowledged messages of its rooms its stream has not delivered."""
+    acked = {room: [a.client_msg_id for m in members for a in m.acks if a.room_id == room] for room in rooms.members}
+    out = {m.user_id: [c for room in m.rooms for c in acked[room] if m.delivered[c] == 0] for m in members}
+    return {user: missing for user, missing in out.items() if missing}
+
+
+async def _converge(result: Run, stack: Stack, phase: str) -> None:
+    """Wait until every acknowledged message reached every member's stream; on a time-out, record what is
+    missing and how much of it the users' logs in Redis hold (the fan-out did its part, the stream not)."""
+    try:
+        result.timings[f"{phase}_s"] = await _until(
+            lambda: not _missing(result.members, result.rooms),
+            f"{phase}: every message on every stream",
+            CONVERGE_TIMEOUT_S,
+        )
+    except AssertionError:
+        missing = _missing(result.members, result.rooms)
+        result.stalled[phase] = {user: (ids, await _in_log(stack, user, ids)) for user, ids in missing.items()}
+        result.unpublished[phase] = await _unpublished(stack)
+
+
+async def _unpublished(stack: Stack) -> int:
+    """Outbox rows of chat-service not yet published to the broker."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(stack.system.backends.database_url(stack.chat_spec))
+    try:
+        async with engine.connect() as conn:
+            count = await conn.scalar(text("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL"))
+    finally:
+        await engine.dispose()
+    return int(count or 0)
+
+
+async def _in_log(stack: Stack, user_id: int, client_msg_ids: list[str]) -> int:
+    """How many of the messages are in the user's log (the Redis stream the fan-out appends to)."""
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(stack.redis.url, decode_responses=True)
+    try:
+        entries: Any = await redis.xrange(f"stream:user:{user_id}")
+    finally:
+        await redis.aclose()
+    text = " ".join(str(fields.get("d", "")) for _, fields in entries or ())
+    return sum(f'"client_msg_id":"{c}"' in text for c in client_msg_ids)
+
+
 def _streams(client: httpx.AsyncClient, members: list[Member], recorder: Recorder) -> list[asyncio.Task[None]]:
     return [asyncio.create_task(follow_stream(client, m, recorder)) for m in members]
 
@@ -120,16 +172,6 @@ async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
-
-def _all_delivered(members: list[Member], rooms: Rooms) -> Callable[[], bool]:
-    def check() -> bool:
-        acked = {
-            room: [a.client_msg_id for m in members for a in m.acks if a.room_id == room] for room in rooms.members
-        }
-        return all(m.delivered[cid] > 0 for m in members for room in m.rooms for cid in acked[room])
-
-    return check
 
 
 async def run(stack: Stack, clients: int, sends: int, interval_s: float, plan: Plan) -> Run:
@@ -154,9 +196,7 @@ async def run(stack: Stack, clients: int, sends: int, interval_s: float, plan: P
         sends_done.set()
         await chaos
 
-        result.timings["converge_s"] = await _until(
-            _all_delivered(members, rooms), "every acknowledged message on every member's stream", CONVERGE_TIMEOUT_S
-        )
+        await _converge(result, stack, "converge")
         await _cancel(streams)
 
         # Resume: every stream reconnects with Last-Event-ID; a marker per room closes the replay.
@@ -165,7 +205,7 @@ async def run(stack: Stack, clients: int, sends: int, interval_s: float, plan: P
         await _until(lambda: all(m.connects > b for m, b in zip(members, before, strict=True)), "resumes", 60)
         for room_id, owner in rooms.owners.items():
             await send_one(client, members[owner], room_id, f"marker-{room_id}", recorder)
-        await _until(_all_delivered(members, rooms), "the markers on every stream", CONVERGE_TIMEOUT_S)
+        await _converge(result, stack, "resume")
         await _cancel(streams)
 
         owner_of = {room: members[owner] for room, owner in rooms.owners.items()}

@@ -36,7 +36,7 @@ import devstack  # the dev-system helpers tests/e2e uses
 
 from chat_shared.testing.broker import Broker, free_port, wait_for_port
 from chat_shared.testing.proxy import TcpProxy
-from tools.dev.run import SERVICES, Backends, Console, DevSystem, Ports
+from tools.dev.run import SERVICES, Backends, Console, DevSystem, Ports, ServiceSpec
 
 REPO = Path(__file__).resolve().parents[2]
 CHAT = "chat-service"
@@ -105,9 +105,12 @@ class Stack:
     def gateway(self) -> str:
         return f"http://127.0.0.1:{self.system.ports.gateway}"
 
+    @property
+    def chat_spec(self) -> ServiceSpec:
+        return next(s for s in SERVICES if s.name == CHAT)
+
     def chat_port(self, name: str) -> int:
-        spec = next(s for s in SERVICES if s.name == CHAT)
-        return self.system.ports.service(spec, CHAT_NAMES.index(name))
+        return self.system.ports.service(self.chat_spec, CHAT_NAMES.index(name))
 
     async def kill_chat(self, name: str) -> None:
         """``kill -9`` one chat-service process (its whole process group) and wait for it to be gone."""

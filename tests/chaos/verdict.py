@@ -20,7 +20,7 @@ from itertools import pairwise
 from typing import Any
 
 from clients import Answer
-from drill import Run
+from drill import CONVERGE_TIMEOUT_S, Run
 from stack import Stack
 
 GRACE_S = 3.0
@@ -55,6 +55,12 @@ def judge(run: Run, stack: Stack) -> Verdict:
     _streams(run, verdict)
     _answers(run, verdict)
     verdict.fail("sends refused for good", [f for m in run.members for f in m.failed])
+    for phase, stalled in run.stalled.items():
+        verdict.fail(
+            f"{phase}: messages not on the stream after {CONVERGE_TIMEOUT_S:.0f}s (user: missing, in the log)",
+            [f"{user}: {len(ids)} ({', '.join(ids[:3])}…), {logged}" for user, (ids, logged) in stalled.items()]
+            + [f"chat outbox rows unpublished: {run.unpublished.get(phase)}"],
+        )
     dead = [c.name for c in stack.system.children if c.process.returncode is not None and not c.expected_exit]
     verdict.fail("processes that died on their own", dead)
     chaos = run.chaos
