@@ -55,6 +55,7 @@ class Run:
     #: Phase -> what had not reached the streams when it timed out: user id -> (missing, of them in the log).
     stalled: dict[str, dict[int, tuple[list[str], int]]] = field(default_factory=dict)
     unpublished: dict[str, int] = field(default_factory=dict)  # phase -> chat outbox rows left at its time-out
+    fanout_lag: dict[str, dict[str, int]] = field(default_factory=dict)  # phase -> partition -> events behind
 
 
 async def _bounded(items: Iterable[Awaitable[T]], limit: int = 4) -> list[T]:
@@ -133,6 +134,31 @@ async def _converge(result: Run, stack: Stack, phase: str) -> None:
         missing = _missing(result.members, result.rooms)
         result.stalled[phase] = {user: (ids, await _in_log(stack, user, ids)) for user, ids in missing.items()}
         result.unpublished[phase] = await _unpublished(stack)
+        result.fanout_lag[phase] = await _fanout_lag(stack)
+
+
+async def _fanout_lag(stack: Stack) -> dict[str, int]:
+    """Per partition of the fan-out's topics, the events past the fan-out group's committed offset."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.broker.bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=stack.broker.bootstrap)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed = await admin.list_consumer_group_offsets("chat-service.fanout")
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in ("message.events", "chat.events")
+            for p in consumer.partitions_for_topic(topic) or ()
+        ]
+        ends = await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+        await admin.close()
+    lags = {f"{tp.topic}/{tp.partition}": ends[tp] - (committed[tp].offset if tp in committed else 0) for tp in ends}
+    return {name: lag for name, lag in lags.items() if lag}
 
 
 async def _unpublished(stack: Stack) -> int:

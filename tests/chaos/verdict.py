@@ -14,8 +14,10 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 
@@ -59,7 +61,8 @@ def judge(run: Run, stack: Stack) -> Verdict:
         verdict.fail(
             f"{phase}: messages not on the stream after {CONVERGE_TIMEOUT_S:.0f}s (user: missing, in the log)",
             [f"{user}: {len(ids)} ({', '.join(ids[:3])}…), {logged}" for user, (ids, logged) in stalled.items()]
-            + [f"chat outbox rows unpublished: {run.unpublished.get(phase)}"],
+            + [f"chat outbox rows unpublished: {run.unpublished.get(phase)}"]
+            + [f"fan-out group behind on {run.fanout_lag.get(phase)}"],
         )
     dead = [c.name for c in stack.system.children if c.process.returncode is not None and not c.expected_exit]
     verdict.fail("processes that died on their own", dead)
@@ -152,6 +155,6 @@ def _answers(run: Run, verdict: Verdict) -> None:
         if a.status == 502 and in_flight_at_kill(a):
             continue
         if a.status >= 500 or a.status == 0:
-            at = a.started - run.recorder.answers[0].started
-            bad.append(f"{a.kind} {a.status or 'no answer'} at +{at:.1f}s, {a.ended - a.started:.2f}s{nearest_kill(a)}")
+            at = datetime.fromtimestamp(time.time() - (time.monotonic() - a.started), UTC).strftime("%H:%M:%S.%f")[:-3]
+            bad.append(f"{a.kind} {a.status or 'no answer'} at {at} UTC, {a.ended - a.started:.2f}s{nearest_kill(a)}")
     verdict.fail("5xx (or no answer) outside the breaks", bad)

@@ -38,6 +38,10 @@ STATE_FILE = "dev.json"
 LOCK_FILE = "dev.lock"
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 8.0
+# The services keep an idle connection longer than the gateway's pool does (as gunicorn_conf.py's keepalive
+# outlives Kong's upstream idle timeout): the gateway closes first and never sends a request into a
+# connection the service is closing, which would answer that request 502.
+SERVICE_KEEP_ALIVE_S = 75
 
 
 @dataclass(frozen=True)
@@ -322,7 +326,15 @@ class DevSystem:
             await create_mysql_databases(self.backends.mysql_url, names)
         uvicorn = Path(sys.executable).with_name("uvicorn")
         launcher = [str(uvicorn)] if uvicorn.exists() else [sys.executable, "-m", "uvicorn"]
-        options = ["--no-access-log", "--timeout-graceful-shutdown", "5", "--log-level", self.log_level.lower()]
+        options = [
+            "--no-access-log",
+            "--timeout-graceful-shutdown",
+            "5",
+            "--timeout-keep-alive",
+            str(SERVICE_KEEP_ALIVE_S),
+            "--log-level",
+            self.log_level.lower(),
+        ]
 
         async def serve(name: str, spec: ServiceSpec, port: int) -> None:
             argv = [*launcher, "main:app", "--host", "127.0.0.1", "--port", str(port), *options]

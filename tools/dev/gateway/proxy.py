@@ -16,6 +16,8 @@ import httpx
 from .asgi import RawHeaders, Receive, Scope, Send, header
 from .routing import Match
 
+#: How long an idle upstream connection is kept: less than the services' keep-alive (tools/dev/run.py).
+KEEPALIVE_EXPIRY_S = 30
 #: Methods a request may be sent again with, to another target, after a connection dropped mid-request.
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 HOP_BY_HOP = frozenset(
@@ -52,7 +54,7 @@ def create_client() -> httpx.AsyncClient:
     return httpx.AsyncClient(
         trust_env=False,
         follow_redirects=False,
-        limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=30),
+        limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=KEEPALIVE_EXPIRY_S),
     )
 
 
