@@ -54,8 +54,9 @@ class Run:
     sends_ended: float = 0.0
     #: Phase -> what had not reached the streams when it timed out: user id -> (missing, of them in the log).
     stalled: dict[str, dict[int, tuple[list[str], int]]] = field(default_factory=dict)
-    unpublished: dict[str, int] = field(default_factory=dict)  # phase -> chat outbox rows left at its time-out
-    fanout_lag: dict[str, dict[str, int]] = field(default_factory=dict)  # phase -> partition -> events behind
+    unpublished: dict[str, Any] = field(default_factory=dict)  # phase -> chat outbox rows left at its time-out
+    fanout_lag: dict[str, Any] = field(default_factory=dict)  # phase -> partition -> events behind
+    positions: dict[str, dict[int, str]] = field(default_factory=dict)  # phase -> user -> stream vs log
 
 
 async def _bounded(items: Iterable[Awaitable[T]], limit: int = 4) -> list[T]:
@@ -133,31 +134,49 @@ async def _converge(result: Run, stack: Stack, phase: str) -> None:
     except AssertionError:
         missing = _missing(result.members, result.rooms)
         result.stalled[phase] = {user: (ids, await _in_log(stack, user, ids)) for user, ids in missing.items()}
-        result.unpublished[phase] = await _unpublished(stack)
-        result.fanout_lag[phase] = await _fanout_lag(stack)
+        by_id = {m.user_id: m for m in result.members}
+        result.positions[phase] = {
+            user: f"stream at {by_id[user].last_id} after {by_id[user].connects} connects, log at "
+            f"{await _latest(stack, user)}"
+            for user in missing
+        }
+        for diagnose, into in ((_unpublished, result.unpublished), (_fanout_lag, result.fanout_lag)):
+            try:
+                into[phase] = await diagnose(stack)
+            except Exception as exc:  # a diagnosis that fails must not hide the finding
+                into[phase] = repr(exc)[:200]
+
+
+async def _latest(stack: Stack, user_id: int) -> str:
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(stack.redis.url, decode_responses=True)
+    try:
+        entries: Any = await redis.xrevrange(f"stream:user:{user_id}", count=1)
+    finally:
+        await redis.aclose()
+    return str(entries[0][0]) if entries else "0-0"
 
 
 async def _fanout_lag(stack: Stack) -> dict[str, int]:
-    """Per partition of the fan-out's topics, the events past the fan-out group's committed offset."""
+    """Per partition of the fan-out's topics, the events past the fan-out group's committed offset (read
+    through a consumer of the group that joins nothing: Tansu does not answer the admin offsets request)."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
-    from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.broker.bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=stack.broker.bootstrap)
-    await admin.start()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=stack.broker.bootstrap, group_id="chat-service.fanout", enable_auto_commit=False
+    )
     await consumer.start()
     try:
-        committed = await admin.list_consumer_group_offsets("chat-service.fanout")
         partitions = [
             TopicPartition(topic, p)
             for topic in ("message.events", "chat.events")
             for p in consumer.partitions_for_topic(topic) or ()
         ]
         ends = await consumer.end_offsets(partitions)
+        lags = {f"{tp.topic}/{tp.partition}": ends[tp] - (await consumer.committed(tp) or 0) for tp in partitions}
     finally:
         await consumer.stop()
-        await admin.close()
-    lags = {f"{tp.topic}/{tp.partition}": ends[tp] - (committed[tp].offset if tp in committed else 0) for tp in ends}
     return {name: lag for name, lag in lags.items() if lag}
 
 

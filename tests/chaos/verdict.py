@@ -26,7 +26,7 @@ from drill import CONVERGE_TIMEOUT_S, Run
 from stack import Stack
 
 GRACE_S = 3.0
-MAX_LISTED = 10
+MAX_LISTED = 30
 
 
 @dataclass
@@ -62,7 +62,8 @@ def judge(run: Run, stack: Stack) -> Verdict:
             f"{phase}: messages not on the stream after {CONVERGE_TIMEOUT_S:.0f}s (user: missing, in the log)",
             [f"{user}: {len(ids)} ({', '.join(ids[:3])}…), {logged}" for user, (ids, logged) in stalled.items()]
             + [f"chat outbox rows unpublished: {run.unpublished.get(phase)}"]
-            + [f"fan-out group behind on {run.fanout_lag.get(phase)}"],
+            + [f"fan-out group behind on {run.fanout_lag.get(phase)}"]
+            + [f"user {user}: {where}" for user, where in run.positions.get(phase, {}).items()],
         )
     dead = [c.name for c in stack.system.children if c.process.returncode is not None and not c.expected_exit]
     verdict.fail("processes that died on their own", dead)
