@@ -9,24 +9,32 @@
 #
 # Gates:
 #   lint            ruff check + ruff format --check over the whole tree
-#   types           mypy: the shared package, the tools and test helpers, then each service on its own
-#                   (every service has a top-level `app` package, so one run over all would see several)
-#   service:NAME    that service's pytest suite against real MariaDB, Redis and the broker
-#   services        every service's suite, one pytest process each
+#   types           mypy: the shared package (and its tests), the tools and test helpers, then each service
+#                   on its own (every service has a top-level `app` package, so one run over all would see several)
+#   service:NAME    the pytest suite of services/NAME against real MariaDB, Redis and the broker (NAME is a
+#                   service, or `shared` for the shared package's own suite)
+#   services        the shared package's suite and every service's, one pytest process each
 #   suites          the cross-cutting suites: docs, config, infra, gateway, e2e (make dev), observability
 #   e2e-real        the e2e journey once more with real MariaDB and Redis behind make dev's processes
+#   fuzz            schemathesis against each service's OpenAPI document (tests/fuzz), ~1 min per service
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="$PWD/.venv/bin"
-ALL_GATES=(lint types services suites e2e-real)
+ALL_GATES=(lint types services suites e2e-real fuzz)
 SUITES=(tests/docs tests/config tests/infra tests/gateway tests/dev tests/e2e tests/observability)
-TYPED_HELPERS=(tools/dev tools/docs tests/gateway tests/dev tests/e2e tests/observability tests/support tests/chaos)
+TYPED_HELPERS=(tools/dev tools/docs tools/passwords tests/gateway tests/dev tests/e2e tests/observability tests/support tests/fuzz tests/chaos)
 fail=0
 
 service_names() {
-    for dir in services/*-service; do
-        [ -f "$dir/main.py" ] && basename "$dir"
+    for dir in services/*-service/; do
+        basename "$dir"
     done
+}
+
+# What `services` runs and the CI test matrix lists: the shared package's suite, then every service's.
+suite_names() {
+    echo shared
+    service_names
 }
 
 run() {
@@ -50,7 +58,9 @@ gate() {
             run "$VENV/ruff" format --check .
             ;;
         types)
-            run "$VENV/mypy" services/shared/src
+            # By import name: the services and the tests see chat_shared as the installed (typed) package.
+            run "$VENV/mypy" -p chat_shared
+            in_service shared "$VENV/mypy" tests
             run "$VENV/mypy" "${TYPED_HELPERS[@]}"
             for name in $(service_names); do in_service "$name" "$VENV/mypy" .; done
             ;;
@@ -58,7 +68,7 @@ gate() {
             in_service "${1#service:}" "$VENV/pytest" -q -p no:cacheprovider tests
             ;;
         services)
-            for name in $(service_names); do gate "service:$name"; done
+            for name in $(suite_names); do gate "service:$name"; done
             ;;
         suites)
             run "$VENV/pytest" -q -p no:cacheprovider "${SUITES[@]}"
@@ -71,6 +81,9 @@ gate() {
                     run "$VENV/pytest" -q -p no:cacheprovider tests/e2e
             fi
             ;;
+        fuzz)
+            run "$VENV/pytest" -q -p no:cacheprovider tests/fuzz
+            ;;
         *)
             echo "unknown gate: $1 (known: ${ALL_GATES[*]} service:NAME)" >&2
             fail=1
@@ -81,7 +94,7 @@ gate() {
 if [ "${1:-}" = "--list" ]; then
     case "${2:-}" in
         services)
-            names=$(service_names | sed 's/.*/"&"/' | paste -sd, -)
+            names=$(suite_names | sed 's/.*/"&"/' | paste -sd, -)
             echo "[$names]"
             ;;
         gates) printf '%s\n' "${ALL_GATES[@]}" ;;

@@ -7,7 +7,6 @@ Every HTTP answer is recorded (:class:`Answer`) so the drill can tell a 5xx duri
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections import Counter
@@ -15,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+from chat_shared.testing.sse import SSE, Event
 
 SEND_ATTEMPTS = 120  # with the back-off below: minutes of retrying, well past any cut of the drill
 RETRY_BACKOFF_S = (0.1, 2.0)  # first wait, longest wait
@@ -120,7 +121,14 @@ async def follow_stream(client: httpx.AsyncClient, member: Member, recorder: Rec
             async with client.stream("GET", "/api/stream", headers=headers, timeout=_STREAM_TIMEOUT) as r:
                 recorder.add("stream", r.status_code, started)
                 if r.status_code == 200:
-                    await _read_events(r, member)
+                    sse = SSE(r)
+                    taking = asyncio.create_task(_take(sse, member))
+                    try:
+                        await sse.read()
+                    finally:
+                        taking.cancel()
+                    while not sse.events.empty():  # what came after the last one taken
+                        _record(member, sse.events.get_nowait())
         except httpx.HTTPError:
             recorder.add("stream", 0, started)
         await asyncio.sleep(0.2)
@@ -129,35 +137,21 @@ async def follow_stream(client: httpx.AsyncClient, member: Member, recorder: Rec
 _STREAM_TIMEOUT = httpx.Timeout(10.0, read=30.0)  # heartbeats come every few seconds
 
 
-async def _read_events(response: httpx.Response, member: Member) -> None:
-    fields: dict[str, str] = {}
-    data: list[str] = []
-    async for line in response.aiter_lines():
-        if line == "":
-            if data or fields:
-                _record(member, fields, "\n".join(data))
-            fields, data = {}, []
-        elif line == ": connected":  # the starting point is fixed: whatever is appended now reaches us
-            member.connects += 1
-        elif not line.startswith(":"):
-            name, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
-            if name == "data":
-                data.append(value)
-            else:
-                fields[name] = value
+async def _take(sse: SSE, member: Member) -> None:
+    await sse.connected.wait()  # the starting point is fixed: whatever is appended now reaches us
+    member.connects += 1
+    while True:
+        _record(member, await sse.events.get())
 
 
-def _record(member: Member, fields: dict[str, str], raw: str) -> None:
-    event = fields.get("event", "message")
-    if "id" in fields:
-        member.last_id = fields["id"]
-        member.entry_ids.append(fields["id"])
-    if event == "reset":
+def _record(member: Member, event: Event) -> None:
+    if event.id is not None:
+        member.last_id = event.id
+        member.entry_ids.append(event.id)
+    if event.event == "reset":
         member.resets += 1
-    elif event == "message.created":
-        payload: dict[str, Any] = json.loads(raw)
-        client_msg_id = (payload.get("message") or {}).get("client_msg_id")
+    elif event.event == "message.created" and isinstance(event.data, dict):
+        client_msg_id = (event.data.get("message") or {}).get("client_msg_id")
         if client_msg_id:
             member.delivered[client_msg_id] += 1
 

@@ -25,8 +25,10 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from chaos import Chaos, Plan
 from clients import Member, Recorder, follow_stream, history, send_all, send_one
-from e2e_helpers import Api, eventually
+from e2e_helpers import Api
 from stack import Stack
+
+from chat_shared.testing.waiting import eventually
 
 T = TypeVar("T")
 GROUP_SIZE = 5
@@ -108,10 +110,7 @@ async def set_up(client: httpx.AsyncClient, clients: int) -> tuple[list[Member],
 async def _until(check: Callable[[], bool], what: str, timeout: float) -> float:
     """Poll ``check`` until it holds; the seconds it took."""
     started = time.monotonic()
-    while not check():
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        await asyncio.sleep(0.2)
+    await eventually(check, what, timeout=timeout, interval=0.2)
     return time.monotonic() - started
 
 

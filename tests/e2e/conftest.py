@@ -2,7 +2,6 @@
 
 ``E2E_BASE_URL`` (e.g. ``http://localhost`` for the compose stack) selects a running system; without it the
 session starts ``tools/dev/run.py`` on free ports with a fresh data folder and stops it at the end.
-Tests that need friend-service or chat-service skip, saying so, while that service has no ``main.py``.
 """
 
 from __future__ import annotations
@@ -19,8 +18,6 @@ from e2e_helpers import Api
 # The dev-system launcher shared with tests/observability.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 import devstack
-
-service_present = devstack.service_present
 
 
 @pytest.fixture(scope="session")
@@ -47,15 +44,3 @@ async def api(base_url: str) -> AsyncIterator[Api]:
     """One pooled client for the whole session."""
     async with httpx.AsyncClient(base_url=base_url, timeout=15.0, trust_env=False) as client:
         yield Api(client)
-
-
-@pytest.fixture
-def needs_friends() -> None:
-    if not service_present("friend-service"):
-        pytest.skip("friend-service has no main.py / app/factory.py yet")
-
-
-@pytest.fixture
-def needs_chat(needs_friends: None) -> None:
-    if not service_present("chat-service"):
-        pytest.skip("chat-service has no main.py / app/factory.py yet")

@@ -1,19 +1,17 @@
-"""Helpers of the e2e suite: users, polling with a deadline, and a Server-Sent Events reader."""
+"""Helpers of the e2e suite: users, friendships, rooms and messages through the public API."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
-import time
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
-T = TypeVar("T")
+from chat_shared.testing.sse import Event
+from chat_shared.testing.waiting import eventually
+
 PASSWORD = "correct horse battery staple"
 
 
@@ -29,24 +27,6 @@ class User:
     @property
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T | None]], what: str, timeout: float = 15.0, interval: float = 0.1
-) -> T:
-    """Call ``probe`` until it returns something other than None; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        try:
-            result = await probe()
-        except AssertionError as exc:  # a probe may assert; keep its message for the failure
-            result, last = None, exc
-        if result is not None:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (f": {last}" if last else ""))
-        await asyncio.sleep(interval)
 
 
 @dataclass
@@ -85,7 +65,7 @@ class Api:
         assert r.status_code == 200, r.text
         assert r.json()["status"] == "accepted"
 
-    async def direct_room(self, a: User, b: User, timeout: float = 15.0) -> dict[str, Any]:
+    async def direct_room(self, a: User, b: User) -> dict[str, Any]:
         """The direct room of two friends, once chat-service has the friendship (friend.events)."""
 
         async def create() -> dict[str, Any] | None:
@@ -96,7 +76,7 @@ class Api:
             body: dict[str, Any] = r.json()
             return body
 
-        return await eventually(create, "chat-service to learn the friendship", timeout)
+        return await eventually(create, "chat-service to learn the friendship")
 
     async def send(self, user: User, room_id: int, content: str, client_msg_id: str | None = None) -> httpx.Response:
         return await self.client.post(
@@ -112,87 +92,6 @@ class Api:
         assert rooms, f"room {room_id} not in {user.username}'s list"
         room: dict[str, Any] = rooms[0]
         return room
-
-
-@dataclass
-class Event:
-    """One Server-Sent Event."""
-
-    id: str | None
-    event: str
-    data: Any
-
-
-@dataclass
-class Stream:
-    """``GET /api/stream`` read in the background; events land in a queue as they arrive."""
-
-    client: httpx.AsyncClient
-    headers: dict[str, str]
-    events: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
-    status: int | None = None
-    _task: asyncio.Task[None] | None = None
-    _opened: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def __aenter__(self) -> Stream:
-        self._task = asyncio.create_task(self._run())
-        await asyncio.wait_for(self._opened.wait(), timeout=15)
-        assert self.status == 200, f"stream answered {self.status}"
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-
-    async def _run(self) -> None:
-        timeout = httpx.Timeout(10.0, read=None)
-        try:
-            async with self.client.stream("GET", "/api/stream", headers=self.headers, timeout=timeout) as r:
-                self.status = r.status_code
-                self._opened.set()
-                if r.status_code != 200:
-                    return
-                fields: dict[str, str] = {}
-                data: list[str] = []
-                async for line in r.aiter_lines():
-                    if line == "":
-                        if data or fields:
-                            raw = "\n".join(data)
-                            with contextlib.suppress(ValueError):
-                                raw = json.loads(raw)
-                            await self.events.put(Event(fields.get("id"), fields.get("event", "message"), raw))
-                        fields, data = {}, []
-                    elif line.startswith(":"):
-                        continue
-                    else:
-                        name, _, value = line.partition(":")
-                        value = value[1:] if value.startswith(" ") else value
-                        if name == "data":
-                            data.append(value)
-                        else:
-                            fields[name] = value
-        finally:
-            self._opened.set()
-
-    async def next(self, match: Callable[[Event], bool], what: str, timeout: float = 10.0) -> tuple[Event, list[Event]]:
-        """The first event satisfying ``match`` and the events that came before it."""
-        skipped: list[Event] = []
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(
-                    f"no {what} on the stream within {timeout}s; saw {[(e.event, e.id) for e in skipped]}"
-                )
-            try:
-                event = await asyncio.wait_for(self.events.get(), timeout=remaining)
-            except TimeoutError:
-                continue
-            if match(event):
-                return event, skipped
-            skipped.append(event)
 
 
 def _has_content(value: Any, content: str) -> bool:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
-from e2e_helpers import Api, Stream, eventually, message_event
+from e2e_helpers import Api, message_event
+
+from chat_shared.testing.sse import open_stream
+from chat_shared.testing.waiting import eventually
 
 
-@pytest.mark.usefixtures("needs_chat")
 async def test_the_whole_journey(api: Api) -> None:
     alice, bob = await api.new_user("alice"), await api.new_user("bob")
     await api.befriend(alice, bob)
@@ -21,7 +22,7 @@ async def test_the_whole_journey(api: Api) -> None:
     room_id = room["id"]
 
     # Live delivery: bob's stream sees alice's message.
-    async with Stream(api.client, bob.auth) as stream:
+    async with open_stream(api.client, "/api/stream", headers=bob.auth) as stream:
         key = uuid.uuid4().hex
         r = await api.send(alice, room_id, "hello bob", key)
         assert r.status_code == 201, r.text
@@ -29,7 +30,7 @@ async def test_the_whole_journey(api: Api) -> None:
         assert first["seq"] >= 1 and first["sender_id"] == alice.id
         dup = await api.send(alice, room_id, "hello bob", key)
         assert dup.status_code == 200 and dup.json()["id"] == first["id"], "client_msg_id deduplicates"
-        event, _ = await stream.next(message_event(room_id, "hello bob"), "message.created for hello bob")
+        event = await stream.until(message_event(room_id, "hello bob"), "message.created for hello bob")
         assert event.id, "every event has an id"
         last_seen = event.id
 
@@ -38,9 +39,9 @@ async def test_the_whole_journey(api: Api) -> None:
     assert r.status_code == 201, r.text
     second = r.json()
     assert second["seq"] > first["seq"]
-    async with Stream(api.client, {**bob.auth, "Last-Event-ID": last_seen}) as stream:
-        _, before = await stream.next(message_event(room_id, "while you were away"), "the replayed message")
-        assert not any(message_event(room_id, "hello bob")(e) for e in before), "no duplicate after resume"
+    async with open_stream(api.client, "/api/stream", headers={**bob.auth, "Last-Event-ID": last_seen}) as stream:
+        events = await stream.collect_until(message_event(room_id, "while you were away"), "the replayed message")
+        assert not any(message_event(room_id, "hello bob")(e) for e in events), "no duplicate after resume"
 
     # Unread counts and the read position.
     room_for_bob = await api.room_of(bob, room_id)
@@ -66,7 +67,6 @@ async def test_the_whole_journey(api: Api) -> None:
     assert history.status_code == 200, history.text
 
 
-@pytest.mark.usefixtures("needs_friends")
 async def test_rename_shows_in_the_friends_list(api: Api) -> None:
     carol, dave = await api.new_user("carol"), await api.new_user("dave")
     await api.befriend(carol, dave)
@@ -83,7 +83,6 @@ async def test_rename_shows_in_the_friends_list(api: Api) -> None:
     await eventually(renamed, "the new display name in the friends list (user.events → friend-service)")
 
 
-@pytest.mark.usefixtures("needs_chat")
 async def test_block_stops_a_direct_room_and_the_friendship(api: Api) -> None:
     """The blocker, too, can no longer send in the pair's direct room; the friendship ends; no new request."""
     erin, frank = await api.new_user("erin"), await api.new_user("frank")

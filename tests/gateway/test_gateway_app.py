@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,8 +13,13 @@ import httpx
 import pytest
 import uvicorn
 
+from chat_shared.testing.broker import free_port
+from chat_shared.testing.clock import ManualClock
+from chat_shared.testing.waiting import eventually
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tools/dev is the checkout's, not installed
 from tools.dev.gateway.app import Gateway
+from tools.dev.gateway.plugins import RateLimiter
 from tools.dev.gateway.routing import load_config
 
 KONG = """
@@ -92,10 +95,8 @@ class Upstream:
         await send({"type": "http.response.body", "body": payload})
 
 
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# The rate limiter's time: mid-window (30 s before a minute ends) until a test moves it.
+CLOCK = ManualClock(999_990.0)
 
 
 async def _serve(app: Any, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:
@@ -104,10 +105,7 @@ async def _serve(app: Any, port: int) -> tuple[uvicorn.Server, asyncio.Task[None
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", proxy_headers=False)
     )
     task = asyncio.create_task(server.serve())
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        await asyncio.sleep(0.01)
+    await eventually(lambda: server.started, "the server to start")
     return server, task
 
 
@@ -116,8 +114,10 @@ async def setup(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple
     kong = tmp_path_factory.mktemp("kong") / "kong.yml"
     kong.write_text(KONG)
     upstream = Upstream()
-    up_port, gw_port = _port(), _port()
-    app = Gateway(load_config(kong), {"svc-host": f"127.0.0.1:{up_port}"}, log_requests=False)
+    up_port, gw_port = free_port(), free_port()
+    app = Gateway(
+        load_config(kong), {"svc-host": f"127.0.0.1:{up_port}"}, log_requests=False, limiter=RateLimiter(CLOCK)
+    )
     servers = [await _serve(upstream, up_port), await _serve(app, gw_port)]
     try:
         yield f"http://127.0.0.1:{gw_port}", upstream
@@ -191,11 +191,12 @@ async def test_rate_limit_per_route(setup: tuple[str, Upstream]) -> None:
         statuses = [(await client.get("/api/limited/x")).status_code for _ in range(3)]
         r = await client.get("/api/limited/x")
         other = await client.get("/api/svc/x")
-    if statuses != [200, 200, 200]:  # the minute window rolled over mid-test; try once more
-        pytest.skip("window boundary")
-    assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
-    assert r.headers["x-ratelimit-remaining-minute"] == "0"
-    assert other.status_code == 200, "limits are counted per route"
+        assert statuses == [200, 200, 200]
+        assert r.status_code == 429 and r.headers["retry-after"] == "30", "the rest of the minute"
+        assert r.headers["x-ratelimit-remaining-minute"] == "0"
+        assert other.status_code == 200, "limits are counted per route"
+        CLOCK.advance(60)
+        assert (await client.get("/api/limited/x")).status_code == 200, "a new minute, a new count"
 
 
 async def test_sse_flows_event_by_event_and_closes_upstream(setup: tuple[str, Upstream]) -> None:

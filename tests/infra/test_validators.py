@@ -293,6 +293,9 @@ def test_ci_runs_every_gate_of_make_test() -> None:
     if "service:$SERVICE" in invoked:
         invoked.add("services")
     assert set(_gates("--list", "gates")) <= invoked, sorted(set(_gates("--list", "gates")) - invoked)
+    matrix = json.loads("".join(_gates("--list", "services")))
+    with_tests = {path.parent.name for path in ROOT.glob("services/*/tests")}
+    assert set(matrix) == with_tests, "every folder of services/ with a test suite is in the CI matrix"
 
 
 # ------------------------------------------------------------------------------------- scripts, topics

@@ -68,6 +68,7 @@ from chatbench import (
     open_streams,
     print_rows,
     request_body,
+    user_log,
 )
 from redis.asyncio import Redis
 
@@ -328,8 +329,8 @@ class S4:
         fan-out lost it) or in the log but never written to the stream (the hub)."""
         for user, n in w.missing[:10]:
             cmid = f'"client_msg_id":"s4-{n}"'.encode()
-            entries = await self.bench.redis.xrange(f"stream:user:{user}")
-            hit = [(i.decode(), i.split(b"-")[0]) for i, f in entries if cmid in f[b"d"]]
+            entries = await user_log(self.bench.redis, user)
+            hit = [(i.decode(), i.split(b"-")[0]) for i, data in entries if cmid in data]
             where = (
                 f"in the user's log as {hit[0][0]} (appended {int(hit[0][1]) / 1e3 - time.time():+.1f} s from "
                 f"now) but never written to the stream"

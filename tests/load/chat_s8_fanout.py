@@ -40,11 +40,11 @@ import uuid
 from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import aiomysql
 import eventbench as eb
-from chatbench import CHAT_DIR, REDIS_URL, chat_env, close_pool, insert_group_room, mysql_pool
+from chatbench import CHAT_DIR, REDIS_URL, chat_env, close_pool, insert_group_room, mysql_pool, user_log
 from redis.asyncio import Redis
 
 from chat_shared.events.chat import MessageSent, MessageSnapshot
@@ -126,9 +126,7 @@ class Bench:
 
     async def entries(self, user: int) -> list[tuple[float, dict]]:
         """(XADD time s, data) of every entry of a user's stream."""
-        # redis-py types every reply as a union of all it could be; a stream read is this
-        raw = cast(list[tuple[bytes, dict[bytes, bytes]]], await self.redis.xrange(f"stream:user:{user}"))
-        return [(int(i.split(b"-")[0]) / 1000, json.loads(f[b"d"])) for i, f in raw]
+        return [(int(i.split(b"-")[0]) / 1000, json.loads(data)) for i, data in await user_log(self.redis, user)]
 
     async def appended(self, rooms: dict[int, list[int]]) -> int:
         """Events in the streams so far (one member per room)."""

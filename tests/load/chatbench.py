@@ -19,10 +19,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 
 import aiomysql
 import common
 import eventbench as eb
+from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 
 from chat_shared.testing.tokens import TestKeys
@@ -160,6 +162,20 @@ async def insert_group_room(cur: aiomysql.Cursor, name: str, members: list[int],
 
 
 # --------------------------------------------------------------------------- process CPU
+
+
+async def user_log(redis: Redis, user: int) -> list[tuple[bytes, bytes]]:
+    """(entry id, SSE data) of every entry of a user's live log; each entry references its event's body in
+    ``chat:events`` (``<event> <t> <data>``), read back in one pipeline. A body that is gone gives ``{}``."""
+    raw = cast(list[tuple[bytes, dict[bytes, bytes]]], await redis.xrange(f"stream:user:{user}"))
+    pipe = redis.pipeline(transaction=False)
+    for _, fields in raw:
+        pipe.xrange("chat:events", fields[b"r"], fields[b"r"])
+    bodies = cast(list[list[tuple[bytes, dict[bytes, bytes]]]], await pipe.execute()) if raw else []
+    return [
+        (entry_id, body[0][1][b"b"].split(b" ", 2)[2] if body else b"{}")
+        for (entry_id, _), body in zip(raw, bodies, strict=True)
+    ]
 
 
 def children(pid: int) -> list[int]:

@@ -14,20 +14,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-from obs_support import Journey, Scrape, run_journey, scrape
+from obs_support import Journey, run_journey
+
+from chat_shared.testing.metrics import Scrape, scrape
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))  # the launcher shared with tests/e2e
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "config"))  # the metric catalogue
 import devstack
 
-SERVICES = ("user-service", "friend-service", "chat-service")
-
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devstack.DevStack]:
-    missing = [s for s in SERVICES if not devstack.service_present(s)]
-    if missing:
-        pytest.fail(f"the observability suite needs every service; missing main.py/app/factory.py: {missing}")
     try:
         running = devstack.start(tmp_path_factory.mktemp("obs-dev-data"), extra_args=["--raw-logs"])
     except devstack.DevStackError as exc:
@@ -47,7 +44,7 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture(scope="session")
 async def startup(stack: devstack.DevStack, http: httpx.AsyncClient) -> dict[str, Scrape]:
     """Every service's ``/metrics`` right after start-up, before any request but these scrapes."""
-    return {name: await scrape(http, url) for name, url in stack.services.items()}
+    return {name: await scrape(http, f"{url}/metrics") for name, url in stack.services.items()}
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Helpers of the observability suite: a parsed ``/metrics`` scrape, polling, and the journey with secrets.
+"""The observability suite's traffic: one journey through the gateway.
 
 The journey goes through the gateway only and keeps every secret it handles (the password, a wrong
 password, access and refresh tokens, a stream ticket, a message body with a unique marker), so that
@@ -8,89 +8,14 @@ same traffic left in the metrics.
 
 from __future__ import annotations
 
-import asyncio
-import re
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
-T = TypeVar("T")
-_TYPE_LINE = re.compile(r"^# TYPE (\S+) (\S+)$", re.MULTILINE)
-_HELP_LINE = re.compile(r"^# HELP (\S+) ", re.MULTILINE)
-
-
-# --------------------------------------------------------------------------------------------- metrics
-
-
-@dataclass(frozen=True)
-class Sample:
-    name: str
-    labels: dict[str, str]
-    value: float
-
-
-@dataclass
-class Scrape:
-    """One ``/metrics`` answer: the declared families (``# TYPE``/``# HELP``) and every sample."""
-
-    text: str
-    types: dict[str, str] = field(default_factory=dict)
-    helps: set[str] = field(default_factory=set)
-    samples: list[Sample] = field(default_factory=list)
-
-    @classmethod
-    def parse(cls, text: str) -> Scrape:
-        scrape = cls(text)
-        scrape.types = dict(_TYPE_LINE.findall(text))
-        scrape.helps = set(_HELP_LINE.findall(text))
-        for family in text_string_to_metric_families(text):
-            for s in family.samples:
-                scrape.samples.append(Sample(s.name, dict(s.labels), float(s.value)))
-        return scrape
-
-    def series(self, name: str, **labels: str) -> list[Sample]:
-        """Samples named ``name`` whose labels include ``labels``."""
-        return [s for s in self.samples if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())]
-
-    def value(self, name: str, **labels: str) -> float:
-        """The sum of the matching samples (0 when there is none)."""
-        return sum(s.value for s in self.series(name, **labels))
-
-    def label_values(self, name: str, label: str) -> set[str]:
-        return {s.labels[label] for s in self.samples if s.name == name and label in s.labels}
-
-
-async def scrape(client: httpx.AsyncClient, base_url: str) -> Scrape:
-    r = await client.get(f"{base_url}/metrics")
-    assert r.status_code == 200, r.text
-    assert r.headers["content-type"].startswith("text/plain"), r.headers["content-type"]
-    return Scrape.parse(r.text)
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T | None]], what: str, timeout: float = 15.0, interval: float = 0.1
-) -> T:
-    """Call ``probe`` until it returns something other than None; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        try:
-            result = await probe()
-        except AssertionError as exc:
-            result, last = None, exc
-        if result is not None:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (f": {last}" if last else ""))
-        await asyncio.sleep(interval)
-
-
-# --------------------------------------------------------------------------------------------- journey
+from chat_shared.testing.sse import open_stream
+from chat_shared.testing.waiting import eventually
 
 
 @dataclass
@@ -193,10 +118,7 @@ async def run_journey(client: httpx.AsyncClient) -> Journey:
     assert r.status_code == 201, r.text
     ticket = r.json()["ticket"]
     journey.tickets.append(ticket)
-    timeout = httpx.Timeout(10.0, read=None)
-    async with client.stream("GET", "/api/stream", params={"ticket": ticket}, timeout=timeout) as stream:
-        assert stream.status_code == 200, await stream.aread()
-        lines = stream.aiter_lines()
+    async with open_stream(client, "/api/stream", params={"ticket": ticket}) as stream:
         r = await client.post(
             f"/api/rooms/{journey.room_id}/messages",
             headers={**alice.auth, "X-Request-ID": journey.request_id},
@@ -204,13 +126,7 @@ async def run_journey(client: httpx.AsyncClient) -> Journey:
         )
         assert r.status_code == 201, r.text
         assert r.headers["x-request-id"] == journey.request_id
-
-        async def delivered() -> None:
-            async for line in lines:
-                if line.startswith("data:") and journey.marker in line:
-                    return
-
-        await asyncio.wait_for(delivered(), timeout=10)
+        await stream.until(lambda e: journey.marker in str(e.data), "the message on bob's stream")
     counts.update(messages=1, streams=1)
 
     r = await client.get(f"/api/rooms/{journey.room_id}/messages", headers=bob.auth)

@@ -8,17 +8,16 @@ store latencies and the live gauges. Multiprocess mode (gunicorn) is test_multip
 
 from __future__ import annotations
 
-import inspect
 import re
 
 import httpx
 import pytest
 from devstack import DevStack
-from obs_support import Journey, Scrape, eventually, scrape
+from obs_support import Journey
 from promql_metrics import CATALOGUE, CATALOGUE_BY_NAME, SERVICE_METRICS
 
-from chat_shared import consumer as shared_consumer
-from chat_shared import runtime as shared_runtime
+from chat_shared.testing.metrics import Scrape, scrape
+from chat_shared.testing.waiting import eventually
 
 SERVICES = tuple(SERVICE_METRICS)
 # Topics each service consumes (CONTRACT §7); events_dlq_total must have a series per topic from start-up.
@@ -32,18 +31,10 @@ DEPENDENCIES = {
     "friend-service": {"mysql", "redis", "kafka"},
     "chat-service": {"mysql", "redis", "mongo", "kafka"},
 }
-# Metrics a service exports that are not (yet) in the catalogue, with what to do about them. A name here
-# that the catalogue gains later is simply checked like the others.
-NOT_YET_CATALOGUED: dict[str, str] = {}
 # Families every prometheus-client process exports on its own.
 DEFAULT_PREFIXES = ("python_", "process_")
 SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
 RAW_ID = re.compile(r"/\d+(/|$)|[0-9a-f]{24}|[0-9a-f-]{36}")
-
-
-def dlq_series_are_initialised() -> bool:
-    """The consumer runner (or Runtime.add_consumer) calls metrics.init_consumer_series for its topics."""
-    return any("init_consumer_series" in inspect.getsource(m) for m in (shared_consumer, shared_runtime))
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +46,7 @@ async def after(stack: DevStack, journey: Journey, http: httpx.AsyncClient) -> d
         assert r.status_code == 200, r.text
 
     async def settled() -> dict[str, Scrape] | None:
-        scrapes = {name: await scrape(http, url) for name, url in stack.services.items()}
+        scrapes = {name: await scrape(http, f"{url}/metrics") for name, url in stack.services.items()}
         chat = scrapes["chat-service"]
         done = (
             chat.value("chat_sse_streams_closed_total") >= 1
@@ -97,7 +88,7 @@ def test_every_exported_metric_is_catalogued(service: str, after: dict[str, Scra
         if kind != "unknown" and not name.startswith(DEFAULT_PREFIXES) and not name.endswith("_created")
     }
     foreign = {n for n in exported if n in CATALOGUE_BY_NAME and service not in CATALOGUE_BY_NAME[n].services}
-    unknown = exported - set(CATALOGUE_BY_NAME) - set(NOT_YET_CATALOGUED)
+    unknown = exported - set(CATALOGUE_BY_NAME)
     assert not unknown, f"{service} exports metrics missing from the catalogue: {sorted(unknown)}"
     assert not foreign, f"{service} exports metrics the catalogue gives to other services: {sorted(foreign)}"
 
@@ -141,8 +132,6 @@ def test_label_values_stay_bounded(service: str, after: dict[str, Scrape]) -> No
 def test_dlq_series_exist_from_start_up(service: str, startup: dict[str, Scrape]) -> None:
     """``events_dlq_total{service, topic}`` at 0 for every consumed topic before any event was consumed:
     the DLQ panel shows 0 (not "No data") and ``increase()`` sees the first dead-lettered event."""
-    if not dlq_series_are_initialised():
-        pytest.xfail("chat_shared: Runtime.add_consumer does not call metrics.init_consumer_series yet")
     topics = startup[service].label_values("events_dlq_total", "topic")
     assert set(CONSUMED[service]) <= topics, f"{service}: DLQ series {sorted(topics)}"
     assert startup[service].value("events_dlq_total") == 0
@@ -175,7 +164,7 @@ def test_chat_service_counts_the_journey(journey: Journey, after: dict[str, Scra
     assert m.value("chat_messages_sent_total", message_type="text") >= journey.counts["messages"]
     assert m.value("chat_sse_streams_opened_total") >= journey.counts["streams"]
     assert m.value("chat_sse_streams_closed_total", reason="client") >= journey.counts["streams"]
-    assert m.value("chat_sse_streams_open") == 0
+    assert m.only("chat_sse_streams_open") == 0
     assert m.value("chat_sse_events_delivered_total", event="message.created") >= 1
     assert m.value("chat_message_delivery_latency_seconds_count") >= 1
     assert m.value("http_requests_total", route="/rooms/{room_id}/messages", method="POST", status="201") >= 1
@@ -187,9 +176,9 @@ def test_chat_service_counts_the_journey(journey: Journey, after: dict[str, Scra
 @pytest.mark.parametrize("service", SERVICES)
 def test_gauges_and_readiness(service: str, after: dict[str, Scrape]) -> None:
     m = after[service]
-    assert m.series("outbox_pending_events", service=service)
-    assert m.series("outbox_oldest_pending_age_seconds", service=service)
-    assert m.series("http_requests_in_progress", service=service)
+    assert m.only("outbox_pending_events", service=service) == 0, "the relay published every event"
+    assert m.only("outbox_oldest_pending_age_seconds", service=service) == 0
+    assert m.only("http_requests_in_progress", service=service) == 0, "no request is left counted as running"
     up = {s.labels["dependency"]: s.value for s in m.series("service_dependency_up", service=service)}
     assert up == dict.fromkeys(DEPENDENCIES[service], 1.0), up
 

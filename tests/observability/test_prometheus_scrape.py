@@ -19,7 +19,6 @@ import asyncio
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,9 +26,13 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from devstack import REPO, DevStack, free_port
-from obs_support import Journey, eventually
+from devstack import REPO, DevStack
+from obs_support import Journey
 from promql_metrics import ALERTS_DIR, promql_expressions
+
+from chat_shared.testing.broker import free_port
+from chat_shared.testing.processes import stop_process, wait_for_http_sync
+from chat_shared.testing.waiting import eventually
 
 PROMETHEUS_YML = REPO / "infrastructure/docker/prometheus/prometheus.yml"
 SERVICES = ("user-service", "friend-service", "chat-service")
@@ -94,26 +97,10 @@ def prometheus(stack: DevStack, journey: Journey, tmp_path_factory: pytest.TempP
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"prometheus exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=1, trust_env=False).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"prometheus not ready after 15 s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.1)
+        wait_for_http_sync(f"{url}/-/ready", process, what="prometheus", log=log_path)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 @pytest.fixture
@@ -136,7 +123,7 @@ async def test_prometheus_sees_requests_of_every_service(api: httpx.AsyncClient)
         found = {row["metric"].get("service", ""): float(row["value"][1]) for row in rows}
         return found if set(SERVICES) <= set(found) else None
 
-    totals = await eventually(all_three, "http_requests_total of all three services in Prometheus", timeout=20)
+    totals = await eventually(all_three, "http_requests_total of all three services in Prometheus")
     assert all(totals[s] > 0 for s in SERVICES), totals
     ups = await query(api, "up")
     assert {(row["metric"]["job"], row["metric"].get("service"), row["value"][1]) for row in ups} == {
@@ -155,7 +142,7 @@ async def test_alert_rules_evaluate_on_real_series(api: httpx.AsyncClient) -> No
             return None
         return rules
 
-    rules = await eventually(evaluated, "every rule group to be evaluated", timeout=20)
+    rules = await eventually(evaluated, "every rule group to be evaluated")
     expected = sum(
         len(group["rules"]) for path in ALERTS_DIR.glob("*.yml") for group in yaml.safe_load(path.read_text())["groups"]
     )
@@ -184,7 +171,7 @@ def _grafana_to_promql(where: str, expr: str) -> str:
 
 async def test_every_dashboard_and_alert_query_runs(api: httpx.AsyncClient) -> None:
     """No PromQL of a dashboard panel, a dashboard variable or an alert fails to execute against the data."""
-    await eventually(lambda: _has_series(api), "a first scrape", timeout=20)
+    await eventually(lambda: _has_series(api), "a first scrape")
     expressions = promql_expressions()
     assert len(expressions) > 50
     failures: list[str] = []

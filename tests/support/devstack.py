@@ -11,7 +11,6 @@ conftest puts this folder on ``sys.path`` and calls :func:`start` in a session f
 
 Everything run.py prints (its own lines and every service's log lines, prefixed with the source name)
 goes to ``<data>/../run.log``; ``<data>/dev.json`` names the ports once every service answers /health.
-Standard library only.
 """
 
 from __future__ import annotations
@@ -23,11 +22,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from chat_shared.testing.processes import stop_process
+from chat_shared.testing.waiting import eventually_sync
 
 REPO = Path(__file__).resolve().parents[2]
 RUN_PY = REPO / "tools/dev/run.py"
@@ -45,12 +46,6 @@ class DevStackError(RuntimeError):
     """run.py exited or did not become ready; the message ends with the tail of its log."""
 
 
-def service_present(name: str) -> bool:
-    """A service takes part in make dev once its ``main.py`` and ``app/factory.py`` exist."""
-    directory = REPO / "services" / name
-    return (directory / "main.py").is_file() and (directory / "app" / "factory.py").is_file()
-
-
 def port_free(port: int) -> bool:
     """True when 127.0.0.1:``port`` can be bound now."""
     with socket.socket() as sock:
@@ -59,14 +54,6 @@ def port_free(port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def free_port() -> int:
-    """A port the kernel just handed out (free at the moment of asking)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def free_port_base() -> int:
@@ -109,14 +96,7 @@ class DevStack:
 
     def stop(self) -> None:
         """Ctrl-C for run.py (it stops its children); SIGKILL to its whole group if it hangs."""
-        if self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        stop_process(self.process, sig=signal.SIGINT, grace=STOP_TIMEOUT_S, group=True)
 
 
 def start(
@@ -165,19 +145,19 @@ def start(
         )
     stack = DevStack(process, data_dir, log_path, base, {})
     state_file = data_dir / "dev.json"
-    deadline = time.monotonic() + timeout
-    while not state_file.is_file():
-        if process.poll() is not None or time.monotonic() > deadline:
-            code = process.poll()
-            stack.stop()
-            tail = stack.log_text()[-4000:]
-            raise DevStackError(f"tools/dev/run.py did not become ready (exit {code}):\n{tail}")
-        time.sleep(0.1)
-    while True:  # run.py writes the file in one call; a reader may still catch it half written
-        try:
-            stack.state = json.loads(state_file.read_text())
-            return stack
-        except ValueError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+
+    def ready() -> dict[str, Any] | None:
+        if process.poll() is not None:
+            raise DevStackError(f"tools/dev/run.py exited with {process.returncode}:\n{stack.log_text()[-4000:]}")
+        try:  # run.py writes the file in one call; a reader may still catch it half written
+            state: dict[str, Any] = json.loads(state_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        return state
+
+    try:
+        stack.state = eventually_sync(ready, "tools/dev/run.py to be ready", timeout=timeout, interval=0.1)
+    except AssertionError as exc:
+        stack.stop()
+        raise DevStackError(f"{exc}:\n{stack.log_text()[-4000:]}") from None
+    return stack

@@ -243,7 +243,7 @@ class DevSystem:
         ]
 
     def env(self, spec: ServiceSpec, port: int | None = None) -> dict[str, str]:
-        user = f"http://127.0.0.1:{self.ports.service(SERVICES[0])}"
+        user, friend = (f"http://127.0.0.1:{self.ports.service(s)}" for s in SERVICES[:2])
         port = port or self.ports.service(spec)
         env = {
             **os.environ,
@@ -258,6 +258,7 @@ class DevSystem:
             "KAFKA_BOOTSTRAP": self.backends.kafka_bootstrap or f"127.0.0.1:{self.ports.broker}",
             "JWKS_URL": f"{user}/.well-known/jwks.json",
             "USER_SERVICE_URL": user,
+            "FRIEND_SERVICE_URL": friend,
             "DEV_KEY_FILE": str(self.backends.data_dir / "keys" / "user-service-jwt.pem"),
             "LOG_LEVEL": self.log_level,
         }

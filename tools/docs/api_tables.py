@@ -185,11 +185,12 @@ def body_cell(operation: Schema, components: Schema) -> str:
     return describe(schema)
 
 
-def query_cell(operation: Schema) -> str:
-    """Query parameters with their rules; ``?`` marks an optional one."""
+def parameters_cell(operation: Schema) -> str:
+    """Path, then query parameters with their rules; ``?`` marks an optional one."""
     cells = []
-    for parameter in operation.get("parameters", []):
-        if parameter.get("in") != "query":
+    parameters = operation.get("parameters", [])
+    for parameter in sorted(parameters, key=lambda p: p.get("in") != "path"):
+        if parameter.get("in") not in ("path", "query"):
             continue
         schema = parameter.get("schema", {})
         if "anyOf" in schema:  # ``int | None``: an optional parameter, not one that takes null
@@ -212,6 +213,11 @@ def answers_cell(operation: Schema) -> str:
     return ", ".join(cells)
 
 
+def errors_cell(operation: Schema) -> str:
+    """Every other status the route declares (each with the error body of CONTRACT §2)."""
+    return ", ".join(status for status in sorted(operation.get("responses", {})) if not status.startswith("2"))
+
+
 def purpose(operation: Schema) -> str:
     """The first line of the route's own description."""
     text = (operation.get("description") or operation.get("summary") or "").strip()
@@ -222,12 +228,18 @@ def render_routes(document: Schema) -> str:
     """One row per public route, as a client reaches it through the gateway."""
     components = document.get("components", {}).get("schemas", {})
     rows = [
-        "| route | query | body | success | what it does |",
-        "|---|---|---|---|---|",
+        "| route | parameters | body | success | errors | what it does |",
+        "|---|---|---|---|---|---|",
     ]
     for method, path, operation in operations(document):
         route = f"`{method.upper()} {GATEWAY_PREFIX}{path}`"
-        cells = (route, query_cell(operation), body_cell(operation, components), answers_cell(operation))
+        cells = (
+            route,
+            parameters_cell(operation),
+            body_cell(operation, components),
+            answers_cell(operation),
+            errors_cell(operation),
+        )
         rows.append("| " + " | ".join((*cells, purpose(operation))) + " |")
     return "\n".join(rows)
 

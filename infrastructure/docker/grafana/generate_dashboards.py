@@ -515,6 +515,12 @@ def chat_dashboard() -> Json:
         [(f"sum by (type) (rate(chat_rooms_created_total[{RI}])) * 60", "{{type}}")],
         description="Per minute.",
     )
+    b.timeseries(
+        "Permission refusals confirmed with friend-service",
+        [(f"sum by (result) (rate(chat_permission_confirms_total[{RI}])) * 60", "{{result}}")],
+        description="Per minute. granted: the replica had not heard of the friendship (or the lifted block) "
+        "yet; error and circuit_open: friend-service could not answer and the replica's refusal stood.",
+    )
     http_rows(b)
     error_logs(b)
     return _dashboard(

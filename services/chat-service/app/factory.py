@@ -21,9 +21,11 @@ from app.kafka.consumers import (
     USERS_GROUP,
     FanOut,
 )
+from app.services.friend_directory import FriendDirectory
 from app.stream import shutdown
 from app.stream.endpoint import StreamEndpoint
 from app.stream.hub import StreamHub
+from app.stream.limits import StreamLimit
 from app.stream.log import UserLog
 from app.stream.tickets import TicketStore
 from chat_shared.app import install_common
@@ -47,14 +49,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await runtime.migrate_if_asked()
         redis = runtime.redis
         client = await mongo.init_mongo(settings.mongo_url, settings.mongo_db)
-        user_log = UserLog(redis, settings.user_stream_maxlen, settings.user_stream_ttl_s)
-        hub = StreamHub(redis, user_log, settings.sse_heartbeat_s, settings.sse_max_lifetime_s)
+        user_log = UserLog(
+            redis,
+            maxlen=settings.user_stream_maxlen,
+            ttl_s=settings.user_stream_ttl_s,
+            max_events=settings.live_log_max_events,
+            dedupe_ttl_s=settings.fanout_dedupe_ttl_s,
+        )
+        max_streams = settings.sse_max_streams_per_user
+        hub = StreamHub(
+            redis,
+            user_log,
+            settings.sse_heartbeat_s,
+            settings.sse_max_lifetime_s,
+            max_streams=max_streams,
+            limit=StreamLimit(redis, max_streams, settings.sse_max_lifetime_s),
+        )
         state = State(
             settings=settings,
             runtime=runtime,
             verifier=build_verifier(settings),
             tickets=TicketStore(redis, settings.stream_ticket_ttl_s),
             hub=hub,
+            friend_directory=FriendDirectory.from_settings(settings),
         )
         await hub.start()
         shutdown.watch(hub)
@@ -78,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             shutdown.forget(hub)
             await hub.stop()
             await runtime.close()
+            await state.friend_directory.close()
             mongo.close_mongo_client(client)
 
     app = FastAPI(

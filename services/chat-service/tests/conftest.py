@@ -18,6 +18,7 @@ import pytest
 from app.core.config import Settings
 from app.core.state import State
 from app.factory import create_app
+from chat_shared.testing.broker import free_port
 from chat_shared.testing.fixtures import StartedApp, asgi_client, flush_redis, started_app
 from chat_shared.testing.tokens import TestKeys
 from tests.support import UvicornServer
@@ -63,6 +64,9 @@ def make_settings(mysql_url: str, redis_url: str, kafka_bootstrap: str, keys: Te
             "jwt_public_key_id": keys.kid,
             "outbox_poll_interval_s": 0.1,
             "sse_heartbeat_s": 1.0,
+            # Nothing listens there: the replica's answers stand, as they do while friend-service is down.
+            # tests/test_permission_confirm.py points the directory at a real friend-service.
+            "friend_service_url": f"http://127.0.0.1:{free_port()}",
         }
         values.update(overrides)
         return Settings(**values)

@@ -1,13 +1,11 @@
-"""Helpers of the chat-service suite: fresh users, friendships through the consumer path, an SSE reader."""
+"""Helpers of the chat-service suite: fresh users, friendships through the consumer path, a real server."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import count
 from typing import Any
@@ -24,6 +22,7 @@ from chat_shared.events import DomainEvent, EventEnvelope
 from chat_shared.events import friend as fe
 from chat_shared.testing.broker import free_port
 from chat_shared.testing.fixtures import StartedApp
+from chat_shared.testing.waiting import eventually
 
 _ids = count(random.randint(1, 1_000_000) * 1000)
 
@@ -102,99 +101,20 @@ class UvicornServer:
         self._task: asyncio.Task[Any] | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self.server.serve())
-        while not self.server.started:
-            await asyncio.sleep(0.02)
+        task = self._task = asyncio.create_task(self.server.serve())
+
+        def started() -> bool:
+            if task.done():
+                raise RuntimeError(f"uvicorn stopped before it started: {task.exception()!r}")
+            return self.server.started
+
+        await eventually(started, "uvicorn to start")
 
     async def stop(self) -> None:
         self.server.should_exit = True
         if self._task is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._task, 10)
-
-
-@dataclass
-class Event:
-    id: str | None
-    event: str
-    data: Any
-
-
-@dataclass
-class SSE:
-    """An open stream read incrementally; ``next()`` returns the next event (comments are recorded apart)."""
-
-    response: httpx.Response
-    events: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
-    comments: list[str] = field(default_factory=list)
-    connected: asyncio.Event = field(default_factory=asyncio.Event)
-    ended: asyncio.Event = field(default_factory=asyncio.Event)
-    task: asyncio.Task[Any] | None = None
-
-    async def _read(self) -> None:
-        block: dict[str, str] = {}
-        try:
-            async for line in self.response.aiter_lines():
-                if line == "":
-                    if "event" in block or "data" in block:
-                        data = block.get("data", "")
-                        with contextlib.suppress(ValueError):
-                            data = json.loads(data)
-                        await self.events.put(Event(block.get("id"), block.get("event", "message"), data))
-                    block = {}
-                elif line.startswith(":"):
-                    self.comments.append(line[1:].strip())
-                    if line[1:].strip() == "connected":
-                        self.connected.set()
-                else:
-                    name, _, value = line.partition(":")
-                    block[name] = value[1:] if value.startswith(" ") else value
-        except (httpx.HTTPError, asyncio.CancelledError):
-            pass
-        finally:
-            self.ended.set()
-
-    async def next(self, timeout: float = 10.0) -> Event:
-        return await asyncio.wait_for(self.events.get(), timeout)
-
-    async def take(self, n: int, timeout: float = 15.0) -> list[Event]:
-        return [await self.next(timeout) for _ in range(n)]
-
-    async def until(self, predicate: Any, timeout: float = 15.0) -> Event:
-        """The first event matching ``predicate`` (others are dropped)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            event = await self.next(max(0.01, deadline - loop.time()))
-            if predicate(event):
-                return event
-
-    def assert_quiet(self) -> None:
-        assert self.events.empty(), f"unexpected events: {list(self.events._queue)}"  # type: ignore[attr-defined]
-
-
-@contextlib.asynccontextmanager
-async def open_stream(
-    base_url: str, headers: dict[str, str] | None = None, params: dict[str, str] | None = None, expect: int = 200
-) -> Any:
-    """Open ``GET /stream`` on a real server and read it in the background."""
-    async with (
-        httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(10.0, read=None)) as http,
-        http.stream("GET", "/stream", headers=headers or {}, params=params or {}) as response,
-    ):
-        assert response.status_code == expect, response.status_code
-        sse = SSE(response)
-        if expect != 200:
-            yield sse
-            return
-        sse.task = asyncio.create_task(sse._read())
-        await asyncio.wait_for(sse.connected.wait(), 10)
-        try:
-            yield sse
-        finally:
-            sse.task.cancel()
-            with contextlib.suppress(BaseException):
-                await sse.task
 
 
 def event_id() -> str:

@@ -7,15 +7,19 @@ from typing import Any
 from app.core.state import State
 from app.factory import create_app
 from app.kafka.consumers import FANOUT_GROUP, PERMISSIONS_GROUP, USERS_GROUP
-from chat_shared.testing.fixtures import started_app, wait_until
+from chat_shared.testing.fixtures import started_app
+from chat_shared.testing.waiting import eventually
 
 
 async def test_only_the_fanout_uses_the_live_fetch_wait(make_settings: Any) -> None:
     settings = make_settings(kafka_fetch_max_wait_ms=5, kafka_replica_fetch_max_wait_ms=50)
     async for started in started_app(create_app(settings), State):
         consumers = started.state.runtime.consumers
-        await wait_until(lambda: all(c.running.is_set() for c in consumers), timeout=30)  # noqa: B023
-        waits = {c.group_id: c._consumer._fetch_max_wait_ms for c in consumers}
+        await eventually(lambda: all(c.running.is_set() for c in consumers), "every consumer running")  # noqa: B023
+        waits = {}
+        for c in consumers:
+            assert c._consumer is not None
+            waits[c.group_id] = c._consumer._fetch_max_wait_ms
         assert waits == {FANOUT_GROUP: 5, PERMISSIONS_GROUP: 50, USERS_GROUP: 50}
 
 

@@ -13,8 +13,11 @@ import pytest
 from app.core.state import State
 from app.factory import create_app
 from chat_shared.testing.fixtures import StartedApp, asgi_client, started_app
+from chat_shared.testing.metrics import scrape
+from chat_shared.testing.sse import open_stream
 from chat_shared.testing.tokens import TestKeys as Keys
-from tests.support import UvicornServer, new_user, open_stream
+from chat_shared.testing.waiting import HANG_GUARD_S
+from tests.support import UvicornServer, new_user
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +34,7 @@ async def short_lived(make_settings: Any) -> AsyncIterator[tuple[StartedApp[Stat
 
 
 async def _closed(client: httpx.AsyncClient, reason: str) -> float:
-    text = (await client.get("/metrics")).text
-    line = f'chat_sse_streams_closed_total{{reason="{reason}"}} '
-    return next((float(x.split()[-1]) for x in text.splitlines() if x.startswith(line)), 0.0)
+    return (await scrape(client)).value("chat_sse_streams_closed_total", reason=reason)
 
 
 async def test_streams_end_at_their_maximum_lifetime(
@@ -43,7 +44,7 @@ async def test_streams_end_at_their_maximum_lifetime(
     async with asgi_client(app) as client:
         before = await _closed(client, "lifetime")
         async with open_stream(srv.url, headers=keys.headers(new_user())) as sse:
-            await asyncio.wait_for(sse.ended.wait(), 5)
+            await asyncio.wait_for(sse.ended.wait(), HANG_GUARD_S)
         assert await _closed(client, "lifetime") == before + 1
 
 
@@ -54,7 +55,7 @@ async def test_shutdown_closes_every_stream(short_lived: tuple[StartedApp[State]
         open_stream(srv.url, headers=keys.headers(new_user())) as two,
     ):
         started.state.hub.request_shutdown()  # what SIGTERM does through uvicorn's handle_exit
-        await asyncio.wait_for(asyncio.gather(one.ended.wait(), two.ended.wait()), 5)
+        await asyncio.wait_for(asyncio.gather(one.ended.wait(), two.ended.wait()), HANG_GUARD_S)
     async with open_stream(srv.url, headers=keys.headers(new_user()), expect=503):
         pass  # a closing process refuses new streams: the client retries another replica
 

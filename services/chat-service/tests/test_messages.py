@@ -36,9 +36,11 @@ async def test_send_returns_the_message_and_is_idempotent(state: State, client: 
         "edited_at",
         "deleted",
         "reactions",
+        "version",
     }
     assert body["content"] == "hello" and body["seq"] == 1 and body["sender_id"] == a and body["room_id"] == room
     assert body["message_type"] == "text" and body["deleted"] is False and body["reactions"] == {}
+    assert body["version"] == 1
     assert body["created_at"].endswith("Z") and isinstance(body["id"], str)
     retry = await client.post(
         f"/rooms/{room}/messages", json={"content": "hello", "client_msg_id": "c-1"}, headers=keys.headers(a)

@@ -9,8 +9,8 @@ import httpx
 from app.core.state import State
 from chat_shared.events.friend import FriendRemoved, FriendRequestAccepted, UserBlocked, UserUnblocked
 from chat_shared.events.user import UserRegistered
-from chat_shared.testing.fixtures import wait_until
 from chat_shared.testing.tokens import TestKeys as Keys
+from chat_shared.testing.waiting import eventually
 from tests.support import apply, new_user, now, publish
 
 
@@ -30,7 +30,7 @@ async def test_friend_events_from_the_broker_drive_permissions(
     async def allowed() -> bool:
         return await _dm_status(client, keys, a, b) == 201
 
-    await wait_until(allowed, timeout=20)
+    await eventually(allowed, "the friendship to allow a direct room")
     assert await _dm_status(client, keys, b, a) == 200  # the room now exists
     await publish(kafka_bootstrap, UserBlocked(blocker_id=b, blocked_id=a, at=now()), "friend-service")
 
@@ -39,7 +39,7 @@ async def test_friend_events_from_the_broker_drive_permissions(
         sent = await client.post(f"/rooms/{rooms[0]['id']}/messages", json={"content": "x"}, headers=keys.headers(a))
         return sent.status_code == 403
 
-    await wait_until(refused, timeout=20)
+    await eventually(refused, "the block to refuse a message")
 
 
 async def test_an_older_event_does_not_undo_a_newer_one(state: State, client: httpx.AsyncClient, keys: Keys) -> None:
@@ -67,4 +67,4 @@ async def test_user_events_fill_the_name_replica(state: State, kafka_bootstrap: 
             row = await session.get(UserReplica, user)
             return row is not None and row.display_name == "Ann"
 
-    await wait_until(stored, timeout=20)
+    await eventually(stored, "the name in the replica")

@@ -3,13 +3,14 @@ heartbeat, resume with Last-Event-ID without gap or duplicate, reset, rooms join
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 
 from app.core.state import State
+from chat_shared.testing.metrics import scrape
+from chat_shared.testing.sse import open_stream
 from chat_shared.testing.tokens import TestKeys as Keys
-from tests.support import UvicornServer, befriend, dm, new_user, open_stream, send
+from chat_shared.testing.waiting import eventually
+from tests.support import UvicornServer, befriend, dm, new_user, send
 
 
 async def test_stream_requires_auth_and_never_takes_a_token_in_the_url(server: UvicornServer, keys: Keys) -> None:
@@ -85,11 +86,7 @@ async def test_every_kind_of_event_reaches_members(
 
 async def test_heartbeat_comment(server: UvicornServer, keys: Keys) -> None:
     async with open_stream(server.url, headers=keys.headers(new_user())) as sse:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 5
-        while "ping" not in sse.comments:
-            assert loop.time() < deadline, sse.comments
-            await asyncio.sleep(0.05)
+        await eventually(lambda: "ping" in sse.comments, "a heartbeat comment")
 
 
 async def test_resume_replays_exactly_the_missed_events(
@@ -104,19 +101,21 @@ async def test_resume_replays_exactly_the_missed_events(
         last = await sse.until(lambda e: e.event == "message.created")
     for how in ("header", "query"):
         missed = [await send(client, keys, a, room, f"missed {how} {i}") for i in range(5)]
+        assert last.id is not None
         headers = {**keys.headers(b), **({"Last-Event-ID": last.id} if how == "header" else {})}
         params = {"last_event_id": last.id} if how == "query" else {}
         async with open_stream(server.url, headers=headers, params=params) as sse:
             got = await sse.take(5)
             assert [e.data["message"]["id"] for e in got] == [m["id"] for m in missed], how
-            ids = [e.id for e in got]
+            ids = [e.id or "" for e in got]
             assert ids == sorted(ids, key=lambda i: tuple(map(int, i.split("-"))))
             live = await send(client, keys, a, room, f"live {how}")
             after = await sse.next()
             assert after.data["message"]["id"] == live["id"]
-            await asyncio.sleep(0.3)
-            sse.assert_quiet()
-            last = after
+            # Nothing replayed twice: the next event is the next message (a duplicate would come before it).
+            marker = await send(client, keys, a, room, f"marker {how}")
+            last = await sse.next()
+            assert last.data["message"]["id"] == marker["id"]
 
 
 async def test_unknown_last_event_id_yields_reset(
@@ -154,11 +153,25 @@ async def test_room_joined_while_connected_streams_without_reconnect(
         assert (await sse.until(lambda e: e.event == "message.created")).data["message"]["id"] == sent["id"]
 
 
-async def test_stream_metrics(client: httpx.AsyncClient, server: UvicornServer, keys: Keys) -> None:
-    async with open_stream(server.url, headers=keys.headers(new_user())):
-        text = (await client.get("/metrics")).text
-        open_now = next(line for line in text.splitlines() if line.startswith("chat_sse_streams_open "))
-        assert float(open_now.split()[1]) >= 1
-    text = (await client.get("/metrics")).text
-    assert 'chat_sse_streams_closed_total{reason="client"}' in text
-    assert "chat_message_delivery_latency_seconds_count" in text
+async def test_stream_metrics(state: State, client: httpx.AsyncClient, server: UvicornServer, keys: Keys) -> None:
+    """A stream counts as open while it is, as closed by the client once it is, and a delivery's latency
+    is observed."""
+    a, b = new_user(), new_user()
+    await befriend(state, a, b)
+    room = await dm(client, keys, a, b)
+    before = await scrape(client)
+    async with open_stream(server.url, headers=keys.headers(b)) as sse:
+        assert (await scrape(client)).only("chat_sse_streams_open") >= 1
+        await send(client, keys, a, room, "timed")
+        await sse.until(lambda e: e.event == "message.created")
+    latency = "chat_message_delivery_latency_seconds_count"
+
+    async def counted() -> bool:
+        now = await scrape(client)
+        return (
+            now.value("chat_sse_streams_closed_total", reason="client")
+            >= before.value("chat_sse_streams_closed_total", reason="client") + 1
+            and now.only(latency) >= before.only(latency) + 1
+        )
+
+    await eventually(counted, "the closed stream and the delivery counted")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from app.stream.log import id_tuple
-from chat_shared.testing.fixtures import wait_until
+from chat_shared.testing.waiting import HANG_GUARD_S, eventually
 
 
 async def test_a_client_that_stops_reading_does_not_hold_up_the_heartbeat(monkeypatch: Any) -> None:
@@ -34,7 +34,7 @@ async def test_a_client_that_stops_reading_does_not_hold_up_the_heartbeat(monkey
     for conn in (stuck, fine):
         conn.pumping = False
         await hub.register(conn)
-    await asyncio.wait_for(hub.heartbeat_slice(4), timeout=2)
+    await asyncio.wait_for(hub.heartbeat_slice(4), HANG_GUARD_S)
     assert stuck.closed == "error"
     assert sent[1][-1] == {"type": "http.response.body", "body": b"", "more_body": False}
     assert fine.closed is None
@@ -104,7 +104,7 @@ async def test_a_stalled_device_is_closed_and_the_users_other_streams_still_get_
     hub = hub_module.StreamHub(redis=None, user_log=None, heartbeat_s=15, max_lifetime_s=3600)  # type: ignore[arg-type]
     group = [hub.new_connection(3, device(name)) for name in bodies]
     entries = [("5-0", {"e": "message.created", "d": '{"room_id":1}'}), ("6-0", {"e": "read.updated", "d": "{}"})]
-    await asyncio.wait_for(hub._deliver(group, entries), timeout=2)
+    await asyncio.wait_for(hub._deliver(group, entries), HANG_GUARD_S)
 
     first, stalled, last = group
     expected = b'id: 5-0\nevent: message.created\ndata: {"room_id":1}\n\nid: 6-0\nevent: read.updated\ndata: {}\n\n'
@@ -141,7 +141,7 @@ async def test_a_wake_up_right_after_a_pump_finishes_is_not_lost() -> None:
     conn.pumping = False
     await hub.register(conn)
     hub.kick(9)
-    await wait_until(lambda: conn.last_id == "2-0", timeout=2)
+    await eventually(lambda: conn.last_id == "2-0", "the second entry written")
     assert [b.split(b"\n", 1)[0] for b in written] == [b"id: 1-0", b"id: 2-0"]
 
 
@@ -179,7 +179,7 @@ async def test_a_stream_at_the_wake_ups_start_is_written_from_them_without_readi
     wake_up = parse_wake_up(wake_up_message("2-0", "3-0", "message.created", "1.5", '{"a": 1}'))
     assert wake_up == WakeUp("2-0", ("3-0", {"e": "message.created", "d": '{"a": 1}', "t": "1.5"}))
     hub.kick(4, wake_up)
-    await wait_until(lambda: current.last_id == behind.last_id == "3-0", timeout=2)
+    await eventually(lambda: current.last_id == behind.last_id == "3-0", "both streams at the last entry")
     assert reads == ["1-0"]  # only the stream that was behind read its log
     assert written["current"] == [b'id: 3-0\nevent: message.created\ndata: {"a": 1}\n\n']
     assert [b.count(b"id: ") for b in written["behind"]] == [2]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from app.api import blocks, friends, requests
+from app.api import blocks, friends, internal, requests
 from app.core.config import Settings
 from app.core.state import State
 from app.kafka.consumers import PRESENCE_GROUP, REPLICA_GROUP, REPLICA_HANDLERS, presence_handlers
@@ -58,6 +58,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Friend requests, friendships and blocks (CONTRACT §4).",
     )
     install_common(app, settings, readiness)
-    for router in (requests.router, friends.router, blocks.router):
+    for router in (requests.router, friends.router, blocks.router, internal.router):
         app.include_router(router)
     return app

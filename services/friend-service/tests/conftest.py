@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -20,6 +20,7 @@ from app.factory import create_app
 from chat_shared.testing import databases
 from chat_shared.testing.broker import Broker, free_port
 from chat_shared.testing.fixtures import StartedApp, asgi_client, reset_state, started_app
+from chat_shared.testing.processes import stop_process, wait_for_http
 from chat_shared.testing.tokens import TestKeys
 
 pytest_plugins = ["chat_shared.testing.fixtures"]
@@ -52,7 +53,7 @@ def keys() -> TestKeys:
 
 
 @pytest.fixture(scope="session")
-async def user_service(keys: TestKeys) -> AsyncIterator[str]:
+async def user_service(keys: TestKeys, redis_url: str) -> AsyncIterator[str]:
     """A real user-service process (its own database and broker, so its ``UserRegistered`` never reaches
     friend-service's replica: replica lag is then a certainty, not a race)."""
     url = await databases.create_database("test_userfx")
@@ -63,42 +64,28 @@ async def user_service(keys: TestKeys) -> AsyncIterator[str]:
         "ENVIRONMENT": "test",
         "DATABASE_URL": url,
         "RUN_MIGRATIONS_ON_START": "true",
-        "REDIS_URL": "redis://127.0.0.1:6379/12",
+        "REDIS_URL": urlsplit(redis_url)._replace(path="/12").geturl(),  # the tests' server, its own db
         "KAFKA_BOOTSTRAP": broker.bootstrap,
         "KAFKA_ENABLE_IDEMPOTENCE": "false",
         "JWT_PRIVATE_KEY": keys.private_pem,
         "JWT_KEY_ID": keys.kid,
         "LOG_LEVEL": "WARNING",
     }
-    log = tempfile.NamedTemporaryFile(prefix="friend-tests-user-service-", suffix=".log", delete=False)  # noqa: SIM115
-    process = subprocess.Popen(
-        [str(VENV_BIN / "uvicorn"), "main:app", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=USER_SERVICE_DIR,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    log = Path(tempfile.mkstemp(prefix="friend-tests-user-service-", suffix=".log")[1])
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(VENV_BIN / "uvicorn"), "main:app", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=USER_SERVICE_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        async with httpx.AsyncClient(timeout=1.0) as probe:
-            while True:
-                try:
-                    if (await probe.get(f"{base}/health")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"user-service did not start; see {log.name}")
-                time.sleep(0.1)
+        await wait_for_http(f"{base}/health", process, what="user-service", log=log)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+        stop_process(process)
         broker.stop()
         await databases.drop_database(url)
 
@@ -142,7 +129,7 @@ async def warm_up_consumers(state: State, bootstrap: str) -> None:
     from app.models.friend import ReplicaUser
     from app.services.presence import presence_key
     from chat_shared.events.topics import USER_EVENTS, USER_ONLINE_STATUS
-    from chat_shared.testing.fixtures import wait_until
+    from chat_shared.testing.waiting import eventually
     from tests.helpers import envelope, publish
 
     now = datetime.now(UTC).isoformat()
@@ -158,8 +145,8 @@ async def warm_up_consumers(state: State, bootstrap: str) -> None:
         async with state.sessionmaker() as session:
             return await session.get(ReplicaUser, 1) is not None
 
-    await wait_until(replica_has_it, timeout=30)
-    await wait_until(lambda: state.redis.exists(presence_key(1)), timeout=30)
+    await eventually(replica_has_it, "the users replica to apply a first event")
+    await eventually(lambda: state.redis.exists(presence_key(1)), "the presence replica to apply a first event")
 
 
 @pytest.fixture(autouse=True)

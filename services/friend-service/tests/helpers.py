@@ -70,7 +70,7 @@ def involves(event: dict[str, Any], ids: Iterable[int]) -> bool:
 
 
 async def friend_events(
-    bootstrap: str, ids: Iterable[int], until: Callable[[list[dict[str, Any]]], bool], timeout: float = 10.0
+    bootstrap: str, ids: Iterable[int], until: Callable[[list[dict[str, Any]]], bool]
 ) -> list[dict[str, Any]]:
     """The ``friend.events`` naming any of ``ids``, once ``until`` holds for them."""
     ids = list(ids)
@@ -78,7 +78,7 @@ async def friend_events(
     def mine(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [e for e in events if involves(e, ids)]
 
-    return mine(await read_events(bootstrap, FRIEND_EVENTS, lambda evs: until(mine(evs)), timeout=timeout))
+    return mine(await read_events(bootstrap, FRIEND_EVENTS, lambda evs: until(mine(evs))))
 
 
 def types(events: list[dict[str, Any]]) -> list[str]:

@@ -62,7 +62,9 @@ async def test_accept_racing_cancel_has_one_outcome(
         )
         assert sorted([accept.status_code, cancel.status_code]) in ([200, 409], [204, 409]), (accept, cancel)
         async with state.sessionmaker() as session:
-            status = (await session.get(FriendRequest, request_id)).status
+            request = await session.get(FriendRequest, request_id)
+        assert request is not None
+        status = request.status
         rows = await friendship_rows(state, alice.id, bob.id)
         if accept.status_code == 200:
             assert status == "accepted" and rows == 2

@@ -37,7 +37,7 @@ async def test_login_json_closed_body(client: httpx.AsyncClient) -> None:
     assert response.status_code == 422
 
 
-async def test_repeated_failures_are_throttled_per_account(client: httpx.AsyncClient) -> None:
+async def test_repeated_failures_are_throttled_per_account_and_address(client: httpx.AsyncClient) -> None:
     user = await register(client)
     for _ in range(5):
         response = await client.post("/auth/login/json", json={"email": user["email"], "password": "bad-guess-1"})
@@ -46,7 +46,7 @@ async def test_repeated_failures_are_throttled_per_account(client: httpx.AsyncCl
     assert throttled.status_code == 429
     assert 0 < int(throttled.headers["retry-after"]) <= 900
     metrics = (await client.get("/metrics")).text
-    assert 'user_login_throttled_total{scope="account"}' in metrics
+    assert 'user_login_throttled_total{scope="account_address"}' in metrics
 
 
 async def test_throttle_per_address(client: httpx.AsyncClient, state: State) -> None:

@@ -14,8 +14,9 @@ from app.core.state import State
 from app.factory import create_app
 from chat_shared.testing import databases
 from chat_shared.testing.broker import Broker, free_port, read_events
-from chat_shared.testing.fixtures import StartedApp, asgi_client, started_app, wait_until
+from chat_shared.testing.fixtures import StartedApp, asgi_client, started_app
 from chat_shared.testing.proxy import TcpProxy
+from chat_shared.testing.waiting import eventually
 
 from .conftest import unique_name
 
@@ -64,7 +65,7 @@ async def test_registration_commits_while_broker_is_down_and_event_follows(
 ) -> None:
     broker, proxy = proxied_broker
     async with asgi_client(cut_off) as client:
-        await wait_until(lambda: cut_off.state.runtime.kafka_ready.is_set())
+        await eventually(cut_off.state.runtime.kafka_ready.is_set, "the producer to connect")
         proxy.cut()
         name = unique_name("durable")
         response = await client.post(
@@ -82,8 +83,11 @@ async def test_registration_commits_while_broker_is_down_and_event_follows(
             timeout=30,
         )
         assert [e.get("payload", {}).get("username") for e in events].count(name) == 1
-        await wait_until(lambda: ready_checks(client), timeout=15)
-        assert (await ready_checks(client))[1]["kafka"] == "ok"
+
+        async def kafka_ok() -> bool:
+            return (await ready_checks(client))[1]["kafka"] == "ok"
+
+        await eventually(kafka_ok, "/ready to report the broker ok again")
 
 
 async def test_broker_unreachable_at_start_does_not_block_writes(make_settings: Any, own_db: str) -> None:
@@ -123,7 +127,7 @@ async def test_mysql_away_then_back(make_settings: Any, mysql_url: str) -> None:
                 async def ready() -> bool:
                     return (await client.get("/ready")).status_code == 200
 
-                await wait_until(ready, timeout=15)
+                await eventually(ready, "/ready once MySQL is back")
                 name = unique_name("dbback")
                 created = await client.post(
                     "/auth/register",

@@ -7,8 +7,9 @@ from pydantic import BaseModel
 
 from app.core.state import StateDep
 from chat_shared.auth import CurrentUser
+from chat_shared.responses import AUTH
 
-router = APIRouter(prefix="/stream", tags=["stream"])
+router = APIRouter(prefix="/stream", tags=["stream"], responses=AUTH)
 
 
 class TicketOut(BaseModel):

@@ -14,4 +14,11 @@ DELIVERY_LATENCY = Histogram(
     buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 SSE_REPLAYED = Counter("chat_sse_replayed_events_total", "Events replayed after Last-Event-ID")
-SSE_RESETS = Counter("chat_sse_resets_total", "reset events sent (Last-Event-ID older than the retained log)")
+SSE_RESETS = Counter(
+    "chat_sse_resets_total", "reset events sent (Last-Event-ID no longer retained, or events dropped from a full Redis)"
+)
+PERMISSION_CONFIRMS = Counter(
+    "chat_permission_confirms_total",
+    "Refusals of the permission replica confirmed with friend-service, by outcome",
+    ["result"],
+)  # granted|refused|error|circuit_open

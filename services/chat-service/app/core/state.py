@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.core.config import Settings
+from app.services.friend_directory import FriendDirectory
 from app.stream.hub import StreamHub
 from app.stream.tickets import TicketStore
 from chat_shared.state import CoreState, state_in_scope
@@ -15,10 +16,11 @@ from chat_shared.state import CoreState, state_in_scope
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class State(CoreState[Settings]):
-    """The shared stores plus the live stream's hub and its tickets."""
+    """The shared stores, the live stream's hub and its tickets, and friend-service's directory."""
 
     tickets: TicketStore
     hub: StreamHub
+    friend_directory: FriendDirectory
 
 
 async def get_state(request: Request) -> State:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeAlias, assert_never
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kafka.versions import Change, MessageVersions
 from app.repositories.permissions import PermissionRepository
 from app.repositories.rooms import RoomRepository
 from app.stream.hub import encode_data
@@ -125,24 +125,45 @@ def membership_recipients(event: MembershipEvent) -> list[int]:
 class FanOutBatch:
     """One consumer batch of the fan-out: the members of its rooms and the appends it queued.
 
-    ``members`` starts as one lookup of every room whose events carry no member list; a membership event
-    of the batch replaces its room's entry, so the batch's later events of that room reach the new members.
+    ``current`` is the database's membership of every room whose events carry no member list, read when the
+    batch starts. Each event was published after its transaction committed, so that membership is newer than
+    any event of the batch: whoever is not in it has left (or never joined) and receives none of the room's
+    events — removal wins. A membership event of the batch narrows its room's later events further to the
+    members it names (``members``), so within the batch's order the room's state is that of each event.
+
+    The batch's order is the room's order only within a topic: messages (``message.events``) and membership
+    (``chat.events``) travel apart, and a batch holds each partition's records together, so a message
+    ahead of its room's membership events is not known to precede them. It goes to the current members:
+    one who joined after it may receive it (the room's history is theirs to read anyway); a former member
+    never does.
     """
 
-    members: dict[int, list[int]]
+    current: dict[int, list[int]]
+    members: dict[int, list[int]] = field(default_factory=dict)
     appends: list[Append] = field(default_factory=list)
+    #: The batch's message changes, checked against the newest delivered versions (see app.kafka.versions).
+    changes: list[Change] = field(default_factory=list)
+
+    def recipients(self, event: StreamEvent) -> list[int]:
+        """Who receives ``event``, as of its place in the batch."""
+        if isinstance(event, MembershipEvent):
+            self.members[event.room_id] = list(event.member_ids)
+            return membership_recipients(event)
+        current = self.current.get(event.room_id, [])
+        named = self.members.get(event.room_id)
+        if named is None:
+            return current
+        now = set(current)
+        return [u for u in named if u in now]
 
     def add(self, event: StreamEvent, envelope: EventEnvelope) -> None:
         """Queue ``event`` for its recipients' logs."""
-        if isinstance(event, MembershipEvent):
-            self.members[event.room_id] = list(event.member_ids)
-            recipients = membership_recipients(event)
-        else:
-            recipients = self.members.get(event.room_id, [])
+        if isinstance(event, MessageEvent) and not isinstance(event, MessageSent):
+            self.changes.append(Change(event.message.id, event.message.version, str(envelope.event_id)))
         self.appends.append(
             Append(
                 str(envelope.event_id),
-                recipients,
+                self.recipients(event),
                 SSE_EVENTS[type(event)],
                 encode_data(stream_data(event)),
                 envelope.occurred_at.timestamp(),
@@ -161,6 +182,7 @@ class FanOut:
 
     def __init__(self, user_log: UserLog) -> None:
         self.user_log = user_log
+        self.versions = MessageVersions(user_log.redis)
         self._batch: FanOutBatch | None = None
 
     def handlers(self) -> Handlers:
@@ -179,10 +201,10 @@ class FanOut:
     async def after(self, session: AsyncSession) -> None:
         """Append the batch's events, each once per event id (see :class:`UserLog`)."""
         batch, self._batch = self._current(), None
-        try:
-            await self.user_log.append_many(batch.appends)
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            raise ConnectionError(f"redis: {exc}") from exc  # transient: retried, never dead-lettered
+        # Redis away: transient for the consumer runner (retried, never dead-lettered); Redis full: handled
+        # by the log (the events it has no room for reset their recipients' streams).
+        check = partial(self.versions.queue, changes=batch.changes) if batch.changes else None
+        await self.user_log.append_many(batch.appends, check)
 
     def _current(self) -> FanOutBatch:
         if self._batch is None:

@@ -8,6 +8,7 @@ docs/chat-service.md) and is never shown.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from beanie import PydanticObjectId
@@ -15,7 +16,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ReturnDocument
 
-from app.models.message import Message
+from app.models.message import MAX_DISTINCT_REACTIONS, MAX_REACTIONS, Message
 from app.repositories.timing import mongo_call, mongo_timer
 
 
@@ -102,38 +103,97 @@ class MessageRepository:
             )
 
     @mongo_call("update")
-    async def set_content(self, message: Message, content: str, at: datetime) -> Message:
-        """Replace the content of a (not deleted) message; sets ``edited_at``."""
+    async def set_content(self, message: Message, content: str, at: datetime) -> Message | None:
+        """Replace the content of a (not deleted) message, set ``edited_at``, one version up; the message after.
+        The same content again changes nothing (a retry keeps the first edit's time and version)."""
         raw = await _collection().find_one_and_update(
-            {"_id": message.id, "deleted": {"$ne": True}},
-            {"$set": {"content": content, "edited_at": at}},
+            {"_id": message.id, "deleted": {"$ne": True}, "content": {"$ne": content}},
+            {"$set": {"content": content, "edited_at": at}, "$inc": {"version": 1}},
             return_document=ReturnDocument.AFTER,
         )
-        return _parse(raw) or message
+        return _parse(raw) if raw is not None else await Message.find_one({"_id": message.id})
 
     @mongo_call("update")
-    async def soft_delete(self, message: Message) -> bool:
-        """Mark deleted and drop the content; False if it already was."""
-        result = await _collection().update_one(
-            {"_id": message.id, "deleted": {"$ne": True}}, {"$set": {"deleted": True, "content": None, "reactions": []}}
+    async def soft_delete(self, message: Message) -> Message | None:
+        """Mark deleted and drop the content and reactions, one version up; the message after, whether this call
+        or an earlier one deleted it."""
+        raw = await _collection().find_one_and_update(
+            {"_id": message.id, "deleted": {"$ne": True}},
+            {"$set": {"deleted": True, "content": None, "reactions": []}, "$inc": {"version": 1}},
+            return_document=ReturnDocument.AFTER,
         )
-        return bool(result.modified_count)
+        return _parse(raw) if raw is not None else await Message.find_one({"_id": message.id})
 
     @mongo_call("update")
     async def react(
         self, message_id: PydanticObjectId | None, emoji: str, user_id: int, add: bool
-    ) -> tuple[Message | None, bool]:
-        """Add or remove one user's reaction; (the message after, whether anything changed)."""
+    ) -> tuple[Reacted, Message | None]:
+        """Add or remove one user's reaction, one version up, within the limits; the outcome and the message
+        after. The limits are part of the update's filter, so concurrent reactions can never pass them."""
         pair = {"e": emoji, "u": user_id}
         query: dict[str, Any]
         change: dict[str, Any]
         if add:
-            query = {"_id": message_id, "reactions": {"$ne": pair}}
-            change = {"$push": {"reactions": pair}}
+            query = {"_id": message_id, "deleted": {"$ne": True}, "reactions": {"$ne": pair}, "$expr": _room_for(emoji)}
+            change = {"$push": {"reactions": pair}, "$inc": {"version": 1}}
         else:
             query = {"_id": message_id, "reactions": pair}
-            change = {"$pull": {"reactions": pair}}
-        raw = await _collection().find_one_and_update(query, change, return_document=ReturnDocument.AFTER)
-        if raw is not None:
-            return _parse(raw), True
-        return await Message.find_one({"_id": message_id}), False
+            change = {"$pull": {"reactions": pair}, "$inc": {"version": 1}}
+        outcome, current = Reacted.CONTENDED, None
+        for _ in range(3):
+            raw = await _collection().find_one_and_update(query, change, return_document=ReturnDocument.AFTER)
+            if raw is not None:
+                return Reacted.CHANGED, _parse(raw)
+            current = await Message.find_one({"_id": message_id})
+            outcome = _why_unchanged(current, pair, add)
+            if outcome is not Reacted.CONTENDED:
+                break
+        return outcome, current
+
+
+class Reacted(Enum):
+    """What a reaction write did."""
+
+    CHANGED = "changed"
+    #: The reaction already was (or was not) there: the message is in the asked state.
+    UNCHANGED = "unchanged"
+    MISSING = "missing"
+    DELETED = "deleted"
+    TOO_MANY_EMOJI = "too_many_emoji"
+    TOO_MANY_REACTIONS = "too_many_reactions"
+    #: The message had room when re-read: concurrent reactions kept changing it.
+    CONTENDED = "contended"
+
+
+def _room_for(emoji: str) -> dict[str, Any]:
+    """An ``$expr``: the message can take one more reaction with ``emoji`` (total and distinct limits)."""
+    emojis = {"$ifNull": ["$reactions.e", []]}
+    return {
+        "$and": [
+            {"$lt": [{"$size": {"$ifNull": ["$reactions", []]}}, MAX_REACTIONS]},
+            {
+                "$or": [
+                    {"$in": [{"$literal": emoji}, emojis]},
+                    {"$lt": [{"$size": {"$setUnion": [emojis, []]}}, MAX_DISTINCT_REACTIONS]},
+                ]
+            },
+        ]
+    }
+
+
+def _why_unchanged(message: Message | None, pair: dict[str, Any], add: bool) -> Reacted:
+    """Why a reaction write matched nothing, read from the message as it is now."""
+    if message is None:
+        return Reacted.MISSING
+    if message.deleted:
+        return Reacted.DELETED
+    if (pair in message.reactions) == add:
+        return Reacted.UNCHANGED
+    if not add:
+        return Reacted.CONTENDED
+    if len(message.reactions) >= MAX_REACTIONS:
+        return Reacted.TOO_MANY_REACTIONS
+    emojis = {r["e"] for r in message.reactions}
+    if pair["e"] not in emojis and len(emojis) >= MAX_DISTINCT_REACTIONS:
+        return Reacted.TOO_MANY_EMOJI
+    return Reacted.CONTENDED

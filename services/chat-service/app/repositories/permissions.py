@@ -8,6 +8,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models.replica import Block, Friendship, UserReplica
+from chat_shared.dialect import upsert
 
 
 def _pair(a: int, b: int) -> tuple[int, int]:
@@ -66,6 +67,24 @@ class PermissionRepository:
             self.session.add(Friendship(user_low=low, user_high=high, active=active, updated_at=at))
         elif row.updated_at <= at:
             row.active, row.updated_at = active, at
+
+    async def confirm_friendship(self, a: int, b: int, since: datetime) -> None:
+        """Record a friendship friend-service confirmed, versioned by its start: unless an event at or after
+        ``since`` (the friendship's own ``FriendRequestAccepted`` or a later end of it) already did.
+
+        One statement with the version check inside, so an event applied concurrently cannot be undone by
+        a decision made on a row read before it.
+        """
+        low, high = _pair(a, b)
+        stmt = upsert(
+            self.session,
+            Friendship,
+            {"user_low": low, "user_high": high, "active": True, "updated_at": since},
+            key=[Friendship.user_low, Friendship.user_high],
+            update=lambda new: {"active": new.active, "updated_at": new.updated_at},
+            when=lambda new: Friendship.updated_at < new.updated_at,
+        )
+        await self.session.execute(stmt)
 
     async def set_block(self, blocker: int, blocked: int, active: bool, at: datetime) -> None:
         """Record a block (or its lifting) unless a newer event already did."""

@@ -25,6 +25,10 @@ class RoomRepository:
         """The direct room of a pair."""
         return (await self.session.scalars(select(Room).where(Room.pair_key == key))).first()
 
+    async def lock(self, room_id: int) -> None:
+        """Take the room's row lock until the commit (what a send's seq increment also holds)."""
+        await self.session.execute(select(Room.id).where(Room.id == room_id).with_for_update())
+
     async def member(self, room_id: int, user_id: int) -> RoomMember | None:
         """One membership row."""
         return await self.session.get(RoomMember, (room_id, user_id))

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
+import emoji
 from pydantic import AfterValidator, BaseModel, Field
 
+from app.models.message import MAX_EMOJI_BYTES
 from chat_shared.events.chat import MessageSnapshot
 from chat_shared.schemas import ClosedModel
 
 MAX_CONTENT = 4000
-_WHITESPACE = re.compile(r"\s")
 
 
 def _content(value: str) -> str:
@@ -24,8 +24,14 @@ def _content(value: str) -> str:
 
 
 def valid_emoji(value: str) -> bool:
-    """1–32 characters, no whitespace."""
-    return 1 <= len(value) <= 32 and not _WHITESPACE.search(value)
+    """Exactly one emoji of the Unicode emoji data (skin tones, flags and ZWJ sequences included), at most
+    ``MAX_EMOJI_BYTES`` of UTF-8: no text, whitespace or control character is ever a reaction."""
+    return 0 < len(value) <= MAX_EMOJI_BYTES and emoji.is_emoji(value) and len(value.encode()) <= MAX_EMOJI_BYTES
+
+
+#: A reaction: 1–32 characters, none of them a control character or whitespace. The characters are listed
+#: rather than written ``\s``, whose meaning differs between regex engines (the server's and a client's).
+EMOJI_PATTERN = r"^[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]+$"
 
 
 Content = Annotated[str, AfterValidator(_content)]
@@ -47,6 +53,8 @@ class MessageUpdate(ClosedModel):
 
 class MessageOut(MessageSnapshot):
     """The public message object."""
+
+    version: int = Field(description="1 when sent, +1 with each edit, deletion and reaction change")
 
 
 class MessagePage(BaseModel):

@@ -7,9 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from app.schemas.message import MessageOut
-from chat_shared.schemas import ClosedModel
-
-UserId = Annotated[int, Field(gt=0)]
+from chat_shared.schemas import ClosedModel, Id, Seq
 
 
 class RoomCreate(ClosedModel):
@@ -17,7 +15,7 @@ class RoomCreate(ClosedModel):
 
     type: Literal["direct", "group"]
     name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
-    member_ids: Annotated[list[UserId], Field(max_length=200)]
+    member_ids: Annotated[list[Id], Field(max_length=200)]
 
     @field_validator("name")
     @classmethod
@@ -44,13 +42,13 @@ class RoomCreate(ClosedModel):
 class MemberAdd(ClosedModel):
     """``POST /rooms/{id}/members``."""
 
-    user_id: UserId
+    user_id: Id
 
 
 class ReadPosition(ClosedModel):
-    """``POST /rooms/{id}/read``."""
+    """``POST /rooms/{id}/read``: a ``seq`` past the room's last message reads up to the last message."""
 
-    seq: Annotated[int, Field(ge=0)]
+    seq: Seq
 
 
 class ReadOut(BaseModel):

@@ -13,12 +13,12 @@ from pymongo.errors import DuplicateKeyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import metrics
-from app.models.message import Message
+from app.models.message import MAX_DISTINCT_REACTIONS, MAX_REACTIONS, Message
 from app.models.room import DIRECT, Room, RoomMember
-from app.repositories.messages import MessageRepository
-from app.repositories.permissions import PermissionRepository
+from app.repositories.messages import MessageRepository, Reacted
 from app.repositories.rooms import RoomRepository
 from app.schemas.message import MessageCreate, MessageOut, MessagePage
+from app.services.permissions import Permissions
 from app.services.views import message_out
 from chat_shared.db import utcnow
 from chat_shared.errors import Conflict, Forbidden, NotFound
@@ -40,6 +40,7 @@ class MessageService:
 
     session: AsyncSession
     outbox: Outbox
+    permissions: Permissions
 
     @property
     def repo(self) -> MessageRepository:
@@ -51,7 +52,7 @@ class MessageService:
             return
         low, high = (int(p) for p in room.pair_key.split(":"))
         other = high if low == user_id else low
-        if await PermissionRepository(self.session).blocked_between(user_id, other):
+        if await self.permissions.blocked_between(user_id, other):
             raise Forbidden("You cannot message this user")
 
     async def send(self, room: Room, member: RoomMember, body: MessageCreate) -> Sent:
@@ -80,6 +81,7 @@ class MessageService:
             client_msg_id=body.client_msg_id,
             dedupe_key=body.client_msg_id or f"~{oid}",
             created_at=now,
+            version=1,
         )
         try:
             await self.repo.insert(message)
@@ -121,6 +123,11 @@ class MessageService:
             raise Forbidden("Only the sender can change a message")
         return message
 
+    # Edit, delete and reactions write Mongo before the request's transaction commits their event. When that
+    # commit fails, the change stays and the client retries; so each of them stages its event whenever the
+    # message is in the asked state, changed now or earlier, and a retry always publishes. An event repeated
+    # this way carries the same version, by which consumers tell it apart from a change.
+
     async def edit(self, room: Room, message_id: str, user_id: int, content: str) -> MessageOut:
         """Change the content (sender only); sets ``edited_at``."""
         message = await self._own(room, message_id, user_id)
@@ -128,6 +135,8 @@ class MessageService:
             raise Conflict("The message was deleted")
         await self._check_can_write(room, user_id)
         updated = await self.repo.set_content(message, content, utcnow())
+        if updated is None:
+            raise NotFound("Message not found")
         if updated.deleted:
             raise Conflict("The message was deleted")
         out = message_out(updated)
@@ -135,14 +144,15 @@ class MessageService:
         return out
 
     async def delete(self, room: Room, message_id: str, user_id: int) -> None:
-        """Soft delete (sender only); repeating it is a no-op."""
+        """Soft delete (sender only); repeating it changes nothing and announces the deletion again."""
         message = await self._own(room, message_id, user_id)
-        if await self.repo.soft_delete(message):
-            message.deleted, message.content, message.reactions = True, None, []
-            self.outbox.add(self.session, MessageDeleted.of(message_out(message)))
+        deleted = await self.repo.soft_delete(message)
+        if deleted is None:
+            raise NotFound("Message not found")
+        self.outbox.add(self.session, MessageDeleted.of(message_out(deleted)))
 
     async def react(self, room: Room, message_id: str, user_id: int, emoji: str, add: bool) -> MessageOut:
-        """Add or remove the caller's reaction; idempotent, an event only when something changed."""
+        """Add or remove the caller's reaction; idempotent, within the message's reaction limits."""
         message = await self.repo.get(room.id, message_id, room.last_seq)
         if message is None:
             raise NotFound("Message not found")
@@ -150,10 +160,19 @@ class MessageService:
             raise Conflict("The message was deleted")
         if add:
             await self._check_can_write(room, user_id)
-        updated, changed = await self.repo.react(message.id, emoji, user_id, add)
-        if updated is None:
-            raise NotFound("Message not found")
+        outcome, updated = await self.repo.react(message.id, emoji, user_id, add)
+        match outcome:
+            case Reacted.MISSING:
+                raise NotFound("Message not found")
+            case Reacted.DELETED:
+                raise Conflict("The message was deleted")
+            case Reacted.TOO_MANY_EMOJI:
+                raise Conflict(f"A message has at most {MAX_DISTINCT_REACTIONS} different reactions")
+            case Reacted.TOO_MANY_REACTIONS:
+                raise Conflict(f"A message has at most {MAX_REACTIONS} reactions")
+            case Reacted.CONTENDED:
+                raise Conflict("The message's reactions kept changing; try again")
+        assert updated is not None
         out = message_out(updated)
-        if changed:
-            self.outbox.add(self.session, ReactionsChanged.of(out))
+        self.outbox.add(self.session, ReactionsChanged.of(out))
         return out

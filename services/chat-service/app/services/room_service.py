@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,28 +12,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core import metrics
 from app.models.room import DIRECT, GROUP, Room, RoomMember, pair_key
 from app.repositories.messages import MessageRepository
-from app.repositories.permissions import PermissionRepository
 from app.repositories.rooms import RoomRepository
 from app.schemas.room import ReadOut, RoomCreate, RoomOut, RoomPage
+from app.services.permissions import Permissions
 from app.services.views import message_out
+from chat_shared import cursor as cursors
 from chat_shared.db import utcnow
-from chat_shared.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
+from chat_shared.errors import BadRequest, Conflict, Forbidden, NotFound
 from chat_shared.events.chat import MemberJoined, MemberLeft, MessagesRead, RoomCreated
 from chat_shared.outbox import Outbox
 
 
 def encode_cursor(room: Room) -> str:
     """Keyset cursor of the rooms list: activity time (µs) and id."""
-    return f"{int(room.last_activity_at.timestamp() * 1_000_000)}_{room.id}"
+    return cursors.encode(cursors.micros(room.last_activity_at), room.id)
 
 
 def decode_cursor(raw: str) -> tuple[datetime, int]:
-    """The inverse of :func:`encode_cursor`; 422 on garbage."""
-    try:
-        micros, room_id = raw.split("_", 1)
-        return datetime.fromtimestamp(int(micros) / 1_000_000, UTC), int(room_id)
-    except (ValueError, OverflowError) as exc:
-        raise Unprocessable("invalid cursor") from exc
+    """The inverse of :func:`encode_cursor`; 422 on anything else."""
+    micros, room_id = cursors.decode(raw, 2)
+    return cursors.at_micros(micros), room_id
 
 
 @dataclass
@@ -42,15 +40,12 @@ class RoomService:
 
     session: AsyncSession
     outbox: Outbox
+    permissions: Permissions
     max_members: int = 100
 
     @property
     def rooms(self) -> RoomRepository:
         return RoomRepository(self.session)
-
-    @property
-    def permissions(self) -> PermissionRepository:
-        return PermissionRepository(self.session)
 
     async def membership(self, room_id: int, user_id: int) -> tuple[Room, RoomMember]:
         """The room and the caller's membership: 404 if no such room, 403 if not a member."""
@@ -190,6 +185,9 @@ class RoomService:
         """Add a friend of the inviter to a group room."""
         if room.type != GROUP:
             raise BadRequest("Members can only be added to group rooms")
+        # Invites of one room run one at a time, so the member check and the head count below see every
+        # earlier invite: two invites of one user, or racing for the last seat, answer 201 and 409.
+        await self.rooms.lock(room.id)
         if await self.rooms.member(room.id, invitee) is not None:
             raise Conflict("Already a member")
         if invitee != inviter and not await self.permissions.are_friends(inviter, invitee):

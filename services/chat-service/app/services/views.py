@@ -30,4 +30,5 @@ def message_out(message: Message) -> MessageOut:
         edited_at=message.edited_at,
         deleted=message.deleted,
         reactions=reactions_map(message.reactions),
+        version=message.version,
     )

@@ -18,8 +18,8 @@ from starlette.types import Receive, Scope, Send
 
 from app.core import metrics
 from app.core.state import State
-from app.stream.hub import Connection, StreamHub
-from app.stream.log import id_tuple
+from app.stream.hub import Connection, StreamHub, frame
+from app.stream.log import RESET_EVENT, id_tuple, reset_data
 from chat_shared.errors import Unauthorized
 from chat_shared.state import state_in_scope
 
@@ -111,8 +111,8 @@ class StreamEndpoint:
         # Too old (trimmed, expired) or not one of ours: tell the client to re-sync through REST.
         metrics.SSE_RESETS.inc()
         conn.last_id = latest
-        data = json.dumps({"reason": "last_event_id is no longer retained; re-sync through the REST API"})
-        await conn.write(f"id: {latest}\nevent: reset\ndata: {data}\n\n".encode())
+        data = reset_data("last_event_id is no longer retained; re-sync through the REST API")
+        await conn.write(frame(latest, RESET_EVENT, data))
 
 
 async def _json(send: Send, status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]]) -> None:

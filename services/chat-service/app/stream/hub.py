@@ -3,7 +3,9 @@
 No task exists per idle stream: a connection is a small object parked in its own ASGI call (waiting for
 the client to go away). A wake-up on ``chat:user:{id}`` starts a short-lived pump per connection of that
 user, which reads the user's log from the connection's last id and writes the frames; one timer writes
-``: ping`` to every idle stream and closes streams past their lifetime.
+``: ping`` to every idle stream and closes streams past their lifetime. The same channel carries ``reset``
+(the user's log lost events: their streams send ``reset`` and go on live) and ``close <stream>`` (a newer
+stream of the user pushed that one out, see :mod:`app.stream.limits`).
 """
 
 from __future__ import annotations
@@ -21,12 +23,25 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
 from app.core import metrics
-from app.stream.log import Entry, UserLog, WakeUp, channel, parse_user, parse_wake_up
+from app.stream.limits import StreamId, StreamLimit, parse_close
+from app.stream.log import (
+    GAP_FIELDS,
+    RESET_EVENT,
+    RESET_WAKE_UP,
+    Entry,
+    UserLog,
+    WakeUp,
+    channel,
+    parse_user,
+    parse_wake_up,
+)
 
 log = structlog.get_logger("app.stream.hub")
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 PING = b": ping\n\n"
+#: Written to a stream pushed out by a newer one of the same user before it ends: reconnect later, not at once.
+REPLACED = b"retry: 30000\n: closed: a newer stream of this user replaced it\n\n"
 PING_TIMEOUT_S = 2.0
 WRITE_TIMEOUT_S = 5.0
 BATCH = 200
@@ -43,10 +58,25 @@ def frame(entry_id: str, event: str, data: str) -> bytes:
 class Connection:
     """One open stream."""
 
-    __slots__ = ("closed", "dirty", "expires_at", "last_id", "pumping", "replaying", "send", "slice", "user_id")
+    __slots__ = (
+        "closed",
+        "dirty",
+        "expires_at",
+        "last_id",
+        "number",
+        "pumping",
+        "replaying",
+        "reset",
+        "send",
+        "slice",
+        "user_id",
+    )
 
-    def __init__(self, user_id: int, send: Send, expires_at: float, heartbeat_slice: int = 0) -> None:
+    def __init__(
+        self, user_id: int, send: Send, expires_at: float, heartbeat_slice: int = 0, *, number: int = 0
+    ) -> None:
         self.user_id = user_id
+        self.number = number  # opening order in this process: names the stream, and the oldest is pushed out
         self.slice = heartbeat_slice
         self.send = send
         self.expires_at = expires_at
@@ -54,6 +84,7 @@ class Connection:
         self.pumping = True  # until the endpoint has replayed, wake-ups only mark the connection dirty
         self.dirty = False
         self.replaying = False
+        self.reset = False  # the user's log lost events: send ``reset`` before anything else
         self.closed: str | None = None
 
     async def write(self, body: bytes) -> None:
@@ -63,11 +94,22 @@ class Connection:
 class StreamHub:
     """Registry of this process's streams and the machinery that feeds them."""
 
-    def __init__(self, redis: Redis, user_log: UserLog, heartbeat_s: float, max_lifetime_s: float) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        user_log: UserLog,
+        heartbeat_s: float,
+        max_lifetime_s: float,
+        max_streams: int = 10,
+        limit: StreamLimit | None = None,
+    ) -> None:
         self.redis = redis
         self.log = user_log
         self.heartbeat_s = heartbeat_s
         self.max_lifetime_s = max_lifetime_s
+        #: Streams one user may hold open; in this process always, across processes through ``limit``.
+        self.max_streams = max_streams
+        self.limit = limit
         self.connections: dict[int, set[Connection]] = {}
         self.closing = False
         self._pubsub: PubSub | None = None
@@ -122,7 +164,9 @@ class StreamHub:
         """A connection with a lifetime jittered by ±10 %, so a fleet's streams do not expire together."""
         lifetime = self.max_lifetime_s * random.uniform(0.9, 1.1)
         self._opened += 1
-        return Connection(user_id, send, time.monotonic() + lifetime, self._opened % HEARTBEAT_SLICES)
+        return Connection(
+            user_id, send, time.monotonic() + lifetime, self._opened % HEARTBEAT_SLICES, number=self._opened
+        )
 
     async def register(self, conn: Connection) -> None:
         """Track the connection; subscribe to the user's channel on their first stream in this process."""
@@ -136,6 +180,37 @@ class StreamHub:
         if conn.user_id not in self._subscribed and self._pubsub is not None:
             await self._pubsub.subscribe(channel(conn.user_id))
             self._subscribed.add(conn.user_id)
+        await self._push_out_oldest(conn)
+
+    async def _push_out_oldest(self, conn: Connection) -> None:
+        """Keep the user's newest ``max_streams`` streams: here at once, in other processes through Redis."""
+        local = sorted((c for c in self.connections.get(conn.user_id, ()) if not c.closed), key=lambda c: c.number)
+        for old in local[: max(0, len(local) - self.max_streams)]:
+            await self.replace(old)
+        if self.limit is None:
+            return
+        try:
+            pushed_out = await self.limit.opened(conn.user_id, conn.number)
+        except Exception as exc:  # Redis away or full: the limit in this process still holds
+            log.warning("stream_limit_unavailable", user_id=conn.user_id, error=repr(exc)[:200])
+            return
+        for stream in pushed_out:
+            await self._close_stream(conn.user_id, stream)
+
+    async def _close_stream(self, user_id: int, stream: StreamId) -> None:
+        """Close a stream another one pushed out, if this process holds it."""
+        if self.limit is None or stream.process != self.limit.process:
+            return
+        for conn in list(self.connections.get(user_id, ())):
+            if conn.number == stream.number:
+                await self.replace(conn)
+
+    async def replace(self, conn: Connection) -> None:
+        """End a stream the user replaced by a newer one; its client waits longer before it reconnects."""
+        if not conn.closed:
+            with contextlib.suppress(Exception):
+                await conn.write(REPLACED)
+            await self.close(conn, "replaced")
 
     async def unregister(self, conn: Connection, reason: str) -> None:
         """Forget the connection (once) and record why it closed."""
@@ -145,6 +220,9 @@ class StreamHub:
         conns.discard(conn)
         metrics.SSE_OPEN.dec()
         metrics.SSE_CLOSED.labels(conn.closed or reason).inc()
+        if self.limit is not None:
+            with contextlib.suppress(Exception):  # else it is dropped once past a stream's longest lifetime
+                await self.limit.closed(conn.user_id, conn.number)
         if not conns:
             del self.connections[conn.user_id]
             self._subscribed.discard(conn.user_id)
@@ -161,6 +239,13 @@ class StreamHub:
             await conn.send({"type": "http.response.body", "body": b"", "more_body": False})
 
     # --- delivery -------------------------------------------------------------------------------
+
+    def reset(self, user_id: int) -> None:
+        """The user's log lost events (Redis was full): each of their streams sends ``reset`` and goes on live."""
+        self._wake_ups.pop(user_id, None)
+        for conn in self.connections.get(user_id, ()):
+            conn.reset = True
+        self.kick(user_id)
 
     def kick(self, user_id: int, wake_up: WakeUp | None = None) -> None:
         """New entries in the user's log: one pump per user feeds all of their local streams.
@@ -196,14 +281,20 @@ class StreamHub:
         while True:
             self._user_dirty.discard(user_id)
             chain = self._wake_ups.pop(user_id, [])
-            groups: dict[str, list[Connection]] = {}
+            ready: list[Connection] = []
             for conn in list(self.connections.get(user_id, ())):
                 if conn.closed:
                     continue
                 if conn.pumping:
                     conn.dirty = True
                     continue
-                groups.setdefault(conn.last_id, []).append(conn)
+                ready.append(conn)
+            if resets := [conn for conn in ready if conn.reset]:
+                await self._send_reset(user_id, resets)
+            groups: dict[str, list[Connection]] = {}
+            for conn in ready:
+                if not conn.closed:
+                    groups.setdefault(conn.last_id, []).append(conn)
             full = False
             for last_id, group in groups.items():
                 for conn in group:
@@ -224,6 +315,25 @@ class StreamHub:
                         conn.pumping = False
             if not full and user_id not in self._user_dirty:
                 return
+
+    async def _send_reset(self, user_id: int, group: list[Connection]) -> None:
+        """Tell streams their log lost events: a ``reset`` at the log's newest entry, from which they go on."""
+        for conn in group:
+            conn.pumping = True
+            conn.reset = False
+        try:
+            latest = await self.log.latest_id(user_id)
+            body = frame(latest, RESET_EVENT, GAP_FIELDS["d"])
+            for conn in await self._write_all(group, body, WRITE_TIMEOUT_S):
+                conn.last_id = latest
+                metrics.SSE_RESETS.inc()
+        except Exception as exc:
+            log.warning("stream_reset_failed", user_id=user_id, error=repr(exc)[:200])
+            for conn in group:
+                await self.close(conn, "error")
+        finally:
+            for conn in group:
+                conn.pumping = False
 
     async def _deliver(self, group: list[Connection], entries: list[Entry]) -> None:
         """Write entries to streams that are all at the same position, recording the deliveries.
@@ -268,6 +378,8 @@ class StreamHub:
         for _, fields in entries:
             event = fields.get("e", "message")
             metrics.SSE_DELIVERED.labels(event).inc(len(delivered))
+            if event == RESET_EVENT:
+                metrics.SSE_RESETS.inc(len(delivered))
             if replayed:
                 metrics.SSE_REPLAYED.inc(replayed)
             if event == "message.created" and replayed < len(delivered):
@@ -282,6 +394,9 @@ class StreamHub:
         try:
             while not conn.closed:
                 conn.dirty = False
+                if conn.reset:
+                    await self._send_reset(conn.user_id, [conn])
+                    conn.pumping = True  # still this pump's stream
                 entries = await self.log.after(conn.user_id, conn.last_id, BATCH)
                 await self._deliver([conn], entries)
                 if not conn.dirty and len(entries) < BATCH:
@@ -301,8 +416,14 @@ class StreamHub:
                 if message is None or message.get("type") != "message":
                     continue
                 user_id = parse_user(str(message.get("channel", "")))
+                data = str(message.get("data", ""))
                 if user_id is not None:
-                    self.kick(user_id, parse_wake_up(str(message.get("data", ""))))
+                    if data == RESET_WAKE_UP:
+                        self.reset(user_id)
+                    elif (stream := parse_close(data)) is not None:
+                        await self._close_stream(user_id, stream)
+                    else:
+                        self.kick(user_id, parse_wake_up(data))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

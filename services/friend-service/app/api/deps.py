@@ -28,4 +28,3 @@ async def get_friend_service(state: StateDep, session: SessionDep, users: UserLo
 
 FriendServiceDep = Annotated[FriendService, Depends(get_friend_service)]
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size (default 50, max 100)")]
-Cursor = Annotated[int | None, Query(ge=0, lt=2**63, description="next_cursor of the previous page")]

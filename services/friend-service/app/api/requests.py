@@ -6,11 +6,21 @@ from typing import Literal
 
 from fastapi import APIRouter, Response, status
 
-from app.api.deps import Cursor, FriendServiceDep, Limit
+from app.api.deps import FriendServiceDep, Limit
 from app.schemas.friend import FriendRequestOut, RequestPage, UserRef
 from chat_shared.auth import CurrentUser
+from chat_shared.cursor import Cursor, last_id
+from chat_shared.responses import AUTH, TOO_LARGE, UNAVAILABLE, error
+from chat_shared.schemas import Id
 
-router = APIRouter(prefix="/friends/requests", tags=["friend requests"])
+router = APIRouter(prefix="/friends/requests", tags=["friend requests"], responses=AUTH)
+
+# accept, reject, cancel: only one side of a pending request may act on it.
+DECIDE = (
+    error(403, "Not the side of the request that may do this")
+    | error(404, "No such request")
+    | error(409, "No longer pending")
+)
 
 
 @router.post(
@@ -22,12 +32,13 @@ router = APIRouter(prefix="/friends/requests", tags=["friend requests"])
             "description": "The other user had already asked you: their request is accepted",
             "model": FriendRequestOut,
         },
-        400: {"description": "To yourself"},
-        403: {"description": "Blocked either way"},
-        404: {"description": "No such user"},
-        409: {"description": "Already friends or already pending"},
-        503: {"description": "user-service is needed to find the user and is down"},
-    },
+    }
+    | error(400, "To yourself")
+    | error(403, "Blocked either way")
+    | error(404, "No such user")
+    | error(409, "Already friends or already pending")
+    | TOO_LARGE
+    | UNAVAILABLE,
 )
 async def send_request(
     body: UserRef, user: CurrentUser, friends: FriendServiceDep, response: Response
@@ -48,23 +59,23 @@ async def list_requests(
     cursor: Cursor = None,
 ) -> RequestPage:
     """Pending requests to (incoming) or from (outgoing) the caller, newest first."""
-    return await friends.pending(user.id, direction == "incoming", cursor, limit)
+    return await friends.pending(user.id, direction == "incoming", last_id(cursor), limit)
 
 
-@router.post("/{request_id}/accept", response_model=FriendRequestOut)
-async def accept(request_id: int, user: CurrentUser, friends: FriendServiceDep) -> FriendRequestOut:
+@router.post("/{request_id}/accept", response_model=FriendRequestOut, responses=DECIDE)
+async def accept(request_id: Id, user: CurrentUser, friends: FriendServiceDep) -> FriendRequestOut:
     """The addressee accepts (403 for anyone else, 409 if no longer pending)."""
     return await friends.accept(user.id, request_id)
 
 
-@router.post("/{request_id}/reject", response_model=FriendRequestOut)
-async def reject(request_id: int, user: CurrentUser, friends: FriendServiceDep) -> FriendRequestOut:
+@router.post("/{request_id}/reject", response_model=FriendRequestOut, responses=DECIDE)
+async def reject(request_id: Id, user: CurrentUser, friends: FriendServiceDep) -> FriendRequestOut:
     """The addressee declines (403 for anyone else, 409 if no longer pending)."""
     return await friends.reject(user.id, request_id)
 
 
-@router.delete("/{request_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def cancel(request_id: int, user: CurrentUser, friends: FriendServiceDep) -> Response:
+@router.delete("/{request_id}", status_code=status.HTTP_204_NO_CONTENT, responses=DECIDE)
+async def cancel(request_id: Id, user: CurrentUser, friends: FriendServiceDep) -> Response:
     """The requester withdraws (403 for anyone else, 409 if no longer pending)."""
     await friends.cancel(user.id, request_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -74,9 +74,20 @@ class FriendRepository:
         """Whether the friendship exists."""
         return await self.session.get(Friendship, (a, b)) is not None
 
-    def add_friendship(self, a: int, b: int) -> None:
+    def add_friendship(self, a: int, b: int, since: datetime) -> None:
         """Stage both rows of a friendship (the primary key refuses a second one)."""
-        self.session.add_all([Friendship(user_id=a, friend_id=b), Friendship(user_id=b, friend_id=a)])
+        self.session.add_all(
+            [Friendship(user_id=a, friend_id=b, since=since), Friendship(user_id=b, friend_id=a, since=since)]
+        )
+
+    async def friends_since(self, user_id: int, others: list[int]) -> dict[int, datetime]:
+        """Which of ``others`` are friends of ``user_id``, and since when."""
+        rows = await self.session.execute(
+            select(Friendship.friend_id, Friendship.since).where(
+                Friendship.user_id == user_id, Friendship.friend_id.in_(others)
+            )
+        )
+        return dict(rows.all())
 
     async def remove_friendship(self, a: int, b: int) -> bool:
         """Delete both rows; True if the friendship existed."""
@@ -125,6 +136,18 @@ class FriendRepository:
             .limit(1)
         )
         return found is not None
+
+    async def blocked_among(self, user_id: int, others: list[int]) -> set[int]:
+        """Which of ``others`` block ``user_id`` or are blocked by them."""
+        rows = await self.session.execute(
+            select(Block.blocker_id, Block.blocked_id).where(
+                or_(
+                    and_(Block.blocker_id == user_id, Block.blocked_id.in_(others)),
+                    and_(Block.blocked_id == user_id, Block.blocker_id.in_(others)),
+                )
+            )
+        )
+        return {blocked if blocker == user_id else blocker for blocker, blocked in rows.all()}
 
     async def blocks_page(
         self, blocker_id: int, after_id: int | None, limit: int

@@ -16,7 +16,14 @@ from app.core.metrics import BLOCKS, FRIEND_REQUESTS, FRIENDSHIPS_REMOVED
 from app.kafka.events import request_event
 from app.models.friend import Block, FriendRequest, RequestStatus, pair_key
 from app.repositories.friends import FriendRepository
-from app.schemas.friend import BlockOut, BlockPage, FriendOut, FriendPage, FriendRequestOut, RequestPage
+from app.schemas.friend import (
+    BlockOut,
+    BlockPage,
+    FriendOut,
+    FriendPage,
+    FriendRequestOut,
+    RequestPage,
+)
 from app.services.presence import PresenceReplica
 from app.services.user_lookup import UserLookup, UserRef
 from chat_shared.db import utcnow
@@ -31,6 +38,7 @@ from chat_shared.events.friend import (
     UserUnblocked,
 )
 from chat_shared.outbox import Outbox
+from chat_shared.relationships import Relationship, RelationshipList
 
 
 def request_out(request: FriendRequest) -> FriendRequestOut:
@@ -106,10 +114,11 @@ class FriendService:
     async def _accept(self, request: FriendRequest) -> None:
         request.status = RequestStatus.ACCEPTED.value
         request.pending_pair = None
-        request.responded_at = utcnow()
+        # The friendship's ``since`` is its event's ``at``: one version of the pair for events and REST alike.
+        request.responded_at = since = utcnow()
         try:
             async with self.session.begin_nested():
-                self.repo.add_friendship(request.requester_id, request.addressee_id)
+                self.repo.add_friendship(request.requester_id, request.addressee_id, since)
         except IntegrityError as exc:
             raise Conflict("You are already friends") from exc
         self.outbox.add(self.session, request_event(FriendRequestAccepted, request))
@@ -195,6 +204,18 @@ class FriendService:
             raise NotFound("You are not friends with this user")
         self.outbox.add(self.session, FriendRemoved(at=utcnow(), user_id=me, friend_id=other))
         FRIENDSHIPS_REMOVED.inc()
+
+    async def relationships(self, me: int, others: list[int]) -> RelationshipList:
+        """Friendship and blocks between the caller and each of ``others``, as committed now."""
+        unique = list(dict.fromkeys(others))
+        since = await self.repo.friends_since(me, unique)
+        blocked = await self.repo.blocked_among(me, unique)
+        return RelationshipList(
+            items=[
+                Relationship(user_id=u, friends=u in since, friends_since=since.get(u), blocked=u in blocked)
+                for u in unique
+            ]
+        )
 
     # --- blocks -----------------------------------------------------------------------------------
 

@@ -8,15 +8,18 @@ refetched when an unknown ``kid`` appears, so a rotated key is picked up without
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Protocol
 
 import httpx
 import structlog
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jose import jwk, jwt
 from jose.exceptions import ExpiredSignatureError, JOSEError
 
@@ -73,17 +76,20 @@ class JwksKeys:
     cannot make us hammer user-service.
     """
 
-    def __init__(self, url: str, ttl: float = 300.0, min_refetch: float = 10.0) -> None:
+    def __init__(
+        self, url: str, ttl: float = 300.0, min_refetch: float = 10.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._url = url
         self._ttl = ttl
         self._min_refetch = min_refetch
+        self._clock = clock
         self._keys: dict[str, dict[str, Any]] = {}
-        self._fetched_at = 0.0
+        self._fetched_at = -math.inf  # never: the first lookup fetches, however young the clock
         self._lock = asyncio.Lock()
 
     async def key_for(self, kid: str) -> dict[str, Any] | None:
         """The JWK for ``kid``, refreshing the cache when stale or when the kid is new."""
-        now = time.monotonic()
+        now = self._clock()
         stale = now - self._fetched_at > self._ttl
         unknown_and_due = kid not in self._keys and now - self._fetched_at > self._min_refetch
         if stale or unknown_and_due:
@@ -92,7 +98,7 @@ class JwksKeys:
 
     async def _refresh(self) -> None:
         async with self._lock:
-            if time.monotonic() - self._fetched_at < 1.0:
+            if self._clock() - self._fetched_at < 1.0:
                 return
             try:
                 async with httpx.AsyncClient(timeout=3.0) as client:
@@ -103,7 +109,7 @@ class JwksKeys:
                 # Keep serving with the keys we have; an outage of user-service must not log everyone out.
                 log.warning("jwks_fetch_failed", url=self._url, error=repr(exc)[:200])
             finally:
-                self._fetched_at = time.monotonic()
+                self._fetched_at = self._clock()
 
 
 class TokenVerifier:
@@ -211,27 +217,24 @@ def build_verifier(settings: ServiceSettings) -> TokenVerifier:
     return TokenVerifier(source, settings.jwt_algorithm, settings.jwt_issuer, settings.jwt_audience)
 
 
-def bearer_token(request: Request) -> str | None:
-    """The token of an ``Authorization: Bearer`` header, if any."""
-    value = request.headers.get("authorization", "")
-    scheme, _, token = value.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
-
-
 def mark_user(request: Request, user_id: int) -> None:
     """Make the caller's id part of this request's access log and log context."""
     request.scope.setdefault("state", {})["user_id"] = user_id
     structlog.contextvars.bind_contextvars(user_id=user_id)
 
 
-async def get_current_user(request: Request) -> AuthUser:
+# ``Authorization: Bearer <token>``, declared as the security scheme of every route that depends on it, so
+# the OpenAPI documents say which routes need a token. Refusing is ours (401 with ``WWW-Authenticate``).
+_BEARER = HTTPBearer(auto_error=False, description="An access token from `POST /auth/login` (CONTRACT §3)")
+
+
+async def get_current_user(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)]
+) -> AuthUser:
     """The verified caller; 401 without a valid bearer token."""
-    token = bearer_token(request)
-    if token is None:
+    if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("Not authenticated")
-    user = await core_state(request).verifier.verify(token)
+    user = await core_state(request).verifier.verify(credentials.credentials)
     mark_user(request, user.id)
     return user
 

@@ -7,9 +7,10 @@ came in (for ``event_id`` or ``occurred_at``). Records of event types it has no 
 For each record: parse the envelope, skip it if ``(group, event_id)`` is already in
 ``processed_events``, otherwise run the handler and record the event in the same transaction.
 Offsets are committed only after the batch's transactions committed, so a crash re-delivers
-(and the processed-events record makes the re-delivery a no-op). A transient failure (the
-database is away) is retried without end and never reaches the DLQ; any other failure is retried a
-few times and then the record goes to ``<topic>.dlq`` with the error, and the consumer moves on.
+(and the processed-events record makes the re-delivery a no-op). A transient failure (a store is away,
+busy or full: :func:`chat_shared.transient.is_transient`) is retried with backoff without end and never
+reaches the DLQ; any other failure is retried a few times and then the record goes to ``<topic>.dlq``
+with the error, and the consumer moves on.
 """
 
 from __future__ import annotations
@@ -25,8 +26,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 from sqlalchemy import String, select
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -37,6 +37,7 @@ from chat_shared.events.envelope import EventEnvelope
 from chat_shared.events.topics import dlq
 from chat_shared.kafka import ProducerHolder, create_consumer
 from chat_shared.settings import ServiceSettings
+from chat_shared.transient import is_transient
 
 log = structlog.get_logger("chat_shared.consumer")
 
@@ -56,9 +57,6 @@ class BatchHooks(Protocol):
 
     async def after(self, session: AsyncSession) -> None:
         """Called after the last handler; raising rolls the batch back like a failing handler."""
-
-
-TRANSIENT = (OperationalError, PoolTimeout, ConnectionError, TimeoutError, OSError)
 
 
 class ProcessedEvent(Base):
@@ -242,16 +240,10 @@ class EventConsumer:
                 result = await self._apply(item)
                 metrics.EVENTS_CONSUMED.labels(self._service, record.topic, envelope.event_type, result).inc()
                 return
-            except TRANSIENT as exc:
-                await self._transient_pause(record, envelope, exc, attempt)
-            except DBAPIError as exc:
-                if exc.connection_invalidated:
+            except Exception as exc:
+                if is_transient(exc):
                     await self._transient_pause(record, envelope, exc, attempt)
                     continue
-                if attempt >= self._max_attempts:
-                    await self._dead_letter(record, envelope.event_type, repr(exc))
-                    return
-            except Exception as exc:
                 if attempt >= self._max_attempts:
                     await self._dead_letter(record, envelope.event_type, repr(exc))
                     return

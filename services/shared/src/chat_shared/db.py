@@ -8,8 +8,9 @@ dependency commits once when the route returns and rolls back on any error.
 
 from __future__ import annotations
 
+import inspect
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -105,6 +106,7 @@ def create_engine(url: str, service: str, pool_size: int = 10, max_overflow: int
             pool_recycle=1800,
             isolation_level="READ COMMITTED",
             connect_args={"connect_timeout": 5},
+            hide_parameters=True,  # an error never prints its bound values (message text, emails)
         )
     _instrument(engine.sync_engine, service)
     return engine
@@ -121,20 +123,28 @@ async def ping(engine: AsyncEngine) -> None:
         await conn.execute(text("SELECT 1"))
 
 
-AfterCommit = Callable[[], None]
+AfterCommit = Callable[[], Awaitable[None] | None]
 
 
 def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
-    """Run ``callback`` once the request's transaction has committed (e.g. wake the outbox relay)."""
+    """Run ``callback`` once the request's transaction has committed (e.g. wake the outbox relay), and only
+    then: a store written outside the transaction (Redis) is written by a callback, so a failed commit
+    leaves it as it was. ``callback`` may be a coroutine function; it is awaited."""
     session.info.setdefault("after_commit", []).append(callback)
 
 
 async def commit(session: AsyncSession) -> None:
-    """Commit and then run the callbacks registered with :func:`after_commit`."""
-    await session.commit()
+    """Commit and then run the callbacks registered with :func:`after_commit`, in order."""
+    try:
+        await session.commit()
+    except BaseException:
+        session.info.pop("after_commit", None)  # never run for a transaction that did not commit
+        raise
     callbacks: list[AfterCommit] = session.info.pop("after_commit", [])
     for callback in callbacks:
-        callback()
+        result = callback()
+        if inspect.isawaitable(result):
+            await result
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

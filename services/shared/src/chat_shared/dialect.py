@@ -40,7 +40,8 @@ def create_sqlite_engine(url: str) -> AsyncEngine:
     transaction starts with ``BEGIN IMMEDIATE`` (SQLAlchemy's documented recipe): it takes the write lock up
     front, which is what MySQL's ``FOR UPDATE`` gives the services and what a stand-in serving one developer
     can afford."""
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    # hide_parameters: an error never prints its bound values (message text, emails), wherever it is logged.
+    engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:

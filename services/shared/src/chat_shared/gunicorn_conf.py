@@ -62,6 +62,10 @@ worker_tmp_dir = os.environ.get("WORKER_TMP_DIR", "/dev/shm")  # noqa: S108
 # gunicorn >= 25.1 opens a control socket under $HOME, which is read-only in our containers.
 control_socket_disable = True
 
+# The app itself believes X-Forwarded-For from FORWARDED_ALLOW_IPS only (chat_shared.app): the server
+# hands it the peer address untouched, so the rule lives in one place.
+forwarded_allow_ips = ""
+
 accesslog = None  # the app writes one JSON line per request itself, with the request id
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()

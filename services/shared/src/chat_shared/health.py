@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from chat_shared import metrics
+from chat_shared.responses import RETRY_AFTER
 
 Check = Callable[[], Awaitable[Any]]
 
@@ -54,6 +56,30 @@ class Readiness:
         return ready, report
 
 
+class HealthOut(BaseModel):
+    """``/health``: the process runs."""
+
+    status: Literal["healthy"]
+    service: str
+
+
+class ReadyOut(BaseModel):
+    """``/ready``: each dependency's state (``ok``, ``degraded`` or ``unavailable``)."""
+
+    status: Literal["ready"]
+    service: str
+    checks: dict[str, str]
+
+
+class NotReadyOut(BaseModel):
+    """``/ready`` while a dependency the service cannot work without is down."""
+
+    detail: str
+    status: Literal["not_ready"]
+    service: str
+    checks: dict[str, str]
+
+
 def health_router(readiness: Readiness) -> APIRouter:
     """The three operational routes; not routed by the gateway.
 
@@ -63,10 +89,15 @@ def health_router(readiness: Readiness) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
     @router.get("/health", summary="Liveness (no dependency checks)")
-    async def health() -> dict[str, str]:
-        return {"status": "healthy", "service": service}
+    async def health() -> HealthOut:
+        return HealthOut(status="healthy", service=service)
 
-    @router.get("/ready", summary="Readiness: 503 naming the dependency that is down")
+    @router.get(
+        "/ready",
+        summary="Readiness: 503 naming the dependency that is down",
+        response_model=ReadyOut,
+        responses={503: {"model": NotReadyOut, "description": "A dependency is down", "headers": RETRY_AFTER}},
+    )
     async def ready() -> JSONResponse:
         ok, report = await readiness.run()
         if ok:
@@ -75,6 +106,7 @@ def health_router(readiness: Readiness) -> APIRouter:
         return JSONResponse(
             {"detail": f"not ready: {down} unavailable", "status": "not_ready", "service": service, "checks": report},
             status_code=503,
+            headers={"Retry-After": "5"},
         )
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)

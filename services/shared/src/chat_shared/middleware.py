@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: request id in and out, one JSON access line, Prometheus HTTP metrics.
+"""Pure ASGI middleware: request id in and out, one JSON access line, Prometheus HTTP metrics; the request
+body size limit.
 
 Pure ASGI (not ``BaseHTTPMiddleware``) so streaming responses such as SSE pass through untouched
 and the per-request cost stays small.
@@ -11,12 +12,15 @@ import time
 from typing import Any
 
 import structlog
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chat_shared import metrics, tracing
 
 log = structlog.get_logger("chat_shared.access")
 _UNLOGGED = frozenset({"/health", "/metrics", "/ready"})
+TOO_LARGE = "Request body too large"
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -97,3 +101,37 @@ class RequestContextMiddleware:
             )
         except Exception:  # pragma: no cover - defensive
             logging.getLogger(__name__).exception("metrics_failed")
+
+
+class BodyLimitMiddleware:
+    """A request body over ``limit`` bytes is a 413 ``{"detail": …}`` before any route reads it.
+
+    The gateway has the same limit; holding it here too keeps a service's own port from buffering an
+    unbounded body. A declared ``Content-Length`` is refused at once; a chunked body when its bytes pass
+    the limit (raised as an HTTP error, which the framework passes on to chat_shared.errors).
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await JSONResponse({"detail": TOO_LARGE}, status_code=413)(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise HTTPException(413, TOO_LARGE)
+            return message
+
+        await self.app(scope, counting_receive, send)

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import command, op
 from alembic.config import Config
 from sqlalchemy import MetaData, pool
+from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -99,3 +100,24 @@ def drop_outbox_tables_v1() -> None:
     op.drop_table("processed_events")
     op.drop_index("ix_outbox_pending", table_name="outbox")
     op.drop_table("outbox")
+
+
+def widen_outbox_envelope_v2() -> None:
+    """``outbox.envelope`` becomes MEDIUMTEXT (16 MiB) on MySQL, inside a migration.
+
+    A TEXT column holds 64 KiB, less than a message event can reach (a message's snapshot with its
+    reactions at their bounds, see docs/chat-service.md, "Limits"); an envelope that does not fit fails the
+    commit of the change it announces. SQLite's TEXT has no such limit, so nothing changes there.
+    """
+    if op.get_context().dialect.name == "mysql":
+        op.alter_column(
+            "outbox", "envelope", type_=mysql.MEDIUMTEXT(), existing_type=sa.Text(), existing_nullable=False
+        )
+
+
+def narrow_outbox_envelope_v2() -> None:
+    """Undo :func:`widen_outbox_envelope_v2`, inside a migration's downgrade (fails while a longer row exists)."""
+    if op.get_context().dialect.name == "mysql":
+        op.alter_column(
+            "outbox", "envelope", type_=sa.Text(), existing_type=mysql.MEDIUMTEXT(), existing_nullable=False
+        )

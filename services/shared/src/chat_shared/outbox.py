@@ -12,11 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import random
-from datetime import UTC, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from sqlalchemy import Index, String, Text, delete, func, select, update
+from sqlalchemy.dialects.mysql import MEDIUMTEXT
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -42,7 +45,8 @@ class OutboxRecord(Base):
     event_type: Mapped[str] = mapped_column(String(64))
     topic: Mapped[str] = mapped_column(String(100))
     key: Mapped[str] = mapped_column(String(64))
-    envelope: Mapped[str] = mapped_column(Text)
+    #: MEDIUMTEXT on MySQL: a message event with its reactions at their bounds is larger than TEXT's 64 KiB.
+    envelope: Mapped[str] = mapped_column(Text().with_variant(MEDIUMTEXT(), "mysql"))
     traceparent: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
     published_at = mapped_column(UTCDateTime(), nullable=True)
@@ -90,16 +94,20 @@ class OutboxRelay:
         service: str,
         poll_interval: float = 0.5,
         batch_size: int = 200,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._producers = producers
         self._service = service
         self._poll_interval = poll_interval
         self._batch_size = batch_size
+        #: The time rows are marked published at, and that the retention of published rows counts from.
+        self._clock = clock
         self._wakeup = asyncio.Event()
         self._stopping = False
-        self._last_purge = 0.0
-        self._last_gauges = 0.0
+        # Never: the first loop purges and updates the gauges, whatever the event loop's clock reads.
+        self._last_purge = -math.inf
+        self._last_gauges = -math.inf
         self._busy = False
 
     def wake(self) -> None:
@@ -180,7 +188,7 @@ class OutboxRelay:
                     metrics.EVENTS_PUBLISHED.labels(self._service, row.topic, "error").inc()
                 raise
             await session.execute(
-                update(OutboxRecord).where(OutboxRecord.id.in_([r.id for r in rows])).values(published_at=utcnow())
+                update(OutboxRecord).where(OutboxRecord.id.in_([r.id for r in rows])).values(published_at=self._clock())
             )
             for row in rows:
                 metrics.EVENTS_PUBLISHED.labels(self._service, row.topic, "ok").inc()
@@ -203,7 +211,7 @@ class OutboxRelay:
         age = 0.0
         if oldest is not None:
             oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
-            age = max(0.0, (utcnow() - oldest).total_seconds())
+            age = max(0.0, (self._clock() - oldest).total_seconds())
         metrics.OUTBOX_OLDEST_AGE.labels(self._service).set(age)
 
     async def _maybe_purge(self) -> None:
@@ -213,5 +221,5 @@ class OutboxRelay:
         self._last_purge = now
         async with self._sessionmaker() as session, session.begin():
             await session.execute(
-                delete(OutboxRecord).where(OutboxRecord.published_at < utcnow() - PUBLISHED_RETENTION)
+                delete(OutboxRecord).where(OutboxRecord.published_at < self._clock() - PUBLISHED_RETENTION)
             )

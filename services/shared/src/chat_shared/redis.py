@@ -33,8 +33,8 @@ def create_redis(url: str, service: str | None = None, max_connections: int = 64
     """A client for ``redis://`` URLs, or fakeredis for ``fakeredis://`` (one process only).
 
     The pool blocks (up to 5 s) for a free connection instead of failing: a broadcast wakes thousands of
-    stream pumps at once, and redis-py's plain pool raises ``MaxConnectionsError`` past its limit (found
-    by the S6 benchmark). With ``service`` every command's latency is recorded under that service's name.
+    stream pumps at once, and redis-py's plain pool raises ``MaxConnectionsError`` past its limit. With
+    ``service`` every command's latency is recorded under that service's name.
     """
     client: Redis
     if stand_in(url) is StandIn.FAKEREDIS:

@@ -7,11 +7,12 @@ Nothing else in a service reads ``os.environ``: each service derives one class f
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chat_shared.standins import stand_in
@@ -54,6 +55,11 @@ class ServiceSettings(BaseSettings):
     environment: Environment = Environment.DEVELOPMENT
     port: int = 8000
     log_level: str = "INFO"
+    #: Peers whose ``X-Forwarded-For``/``-Proto`` are believed: the gateway's own addresses or networks,
+    #: comma-separated (the format and variable gunicorn and uvicorn use). From any other peer the headers
+    #: are ignored and the peer is the client, so no client can choose the address that per-address login
+    #: throttling counts. ``*`` believes everyone: only for a network that nothing but the gateway reaches.
+    forwarded_allow_ips: str = "127.0.0.1,::1"
 
     database_url: str = "sqlite+aiosqlite:///./.data/service.db"
     database_pool_size: int = 10
@@ -94,6 +100,15 @@ class ServiceSettings(BaseSettings):
     def is_dev(self) -> bool:
         """Development and test runs may use generated keys and embedded stores."""
         return self.environment in (Environment.DEVELOPMENT, Environment.TEST)
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses_or_networks(cls, value: str) -> str:
+        # uvicorn would take a mistyped entry for a host name that never matches, silently trusting nobody.
+        for entry in (part.strip() for part in value.split(",")):
+            if entry and entry != "*":
+                ipaddress.ip_network(entry)
+        return value
 
     @model_validator(mode="after")
     def _require_real_secrets(self) -> ServiceSettings:

@@ -9,21 +9,19 @@ from fastapi import APIRouter, Form, Response, status
 from app.api.deps import AuthServiceDep, ClientAddress, ProfileServiceDep, ThrottleDep
 from app.schemas.auth import LoginJson, RefreshRequest, TokenPair
 from app.schemas.user import OwnProfile, RegisterRequest
+from chat_shared.responses import CONFLICT, THROTTLED, TOO_LARGE, UNAVAILABLE, error
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
-LOGIN_ERRORS: dict[int | str, dict[str, str]] = {
-    401: {"description": "Wrong credentials"},
-    429: {"description": "Too many failures"},
-    503: {"description": "Hashing capacity exhausted"},
-}
+# Too many failures (429), hashing capacity exhausted (503).
+LOGIN_ERRORS = error(401, "Wrong credentials") | TOO_LARGE | THROTTLED | UNAVAILABLE
 
 
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=OwnProfile,
-    responses={409: {"description": "Email or username taken"}},
+    responses=CONFLICT | TOO_LARGE | UNAVAILABLE,
 )
 async def register(body: RegisterRequest, auth: AuthServiceDep, profiles: ProfileServiceDep) -> OwnProfile:
     """Create an account."""
@@ -48,13 +46,13 @@ async def login_json(body: LoginJson, auth: AuthServiceDep, throttle: ThrottleDe
     return await auth.login(str(body.email), body.password, address, throttle)
 
 
-@router.post("/refresh", response_model=TokenPair, responses={401: {"description": "Invalid or reused token"}})
+@router.post("/refresh", response_model=TokenPair, responses=error(401, "Invalid or reused token") | TOO_LARGE)
 async def refresh(body: RefreshRequest, auth: AuthServiceDep) -> TokenPair:
     """Exchange a refresh token for a new pair; the old one stops working."""
     return await auth.refresh(body.refresh_token)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=TOO_LARGE)
 async def logout(body: RefreshRequest, auth: AuthServiceDep) -> Response:
     """Revoke a refresh token."""
     await auth.logout(body.refresh_token)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from app.api.deps import AuthServiceDep, ProfileServiceDep
+from app.api.deps import AuthServiceDep, ClientAddress, ProfileServiceDep, ThrottleDep
 from app.schemas.user import OwnProfile, PasswordChange, ProfileUpdate
 from chat_shared.auth import CurrentUser
+from chat_shared.responses import AUTH, RETRY_AFTER, TOO_LARGE, UNAVAILABLE, error
 
-router = APIRouter(prefix="/profile", tags=["profile"])
+router = APIRouter(prefix="/profile", tags=["profile"], responses=AUTH)
 
 
 @router.get("/me", response_model=OwnProfile)
@@ -17,7 +18,7 @@ async def read_me(user: CurrentUser, profiles: ProfileServiceDep) -> OwnProfile:
     return await profiles.own(await profiles.me(user.id))
 
 
-@router.patch("/me", response_model=OwnProfile)
+@router.patch("/me", response_model=OwnProfile, responses=TOO_LARGE)
 async def update_me(body: ProfileUpdate, user: CurrentUser, profiles: ProfileServiceDep) -> OwnProfile:
     """Change display name, status message or avatar URL."""
     return await profiles.own(await profiles.update(user.id, body))
@@ -26,9 +27,14 @@ async def update_me(body: ProfileUpdate, user: CurrentUser, profiles: ProfileSer
 @router.put(
     "/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={400: {"description": "Current password is wrong"}},
+    responses=error(400, "Current password is wrong")
+    | error(429, "Too many wrong current passwords (counted with failed logins)", RETRY_AFTER)
+    | TOO_LARGE
+    | UNAVAILABLE,
 )
-async def change_password(body: PasswordChange, user: CurrentUser, auth: AuthServiceDep) -> Response:
+async def change_password(
+    body: PasswordChange, user: CurrentUser, auth: AuthServiceDep, throttle: ThrottleDep, address: ClientAddress
+) -> Response:
     """Change the password; every refresh token is revoked."""
-    await auth.change_password(user.id, body.current_password, body.new_password)
+    await auth.change_password(user.id, body.current_password, body.new_password, address, throttle)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -9,20 +9,23 @@ from fastapi import APIRouter, Query
 from app.api.deps import ProfileServiceDep
 from app.schemas.user import PublicProfile, UserPage
 from chat_shared.auth import CurrentUser
+from chat_shared.cursor import Cursor, last_id
 from chat_shared.errors import Unprocessable
+from chat_shared.responses import AUTH, NOT_FOUND
+from chat_shared.schemas import Id, is_id
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], responses=AUTH)
 MAX_BATCH = 100
+#: 1 to ``MAX_BATCH`` ids, comma-separated, nothing else.
+IDS_PATTERN = rf"^[0-9]{{1,19}}(,[0-9]{{1,19}}){{0,{MAX_BATCH - 1}}}$"
 
 
 def parse_ids(raw: str) -> list[int]:
-    """``"1,2,3"`` → ``[1, 2, 3]``; 422 on anything else or more than 100 ids."""
-    try:
-        ids = [int(part) for part in raw.split(",") if part.strip()]
-    except ValueError as exc:
-        raise Unprocessable("ids must be comma-separated integers") from exc
-    if not ids or len(ids) > MAX_BATCH or any(i <= 0 for i in ids):
-        raise Unprocessable(f"ids must hold 1 to {MAX_BATCH} positive integers")
+    """``"1,2,3"`` → ``[1, 2, 3]`` (the pattern of ``ids`` has let through digits and commas only); 422 for
+    an id beyond the 64-bit range."""
+    ids = [int(part) for part in raw.split(",")]
+    if not all(is_id(i) for i in ids):
+        raise Unprocessable("ids must be positive 64-bit integers", loc=("query", "ids"))
     return ids
 
 
@@ -30,7 +33,7 @@ def parse_ids(raw: str) -> list[int]:
 async def batch(
     user: CurrentUser,
     profiles: ProfileServiceDep,
-    ids: Annotated[str, Query(max_length=1200, description="Comma-separated ids, at most 100")],
+    ids: Annotated[str, Query(max_length=2000, pattern=IDS_PATTERN, description="Comma-separated ids, at most 100")],
 ) -> UserPage:
     """Public profiles of several users at once."""
     return await profiles.batch(parse_ids(ids))
@@ -42,13 +45,13 @@ async def search(
     profiles: ProfileServiceDep,
     q: Annotated[str, Query(min_length=1, max_length=50)],
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[int, Query(ge=0)] = 0,
+    cursor: Cursor = None,
 ) -> UserPage:
     """Users whose username or display name starts with ``q``."""
-    return await profiles.search(q.strip(), cursor, limit)
+    return await profiles.search(q.strip(), last_id(cursor) or 0, limit)
 
 
-@router.get("/{user_id}", response_model=PublicProfile, responses={404: {"description": "No such user"}})
-async def read_user(user_id: int, user: CurrentUser, profiles: ProfileServiceDep) -> PublicProfile:
+@router.get("/{user_id}", response_model=PublicProfile, responses=NOT_FOUND)
+async def read_user(user_id: Id, user: CurrentUser, profiles: ProfileServiceDep) -> PublicProfile:
     """A public profile."""
     return await profiles.get(user_id)

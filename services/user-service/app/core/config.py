@@ -39,6 +39,15 @@ class Settings(ServiceSettings):
     presence_ttl_s: int = 60
     presence_sweep_interval_s: float = 2.0
 
-    login_max_failures_per_account: int = 5
-    login_max_failures_per_address: int = 20
+    #: Password guesses (failed logins, wrong current passwords), counted in fixed windows of
+    #: ``login_failure_window_s``; the rules are in docs/user-service.md ("Throttling").
     login_failure_window_s: int = 900
+    #: Failures of one address against one account before that address is refused for that account.
+    login_max_failures_per_account_address: int = 5
+    #: Failures of one address against any accounts before it is refused everywhere.
+    login_max_failures_per_address: int = 20
+    #: Failures against one account from all addresses before addresses that have failed against it (and
+    #: have not logged into it) are refused; addresses with no failures there still get through.
+    login_max_failures_per_account: int = 50
+    #: How long an address that logged into an account stays exempt from that account's ceiling.
+    login_known_address_ttl_s: int = 30 * 24 * 3600

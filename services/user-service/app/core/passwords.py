@@ -9,6 +9,7 @@ are flagged for re-hashing.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import unicodedata
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +24,8 @@ from app.core.config import Settings
 from app.core.metrics import HASH_REFUSED
 from chat_shared.errors import ServiceUnavailable
 
-_COMMON_FILE = Path(__file__).with_name("common_passwords.txt")
+#: zxcvbn-ts's breach-ranked dictionary, folded like :func:`fold` (source, licence, update: README.md there).
+_COMMON_FILE = Path(__file__).with_name("common_passwords") / "passwords.txt.gz"
 
 
 def normalize(password: str) -> str:
@@ -31,15 +33,22 @@ def normalize(password: str) -> str:
     return unicodedata.normalize("NFKC", password)
 
 
+def fold(password: str) -> str:
+    """NFKC then case-folded: the form compared with the common list, so ``ＰＡＳＳＷＯＲＤ１２３`` and
+    ``PAẞWORD1`` are as common as ``password123`` and ``password1``."""
+    return normalize(password).casefold()
+
+
 @cache
 def common_passwords() -> frozenset[str]:
-    """Lower-cased passwords from public breach top lists (all of at least 8 characters)."""
-    return frozenset(line.strip().lower() for line in _COMMON_FILE.read_text().splitlines() if line.strip())
+    """The common list, read once per process."""
+    with gzip.open(_COMMON_FILE, "rt", encoding="utf-8") as lines:
+        return frozenset(fold(line.rstrip("\n")) for line in lines if line.strip())
 
 
 def is_common(password: str) -> bool:
-    """True when the password is on the common list (case-insensitive)."""
-    return normalize(password).lower() in common_passwords()
+    """True when the password is on the common list, whatever its case or width."""
+    return fold(password) in common_passwords()
 
 
 class PasswordHasher:
@@ -59,6 +68,7 @@ class PasswordHasher:
         self._admitted = 0
         # Verifying against this keeps unknown-account logins as slow as real ones (no user enumeration).
         self._dummy_hash = self._context.hash("dummy-password-for-timing")
+        common_passwords()  # read at start-up, not on the first registration
 
     @asynccontextmanager
     async def admit(self) -> AsyncIterator[None]:

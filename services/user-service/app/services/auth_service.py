@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,12 +22,21 @@ from app.repositories.tokens import RefreshTokenRepository
 from app.repositories.users import UserRepository
 from app.schemas.auth import TokenPair
 from app.schemas.user import RegisterRequest
-from app.services.throttle import LoginThrottle
+from app.services.throttle import LoginThrottle, unknown_account, user_account
 from chat_shared.db import utcnow
-from chat_shared.errors import BadRequest, Conflict, Unauthorized, Unprocessable
+from chat_shared.errors import BadRequest, Conflict, TooManyRequests, Unauthorized, Unprocessable
 from chat_shared.outbox import Outbox
 
 INVALID_CREDENTIALS = "Incorrect email/username or password"
+
+
+@contextmanager
+def _counting_throttled_logins() -> Iterator[None]:
+    try:
+        yield
+    except TooManyRequests:
+        LOGINS.labels("throttled").inc()
+        raise
 
 
 class RefreshTokenReused(Unauthorized):
@@ -60,7 +71,7 @@ class AuthService:
 
     async def _register(self, body: RegisterRequest) -> User:
         if is_common(body.password):
-            raise Unprocessable("This password is too common; choose another")
+            raise Unprocessable("This password is too common; choose another", loc=("body", "password"))
         email_key, username_key = str(body.email).lower(), body.username.lower()
         email_taken, username_taken = await self.users.taken(email_key, username_key)
         if email_taken or username_taken:
@@ -87,18 +98,22 @@ class AuthService:
 
     async def login(self, identifier: str, password: str, address: str, throttle: LoginThrottle) -> TokenPair:
         """Tokens for valid credentials; the same 401 (and about the same time) whether the account exists."""
-        await throttle.check(identifier, address)
+        with _counting_throttled_logins():
+            await throttle.check_address(address)
         async with self.hasher.admit():
             return await self._login(identifier, password, address, throttle)
 
     async def _login(self, identifier: str, password: str, address: str, throttle: LoginThrottle) -> TokenPair:
         user = await self.users.by_login(identifier)
+        account = user_account(user.id) if user else unknown_account(identifier)
+        with _counting_throttled_logins():
+            await throttle.check(account, address)
         ok, needs_rehash = await self.hasher.verify(password, user.password_hash if user else None)
         if user is None or not ok:
-            await throttle.failed(identifier, address)
+            await throttle.failed(account, address)
             LOGINS.labels("invalid_credentials").inc()
             raise Unauthorized(INVALID_CREDENTIALS)
-        await throttle.succeeded(identifier)
+        await throttle.succeeded(account, address)
         if needs_rehash:
             user.password_hash = await self.hasher.hash(password)
         LOGINS.labels("success").inc()
@@ -132,20 +147,31 @@ class AuthService:
         if token is not None and token.revoked_at is None:
             token.revoked_at = utcnow()
 
-    async def change_password(self, user_id: int, current: str, new: str) -> None:
-        """Check the current password, store the new one, revoke every refresh token."""
-        async with self.hasher.admit():
-            await self._change_password(user_id, current, new)
+    async def change_password(
+        self, user_id: int, current: str, new: str, address: str, throttle: LoginThrottle
+    ) -> None:
+        """Check the current password, store the new one, revoke every refresh token.
 
-    async def _change_password(self, user_id: int, current: str, new: str) -> None:
+        A wrong current password is a password guess like a failed login, throttled by the same counters.
+        """
+        account = user_account(user_id)
+        await throttle.check(account, address)
+        async with self.hasher.admit():
+            await self._change_password(user_id, current, new, address, throttle)
+        await throttle.succeeded(account, address)
+
+    async def _change_password(
+        self, user_id: int, current: str, new: str, address: str, throttle: LoginThrottle
+    ) -> None:
         user = await self.users.get(user_id, for_update=True)
         if user is None:
             raise Unauthorized("Account no longer exists")
         ok, _ = await self.hasher.verify(current, user.password_hash)
         if not ok:
+            await throttle.failed(user_account(user_id), address)
             raise BadRequest("Current password is incorrect")
         if is_common(new):
-            raise Unprocessable("This password is too common; choose another")
+            raise Unprocessable("This password is too common; choose another", loc=("body", "new_password"))
         user.password_hash = await self.hasher.hash(new)
         user.updated_at = utcnow()
         await self.tokens.revoke_user(user.id, user.updated_at)

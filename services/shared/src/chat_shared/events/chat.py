@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Self
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from chat_shared.events.base import DomainEvent
 from chat_shared.events.topics import CHAT_EVENTS, MESSAGE_EVENTS
@@ -26,6 +26,12 @@ class MessageSnapshot(BaseModel):
     edited_at: Timestamp | None
     deleted: bool
     reactions: dict[str, list[int]]
+    #: 0 only in events of a producer that does not version messages.
+    version: int = Field(
+        0,
+        description="1 when sent, +1 with each edit, deletion and reaction change: a consumer keeps the highest "
+        "version it has seen of a message and drops an older snapshot that arrives late",
+    )
 
 
 class RoomEvent(DomainEvent):

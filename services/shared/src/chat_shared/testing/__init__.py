@@ -1,1 +1,2 @@
-"""Test support shared by every service's suite: real broker, per-session MySQL database, TCP proxy."""
+"""Test support shared by every suite: real broker, per-session MySQL database, TCP proxy, waiting on
+conditions, processes, a Server-Sent Events reader and parsed ``/metrics``."""

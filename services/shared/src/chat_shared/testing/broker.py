@@ -12,25 +12,21 @@ from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from chat_shared.testing.processes import free_port, stop_process
+from chat_shared.testing.waiting import HANG_GUARD_S, eventually_sync
 
 
-def free_port() -> int:
-    """A TCP port that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(host: str, port: int, timeout: float = 15.0) -> None:
+def wait_for_port(host: str, port: int) -> None:
     """Block until something accepts connections on ``host:port``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def listens() -> bool:
         with socket.socket() as sock:
             sock.settimeout(0.2)
-            if sock.connect_ex((host, port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+            return sock.connect_ex((host, port)) == 0
+
+    eventually_sync(listens, f"something to listen on {host}:{port}")
 
 
 class Broker:
@@ -72,23 +68,30 @@ class Broker:
     def stop(self) -> None:
         """Terminate the broker process."""
         if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
+            stop_process(self._process, grace=5)
             self._process = None
+
+
+async def create_topics(bootstrap: str, *names: str, partitions: int = 1) -> None:
+    """Create topics of a test's own (a consumer test then reads only its own records)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1) for name in names])
+    finally:
+        await admin.close()
 
 
 async def read_events(
     bootstrap: str,
     topic: str,
     until: Callable[[list[dict[str, Any]]], bool],
-    timeout: float = 15.0,
+    timeout: float = HANG_GUARD_S,
 ) -> list[dict[str, Any]]:
     """Every envelope on ``topic`` (from the start, no group) once ``until(events)`` holds.
 
-    Raises ``TimeoutError`` with what was seen if the condition does not hold within ``timeout``.
+    Fails (``AssertionError``, naming what was seen) if the condition does not hold within ``timeout``, a
+    hang guard.
     """
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=20
@@ -104,7 +107,7 @@ async def read_events(
                 await consumer._client.force_metadata_update()
                 await asyncio.sleep(0.1)
         if partitions is None:
-            raise TimeoutError(f"topic {topic} does not exist")
+            raise AssertionError(f"topic {topic} does not exist")
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
@@ -122,6 +125,6 @@ async def read_events(
             if until(events):
                 return events
             if time.monotonic() > deadline:
-                raise TimeoutError(f"condition not met on {topic}; saw {[e.get('event_type') for e in events]}")
+                raise AssertionError(f"condition not met on {topic}; saw {[e.get('event_type') for e in events]}")
     finally:
         await consumer.stop()

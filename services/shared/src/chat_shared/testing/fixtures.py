@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -107,18 +107,3 @@ async def started_app(app: FastAPI, kind: type[StateT]) -> AsyncIterator[Started
 def asgi_client(app: ASGIApp, **kwargs: Any) -> httpx.AsyncClient:
     """An httpx client speaking to the app (a :class:`StartedApp`) in-process."""
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver", **kwargs)
-
-
-async def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
-    """Poll ``predicate`` (sync or async) until it returns a truthy value; raise on timeout."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = predicate()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise TimeoutError("condition not met in time")
-        await asyncio.sleep(interval)

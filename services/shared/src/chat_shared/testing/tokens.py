@@ -23,6 +23,8 @@ def _new_private_pem() -> str:
 class TestKeys:
     """A key pair standing in for user-service's; configure ``public_pem``/``kid`` on the service."""
 
+    __test__ = False  # not a test class, whatever its name
+
     kid: str = "test-key"
     private_pem: str = field(default_factory=_new_private_pem)
     issuer: str = "bigtech-chat"
