@@ -1,7 +1,7 @@
 """The system the chaos drill breaks: ``make dev``'s processes with two chat-service processes, on stores the
 drill can cut.
 
-- MariaDB (``CHAOS_MYSQL_URL``, default 127.0.0.1:3306): databases of the run's own (a name suffix), dropped
+- MariaDB (``CHAOS_MYSQL_URL``, default 127.0.0.1:3306): databases of the run's own (a name prefix), dropped
   at the end;
 - a redis-server of its own on a free port, with an append-only file synced on every write, so a restart
   keeps what was acknowledged, as a production Redis with AOF does;
@@ -98,7 +98,6 @@ class Stack:
     broker: Broker
     proxy: TcpProxy
     system: DevSystem
-    suffix: str
     start_failures: int = 0  # restarts that exited before they were healthy (and were started again)
 
     @property
@@ -173,14 +172,14 @@ async def start(work: Path) -> Stack:
     os.environ.update(
         KAFKA_ENABLE_IDEMPOTENCE="false", KAFKA_FETCH_MAX_WAIT_MS="5", KAFKA_REPLICA_FETCH_MAX_WAIT_MS="50"
     )
-    suffix = f"_chaos_{uuid.uuid4().hex[:8]}"
+    prefix = f"chaos_{uuid.uuid4().hex[:8]}"
     backends = Backends(
         work / "data",
         mysql_url=MYSQL_URL,
         redis_url=redis.url,
         mongo_url=None,
         kafka_bootstrap=broker.bootstrap,
-        mysql_suffix=suffix,
+        mysql_prefix=prefix,
     )
     system = DevSystem(
         Ports(_free_base()),
@@ -189,7 +188,7 @@ async def start(work: Path) -> Stack:
         kong_yml=devstack.KONG_TEST_YML,
         chat_processes=CHAT_PROCESSES,
     )
-    stack = Stack(work, log, redis, broker, proxy, system, suffix)
+    stack = Stack(work, log, redis, broker, proxy, system)
     try:
         await system.start()
         await system.wait_ready(time.monotonic() + READY_TIMEOUT_S)
@@ -216,6 +215,6 @@ async def stop(stack: Stack, keep_log: Path | None = None) -> None:
     try:
         async with engine.connect() as conn:
             for spec in SERVICES:
-                await conn.execute(text(f"DROP DATABASE IF EXISTS `{stack.system.backends.database_name(spec)}`"))
+                await conn.execute(text(f"DROP DATABASE IF EXISTS `{stack.system.backends.mysql_database(spec)}`"))
     finally:
         await engine.dispose()

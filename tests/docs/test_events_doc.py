@@ -19,7 +19,7 @@ def test_every_contract_event_is_documented() -> None:
     text = DOC.read_text()
     for event in EVENTS:
         assert f'"{event.event_type}"' in text
-    assert len(EVENTS) == 2 + 2 + 7 + 4 + 4
+    assert len(EVENTS) == 3 + 2 + 7 + 4 + 4
 
 
 def test_every_event_declares_a_known_topic_and_a_partition_key() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -21,22 +22,33 @@ import devstack
 
 
 @pytest.fixture(scope="session")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The gateway's URL: ``E2E_BASE_URL``, or a dev system started for this session."""
-    if given := os.environ.get("E2E_BASE_URL"):
-        yield given.rstrip("/")
+def dev_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devstack.DevStack | None]:
+    """The dev system started for this session, or None when ``E2E_BASE_URL`` names a running system."""
+    if os.environ.get("E2E_BASE_URL"):
+        yield None
         return
     # Embedded stores unless asked: E2E_MYSQL_URL=mysql+aiomysql://root@127.0.0.1:3306 E2E_REDIS_URL=... run the
     # same journey on real servers (make test does both).
     backends = {k: os.environ[f"E2E_{k}"] for k in devstack.BACKENDS if os.environ.get(f"E2E_{k}")}
+    if "MYSQL_URL" in backends:
+        # Databases of this run only: never a developer's make dev data, never another run's schema.
+        backends["MYSQL_DATABASE_PREFIX"] = f"e2e_{uuid.uuid4().hex[:10]}"
     try:
         stack = devstack.start(tmp_path_factory.mktemp("dev-data"), backends=backends)
     except devstack.DevStackError as exc:
         pytest.fail(str(exc))
     try:
-        yield stack.gateway
+        yield stack
     finally:
         stack.stop()
+        if "MYSQL_URL" in backends:
+            devstack.drop_mysql_databases(backends["MYSQL_URL"], backends["MYSQL_DATABASE_PREFIX"])
+
+
+@pytest.fixture(scope="session")
+def base_url(dev_stack: devstack.DevStack | None) -> str:
+    """The gateway's URL: ``E2E_BASE_URL``, or the dev system started for this session."""
+    return dev_stack.gateway if dev_stack is not None else os.environ["E2E_BASE_URL"].rstrip("/")
 
 
 @pytest.fixture(scope="session")

@@ -213,3 +213,26 @@ async def test_sse_flows_event_by_event_and_closes_upstream(setup: tuple[str, Up
         second = [await asyncio.wait_for(anext(lines), 5) for _ in range(2)]
         assert second == ["id: 2", "event: two"]
     await asyncio.wait_for(upstream.disconnected.wait(), 5)  # closing the client closed the upstream stream
+
+
+async def test_the_access_line_never_shows_the_query(
+    setup: tuple[str, Upstream], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A stream ticket travels in the query (CONTRACT §6): the gateway's line names the path only."""
+    kong = tmp_path / "kong.yml"
+    kong.write_text(KONG)
+    base, _ = setup
+    upstream_port = int(base.rsplit(":", 1)[1])  # any listener will do: only the log line is looked at
+    gateway = Gateway(load_config(kong), {"svc-host": f"127.0.0.1:{upstream_port}"})
+    port = free_port()
+    server, task = await _serve(gateway, port)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", trust_env=False) as client:
+            await client.get("/api/stream", params={"ticket": "SECRET-ticket-value"})
+            await client.get("/api/svc/x", params={"ticket": "SECRET-ticket-value", "a": "1"})
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=10)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert [(line["path"], line["route"]) for line in lines] == [("/api/stream", "stream"), ("/api/svc/x", "svc")]
+    assert "SECRET" not in json.dumps(lines)

@@ -8,10 +8,7 @@ Adding a public route to a service without a gateway route makes this test fail.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,6 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tools/dev is the checkout's, not installed
 from tools.dev.gateway import routing as gateway
+from tools.docs.api_tables import build_openapi
 
 REPO = Path(__file__).resolve().parents[2]
 KONG_FILES = [REPO / "infrastructure/docker/kong/kong.yml", REPO / "infrastructure/docker/kong/kong.test.yml"]
@@ -29,12 +27,6 @@ INTERNAL_EXACT = frozenset(
     {"/health", "/ready", "/metrics", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"}
 )
 INTERNAL_PREFIXES = ("/.well-known/", "/internal/")
-OPENAPI_SCRIPT = (
-    "import json, sys\n"
-    "from app.factory import create_app\n"
-    "with open(sys.argv[1], 'w') as f:\n"
-    "    json.dump(create_app().openapi(), f)\n"
-)
 
 
 def is_internal(path: str) -> bool:
@@ -47,42 +39,15 @@ def concrete(template: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def documents(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any] | str]:
-    """Each service's OpenAPI document (or the error building it), built in parallel subprocesses."""
-    running = {}
-    for service in SERVICES:
-        work = tmp_path_factory.mktemp(service)
-        env = {
-            **os.environ,
-            "ENVIRONMENT": "development",
-            "LOG_LEVEL": "WARNING",
-            "DATABASE_URL": f"sqlite+aiosqlite:///{work}/db.sqlite",
-            "REDIS_URL": "fakeredis://",
-            "MONGO_URL": "mongomock://",
-            "DEV_KEY_FILE": str(work / "key.pem"),
-        }
-        process = subprocess.Popen(
-            [sys.executable, "-c", OPENAPI_SCRIPT, str(work / "openapi.json")],
-            cwd=REPO / "services" / service,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        running[service] = (process, work / "openapi.json")
-    out: dict[str, dict[str, Any] | str] = {}
-    for service, (process, path) in running.items():
-        _, stderr = process.communicate(timeout=90)
-        out[service] = json.loads(path.read_text()) if process.returncode == 0 else stderr[-3000:]
-    return out
+def documents() -> dict[str, dict[str, Any]]:
+    """Each service's OpenAPI document, built as the API reference's tables build it."""
+    return build_openapi(SERVICES)
 
 
 @pytest.fixture(params=SERVICES)
-def openapi(request: pytest.FixtureRequest, documents: dict[str, dict[str, Any] | str]) -> tuple[str, dict[str, Any]]:
+def openapi(request: pytest.FixtureRequest, documents: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
     service: str = request.param
-    document = documents[service]
-    assert isinstance(document, dict), f"{service}: create_app().openapi() failed:\n{document}"
-    return service, document
+    return service, documents[service]
 
 
 @pytest.mark.parametrize("kong_file", KONG_FILES, ids=lambda p: p.name)

@@ -161,3 +161,19 @@ def start(
         stack.stop()
         raise DevStackError(f"{exc}:\n{stack.log_text()[-4000:]}") from None
     return stack
+
+
+def drop_mysql_databases(server_url: str, prefix: str) -> None:
+    """Drop the databases run.py made on ``server_url`` with ``MYSQL_DATABASE_PREFIX=prefix``."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(server_url).set(drivername="mysql+pymysql", database=None)
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            names = conn.execute(text("SHOW DATABASES LIKE :pattern"), {"pattern": f"{prefix}\\_%"}).scalars()
+            for name in list(names):
+                conn.execute(text(f"DROP DATABASE `{name}`"))
+    finally:
+        engine.dispose()

@@ -51,7 +51,7 @@ class ServiceSpec:
     name: str
     offset: int
     sqlite: str
-    mysql: str
+    mysql: str  # the MySQL database name after the prefix (Backends.mysql_prefix)
 
     @property
     def directory(self) -> Path:
@@ -64,9 +64,9 @@ class ServiceSpec:
 
 
 SERVICES = (
-    ServiceSpec("user-service", 5, "user.db", "bigtech_user"),
-    ServiceSpec("friend-service", 3, "friend.db", "bigtech_friend"),
-    ServiceSpec("chat-service", 2, "chat.db", "bigtech_chat"),
+    ServiceSpec("user-service", 5, "user.db", "user"),
+    ServiceSpec("friend-service", 3, "friend.db", "friend"),
+    ServiceSpec("chat-service", 2, "chat.db", "chat"),
 )
 BROKER_OFFSET = 92  # 8092 with the default base: stays clear of a real Kafka on 9092
 MONGO_OFFSET = 17  # 8017: the MongoDB stand-in, when MONGO_URL names no server
@@ -110,21 +110,24 @@ class Backends:
 
     data_dir: Path
     mysql_url: str | None = os.environ.get("MYSQL_URL") or None
+    #: The databases on that server are ``<prefix>_user`` …: a test run picks its own prefix, so it never
+    #: meets a developer's data or another run's schema.
+    mysql_prefix: str = os.environ.get("MYSQL_DATABASE_PREFIX") or "bigtech"
     redis_url: str = os.environ.get("REDIS_URL") or "fakeredis://"
     mongo_url: str | None = os.environ.get("MONGO_URL") or None  # None: the MongoDB stand-in
     kafka_bootstrap: str | None = os.environ.get("KAFKA_BOOTSTRAP") or None
-    mysql_suffix: str = ""  # appended to each database name (a run of its own on a shared server)
-
-    def database_name(self, spec: ServiceSpec) -> str:
-        return spec.mysql + self.mysql_suffix
 
     def database_url(self, spec: ServiceSpec) -> str:
         if self.mysql_url:
             from sqlalchemy.engine import make_url
 
-            url = make_url(self.mysql_url).set(database=self.database_name(spec))
-            return url.render_as_string(hide_password=False)
+            return (
+                make_url(self.mysql_url).set(database=self.mysql_database(spec)).render_as_string(hide_password=False)
+            )
         return f"sqlite+aiosqlite:///{self.data_dir / spec.sqlite}"
+
+    def mysql_database(self, spec: ServiceSpec) -> str:
+        return f"{self.mysql_prefix}_{spec.mysql}"
 
     def mongo(self, ports: Ports) -> str:
         """The MongoDB URL the services get: the configured server, or the stand-in run.py starts."""
@@ -132,7 +135,7 @@ class Backends:
 
     def describe(self, ports: Ports) -> list[str]:
         sql = (
-            _mask(self.mysql_url) + f" (databases {', '.join(self.database_name(s) for s in SERVICES)})"
+            _mask(self.mysql_url) + f" (databases {self.mysql_prefix}_user, _friend, _chat)"
             if self.mysql_url
             else f"SQLite files in {self.data_dir}"
         )
@@ -323,8 +326,9 @@ class DevSystem:
             await self.spawn("mongo", [sys.executable, "-m", MONGO_MODULE, "--port", str(self.ports.mongo)], REPO)
             await self.wait_listening("mongo", self.ports.mongo)  # chat-service gives up on Mongo after 3 s
         if self.backends.mysql_url:
-            names = [self.backends.database_name(s) for s in self.services]
-            await create_mysql_databases(self.backends.mysql_url, names)
+            await create_mysql_databases(
+                self.backends.mysql_url, [self.backends.mysql_database(s) for s in self.services]
+            )
         uvicorn = Path(sys.executable).with_name("uvicorn")
         launcher = [str(uvicorn)] if uvicorn.exists() else [sys.executable, "-m", "uvicorn"]
         options = [

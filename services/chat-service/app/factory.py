@@ -68,12 +68,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state = State(
             settings=settings,
             runtime=runtime,
-            verifier=build_verifier(settings),
-            tickets=TicketStore(redis, settings.stream_ticket_ttl_s),
+            verifier=build_verifier(settings, runtime.revocations),
+            tickets=TicketStore(redis, runtime.revocations, settings.stream_ticket_ttl_s),
             hub=hub,
             friend_directory=FriendDirectory.from_settings(settings),
         )
         await hub.start()
+        # A revoked session's streams end on every process: each process's revocation mirror tells its hub.
+        runtime.revocations.on_revoked(hub.close_sessions)
         shutdown.watch(hub)
         runtime.readiness.add("mongo", lambda: mongo.ping(client, settings.mongo_db))
         runtime.consume(PERMISSIONS_GROUP, [FRIEND_EVENTS], PERMISSION_HANDLERS)

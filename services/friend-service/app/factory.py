@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state = State(
             settings=settings,
             runtime=runtime,
-            verifier=build_verifier(settings),
+            verifier=build_verifier(settings, runtime.revocations),
             user_directory=directory,
             presence=presence,
         )

@@ -122,7 +122,7 @@ def state(app: StartedApp[State]) -> State:
 
 
 async def warm_up_consumers(state: State, bootstrap: str) -> None:
-    """Wait until both consumer groups joined and applied an event, so tests time steady-state lag only
+    """Wait until every consumer group joined and applied an event, so tests time steady-state lag only
     (the first group join on a fresh broker takes a few seconds)."""
     from datetime import UTC, datetime
 
@@ -140,6 +140,8 @@ async def warm_up_consumers(state: State, bootstrap: str) -> None:
         1,
     )
     await publish(bootstrap, USER_ONLINE_STATUS, envelope("UserOnline", {"user_id": 1, "at": now}), 1)
+    revoked = {"user_id": 1, "session_ids": ["warmup"], "reason": "logout", "revoked_at": now}
+    await publish(bootstrap, USER_EVENTS, envelope("SessionsRevoked", revoked), 1)
 
     async def replica_has_it() -> bool:
         async with state.sessionmaker() as session:
@@ -147,6 +149,9 @@ async def warm_up_consumers(state: State, bootstrap: str) -> None:
 
     await eventually(replica_has_it, "the users replica to apply a first event")
     await eventually(lambda: state.redis.exists(presence_key(1)), "the presence replica to apply a first event")
+    await eventually(
+        lambda: state.runtime.revocations.is_revoked(1, "warmup", 0), "the revocation feed to apply a first event"
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -18,6 +18,7 @@ import pytest
 
 from chat_shared.auth import JwksKeys, TokenVerifier, public_pem_to_jwk, sign_access_token, signing_key
 from chat_shared.errors import Unauthorized
+from chat_shared.revocation import Revocations
 from chat_shared.testing.clock import ManualClock
 from chat_shared.testing.tokens import TestKeys
 
@@ -85,7 +86,7 @@ def jwk(keys: TestKeys) -> dict[str, Any]:
 
 def verifier(jwks: JwksServer, clock: ManualClock) -> TokenVerifier:
     source = JwksKeys(jwks.url, ttl=TTL_S, min_refetch=MIN_REFETCH_S, clock=clock)
-    return TokenVerifier(source, "RS256", "bigtech-chat", "bigtech-chat-api")
+    return TokenVerifier(source, "RS256", "bigtech-chat", "bigtech-chat-api", revocations=Revocations(900))
 
 
 async def refused(verify: TokenVerifier, token: str) -> bool:
@@ -136,6 +137,7 @@ async def test_unknown_kids_refetch_at_most_once_per_interval(jwks: JwksServer, 
             audience="bigtech-chat-api",
             ttl_s=60,
             now=datetime.now(UTC),
+            sid=None,
         )
 
     # A burst at one instant: one lookup is due at most, whatever the number of tokens.

@@ -35,7 +35,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await runtime.migrate_if_asked()
         keys = load_keyring(settings)
         verifier = TokenVerifier(
-            StaticKeys(keys.public_jwks), settings.jwt_algorithm, settings.jwt_issuer, settings.jwt_audience
+            StaticKeys(keys.public_jwks),
+            settings.jwt_algorithm,
+            settings.jwt_issuer,
+            settings.jwt_audience,
+            revocations=runtime.revocations,
         )
         hasher = PasswordHasher(settings)
         presence = Presence(runtime.redis, settings.presence_ttl_s)

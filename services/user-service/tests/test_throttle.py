@@ -109,6 +109,9 @@ async def test_wrong_current_passwords_are_throttled_like_logins(
         # A success in between clears the address's count for this account.
         ok = {"current_password": RIGHT, "new_password": RIGHT + "x"}
         assert (await thief.put("/profile/me/password", headers=headers, json=ok)).status_code == 204
+        # The change ended every session, this one too: log in again with the new password.
+        token = (await form_login(thief, user["username"], RIGHT + "x")).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
         body = {"current_password": WRONG, "new_password": "new-password-43"}
         for _ in range(5):
             assert (await thief.put("/profile/me/password", headers=headers, json=body)).status_code == 400

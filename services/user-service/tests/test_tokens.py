@@ -102,6 +102,7 @@ def _bad_tokens(private_key: str, user_id: int) -> dict[str, str]:
         "audience": "bigtech-chat-api",
         "ttl_s": 900,
         "now": now,
+        "sid": "0" * 32,
     }
     good = sign_access_token(private_key, "test-key", "RS256", **good_args)
     head, body, sig = good.split(".")
@@ -162,6 +163,7 @@ async def test_tokens_of_the_previous_key_verify_during_rotation(
                 audience="bigtech-chat-api",
                 ttl_s=900,
                 now=datetime.now(UTC),
+                sid=None,
             )
             assert (
                 await client.get("/profile/me", headers={"Authorization": f"Bearer {old_token}"})

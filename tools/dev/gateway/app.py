@@ -142,6 +142,7 @@ class Gateway:
             "event": "request",
             "level": "info",
             "method": scope["method"],
+            # The path without its query: a query may carry a stream ticket (CONTRACT §6), never logged.
             "path": scope["path"],
             "route": found.route.name if found else None,
             "status": status,

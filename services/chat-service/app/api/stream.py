@@ -21,6 +21,8 @@ class TicketOut(BaseModel):
 
 @router.post("/tickets", response_model=TicketOut, status_code=status.HTTP_201_CREATED)
 async def create_ticket(state: StateDep, user: CurrentUser) -> TicketOut:
-    """A ticket to open the caller's stream from a browser (EventSource cannot send headers); 5 minutes."""
+    """A ticket to open the caller's stream from a browser (EventSource cannot send headers); 5 minutes.
+
+    It works only while the session of the caller's token lasts."""
     tickets = state.tickets
-    return TicketOut(ticket=await tickets.issue(user.id), expires_in=tickets.ttl_s)
+    return TicketOut(ticket=await tickets.issue(user), expires_in=tickets.ttl_s)

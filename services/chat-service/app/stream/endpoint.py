@@ -20,6 +20,7 @@ from app.core import metrics
 from app.core.state import State
 from app.stream.hub import Connection, StreamHub, frame
 from app.stream.log import RESET_EVENT, id_tuple, reset_data
+from app.stream.tickets import StreamGrant
 from chat_shared.errors import Unauthorized
 from chat_shared.state import state_in_scope
 
@@ -48,21 +49,25 @@ class StreamEndpoint:
         state = state_in_scope(scope, State)
         hub = state.hub
         try:
-            user_id = await self._authenticate(state, headers, query)
+            grant = await self._authenticate(state, headers, query)
         except Unauthorized as exc:
             await _json(send, 401, {"detail": exc.detail}, [(b"www-authenticate", b"Bearer")])
             return
         if hub.closing:
             await _json(send, 503, {"detail": "Shutting down, reconnect"}, [(b"retry-after", b"1")])
             return
+        user_id = grant.user_id
         scope.setdefault("state", {})["user_id"] = user_id
         last_event_id = headers.get("last-event-id") or query.get("last_event_id")
 
         await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
-        conn = hub.new_connection(user_id, send)
+        conn = hub.new_connection(user_id, send, sid=grant.sid, issued_at=grant.issued_at)
         reason = "client"
         try:
             await hub.register(conn)  # subscribed before the starting point is read: no wake-up is missed
+            if state.runtime.revocations.is_revoked(user_id, grant.sid, grant.issued_at):
+                await hub.close(conn, "revoked")  # revoked while the stream was opening, before the hub knew it
+                return
             # The starting point is fixed before the client hears "connected": everything appended after
             # that comment reaches it (the reconnect drill sends right after it).
             await self._start_position(hub, conn, last_event_id)
@@ -80,16 +85,16 @@ class StreamEndpoint:
             await hub.unregister(conn, reason)
 
     @staticmethod
-    async def _authenticate(state: State, headers: dict[str, str], query: dict[str, str]) -> int:
+    async def _authenticate(state: State, headers: dict[str, str], query: dict[str, str]) -> StreamGrant:
         scheme, _, token = headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and token.strip():
-            return (await state.verifier.verify(token.strip())).id
+            return StreamGrant.of(await state.verifier.verify(token.strip()))
         ticket = query.get("ticket")
         if ticket:
-            user_id = await state.tickets.redeem(ticket)
-            if user_id is None:
+            grant = await state.tickets.redeem(ticket)
+            if grant is None:
                 raise Unauthorized("Invalid or expired ticket")
-            return user_id
+            return grant
         raise Unauthorized("Not authenticated")
 
     @staticmethod

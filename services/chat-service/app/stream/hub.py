@@ -35,6 +35,7 @@ from app.stream.log import (
     parse_user,
     parse_wake_up,
 )
+from chat_shared.revocation import Revocation
 
 log = structlog.get_logger("app.stream.hub")
 
@@ -62,21 +63,34 @@ class Connection:
         "closed",
         "dirty",
         "expires_at",
+        "issued_at",
         "last_id",
         "number",
         "pumping",
         "replaying",
         "reset",
         "send",
+        "sid",
         "slice",
         "user_id",
     )
 
     def __init__(
-        self, user_id: int, send: Send, expires_at: float, heartbeat_slice: int = 0, *, number: int = 0
+        self,
+        user_id: int,
+        send: Send,
+        expires_at: float,
+        heartbeat_slice: int = 0,
+        *,
+        number: int = 0,
+        sid: str | None = None,
+        issued_at: int = 0,
     ) -> None:
         self.user_id = user_id
         self.number = number  # opening order in this process: names the stream, and the oldest is pushed out
+        #: The session that opened the stream, and when its token was issued: the stream ends with it.
+        self.sid = sid
+        self.issued_at = issued_at
         self.slice = heartbeat_slice
         self.send = send
         self.expires_at = expires_at
@@ -160,12 +174,18 @@ class StreamHub:
 
     # --- connections ----------------------------------------------------------------------------
 
-    def new_connection(self, user_id: int, send: Send) -> Connection:
+    def new_connection(self, user_id: int, send: Send, *, sid: str | None = None, issued_at: int = 0) -> Connection:
         """A connection with a lifetime jittered by ±10 %, so a fleet's streams do not expire together."""
         lifetime = self.max_lifetime_s * random.uniform(0.9, 1.1)
         self._opened += 1
         return Connection(
-            user_id, send, time.monotonic() + lifetime, self._opened % HEARTBEAT_SLICES, number=self._opened
+            user_id,
+            send,
+            time.monotonic() + lifetime,
+            self._opened % HEARTBEAT_SLICES,
+            number=self._opened,
+            sid=sid,
+            issued_at=issued_at,
         )
 
     async def register(self, conn: Connection) -> None:
@@ -223,12 +243,24 @@ class StreamHub:
         if self.limit is not None:
             with contextlib.suppress(Exception):  # else it is dropped once past a stream's longest lifetime
                 await self.limit.closed(conn.user_id, conn.number)
-        if not conns:
+        # The user's other streams may have closed during the await (a revocation closes them together): only
+        # the set still registered is forgotten, once.
+        if not conns and self.connections.get(conn.user_id) is conns:
             del self.connections[conn.user_id]
             self._subscribed.discard(conn.user_id)
             if self._pubsub is not None:
                 with contextlib.suppress(Exception):
                     await self._pubsub.unsubscribe(channel(conn.user_id))
+
+    async def close_sessions(self, revocation: Revocation) -> None:
+        """End this process's streams that a revocation kills (opened by a revoked session, or with a token
+        issued before the user's not-before time); the client's reconnect is then refused."""
+        for conn in list(self.connections.get(revocation.user_id, ())):
+            if revocation.kills(conn.sid, conn.issued_at):
+                # A client that stopped reading must not hold up the revocations behind this one.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(WRITE_TIMEOUT_S):
+                        await self.close(conn, "revoked")
 
     async def close(self, conn: Connection, reason: str) -> None:
         """End the response; the endpoint's wait for the client then returns and unregisters."""

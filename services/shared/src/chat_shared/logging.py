@@ -7,6 +7,7 @@ so every line a service prints has the same shape and Promtail can parse all of 
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 import sys
 import traceback
@@ -40,6 +41,36 @@ def _redact(_: Any, __: str, event_dict: EventDict) -> EventDict:
     for key in _REDACTED_KEYS.intersection(event_dict):
         event_dict[key] = "[redacted]"
     return event_dict
+
+
+# Query parameters that carry a credential: a stream ticket (CONTRACT §6), or a token a client put in a URL
+# against the rules. Their values never reach a log line, whoever logs the URL.
+_QUERY_SECRET = re.compile(r"(?i)\b(ticket|access_token|refresh_token|token)=[^&\s\"'#]*")
+
+
+def scrub_query_secrets(text: str) -> str:
+    """``text`` with the values of credential query parameters replaced by ``***``."""
+    return _QUERY_SECRET.sub(r"\1=***", text) if "=" in text else text
+
+
+def _scrub_urls(_: Any, __: str, event_dict: EventDict) -> EventDict:
+    for key, value in event_dict.items():
+        if isinstance(value, str) and "=" in value:
+            event_dict[key] = scrub_query_secrets(value)
+    return event_dict
+
+
+class QuerySecretFilter(logging.Filter):
+    """Scrubs credential query parameters from uvicorn's access records, whose arguments hold the request's
+    full path and query (``client, method, full_path, http_version, status``): installed on the
+    ``uvicorn.access`` logger, it holds whatever handler or formatter a server attaches there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(scrub_query_secrets(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = scrub_query_secrets(record.msg)
+        return True
 
 
 _DRIVER_ERRORS = (MySQLError, sqlite3.Error)
@@ -143,6 +174,7 @@ def _shared_processors(service: str) -> list[Processor]:
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
         _service_adder(service),
         _redact,
+        _scrub_urls,
     ]
 
 
@@ -172,10 +204,13 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
-    # uvicorn's own access log would duplicate ours, without request ids.
-    for name in ("uvicorn.access",):
-        logging.getLogger(name).handlers = []
-        logging.getLogger(name).propagate = False
+    # uvicorn's own access log would duplicate ours, without request ids; should a server turn it back on,
+    # its lines carry no stream ticket.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers = []
+    access.propagate = False
+    if not any(isinstance(f, QuerySecretFilter) for f in access.filters):
+        access.addFilter(QuerySecretFilter())
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True

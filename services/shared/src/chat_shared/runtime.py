@@ -21,11 +21,20 @@ from redis.asyncio import Redis
 from chat_shared import db, metrics
 from chat_shared.consumer import BatchHooks, EventConsumer, Handlers
 from chat_shared.dialect import prepare_database_file
+from chat_shared.events.topics import USER_EVENTS
 from chat_shared.health import Readiness
 from chat_shared.kafka import ProducerHolder, ensure_topics
 from chat_shared.migrations import upgrade_head
 from chat_shared.outbox import Outbox, OutboxRelay
 from chat_shared.redis import create_redis
+from chat_shared.revocation import (
+    CLOCK_MARGIN_S,
+    RevocationFeed,
+    RevocationMirror,
+    Revocations,
+    consumer_group,
+    revocation_handlers,
+)
 from chat_shared.settings import ServiceSettings
 
 log = structlog.get_logger("chat_shared.runtime")
@@ -58,10 +67,15 @@ class Runtime:
         self.kafka_topics: set[str] = set()
         self.kafka_ready = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
+        keep_s = settings.access_token_ttl_s + CLOCK_MARGIN_S
+        #: Revoked sessions, checked by the token verifier (see :mod:`chat_shared.revocation`).
+        self.revocations = Revocations(keep_s)
+        self.revocation_feed = RevocationFeed(self.redis, settings.service_name, keep_s)
+        self.revocation_mirror = RevocationMirror(self.revocation_feed, self.revocations, settings.revocation_poll_s)
         self.readiness = readiness
         self.readiness.add("mysql", self.sql_check)
         self.readiness.add("kafka", self.kafka_check)
-        self.readiness.add("redis", self.redis.ping)
+        self.readiness.add("redis", self.redis_check)
 
     # --- start-up -------------------------------------------------------------------------------
 
@@ -111,8 +125,13 @@ class Runtime:
         return task
 
     def start_kafka(self, produced_topics: Iterable[str]) -> None:
-        """Start the relay now, and the consumers as soon as the topics exist; start-up is then complete."""
+        """Start the relay and the revocation mirror now, and the consumers (this service's revocation
+        consumer among them) as soon as the topics exist; start-up is then complete."""
         self.kafka_topics.update(produced_topics)
+        self.consume(
+            consumer_group(self.settings.service_name), [USER_EVENTS], revocation_handlers(self.revocation_feed)
+        )
+        self.spawn(self.revocation_mirror.run(), "revocation-mirror")
         self.spawn(self.relay.run(), "outbox-relay")
         self.spawn(self._bootstrap_kafka(), "kafka-bootstrap")
         freeze_startup_heap()
@@ -145,6 +164,12 @@ class Runtime:
             raise
         self.producers.healthy = True
         return True
+
+    async def redis_check(self) -> bool:
+        """Readiness probe of Redis, and of what this process keeps from it: a process that has not yet read
+        the revocations of the last token lifetime must not take requests (it would accept revoked tokens)."""
+        await self.redis.ping()
+        return await self.revocation_mirror.check()
 
     async def sql_check(self) -> None:
         """Readiness probe of the SQL database."""

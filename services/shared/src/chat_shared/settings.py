@@ -92,6 +92,11 @@ class ServiceSettings(BaseSettings):
     #: A PEM public key (and its kid) that replaces the JWKS fetch, e.g. when the key is mounted as a secret.
     jwt_public_key: str | None = None
     jwt_public_key_id: str | None = None
+    #: Lifetime of an access token: user-service signs them for this long, and every service remembers a
+    #: revoked session this long (plus a clock margin), so set the same value on every service.
+    access_token_ttl_s: int = 900
+    #: How often each process reads new revocations from its service's Redis feed (chat_shared.revocation).
+    revocation_poll_s: float = 1.0
 
     outbox_poll_interval_s: float = 0.5
     outbox_batch_size: int = 200

@@ -54,6 +54,6 @@ async def refresh(body: RefreshRequest, auth: AuthServiceDep) -> TokenPair:
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=TOO_LARGE)
 async def logout(body: RefreshRequest, auth: AuthServiceDep) -> Response:
-    """Revoke a refresh token."""
+    """End the refresh token's session: its tokens stop working on every service."""
     await auth.logout(body.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -35,6 +35,6 @@ async def update_me(body: ProfileUpdate, user: CurrentUser, profiles: ProfileSer
 async def change_password(
     body: PasswordChange, user: CurrentUser, auth: AuthServiceDep, throttle: ThrottleDep, address: ClientAddress
 ) -> Response:
-    """Change the password; every refresh token is revoked."""
+    """Change the password; every session ends, this one too."""
     await auth.change_password(user.id, body.current_password, body.new_password, address, throttle)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

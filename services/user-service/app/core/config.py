@@ -24,7 +24,6 @@ class Settings(ServiceSettings):
     jwt_previous_public_key: str | None = None
     jwt_previous_key_id: str | None = None
     dev_key_file: str = ".data/keys/user-service-jwt.pem"
-    access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 30 * 24 * 3600
 
     #: Argon2id cost (OWASP minimum: m=19 MiB, t=2, p=1).

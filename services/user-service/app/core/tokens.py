@@ -11,9 +11,18 @@ from chat_shared.auth import sign_access_token
 
 
 def issue_access_token(
-    ring: KeyRing, *, user_id: int, username: str, issuer: str, audience: str, ttl_s: int, now: datetime
+    ring: KeyRing,
+    *,
+    user_id: int,
+    username: str,
+    session_id: str,
+    issuer: str,
+    audience: str,
+    ttl_s: int,
+    now: datetime,
 ) -> str:
-    """A token signed with the current key, carrying its ``kid`` and ``typ: at+jwt``."""
+    """A token signed with the current key, carrying its ``kid`` and ``typ: at+jwt``, and the session it
+    belongs to as ``sid`` (the refresh-token family: revoking the session kills its access tokens)."""
     return sign_access_token(
         ring.signing_key,
         ring.kid,
@@ -24,6 +33,7 @@ def issue_access_token(
         audience=audience,
         ttl_s=ttl_s,
         now=now,
+        sid=session_id,
     )
 
 

@@ -1,4 +1,9 @@
-"""Registration, login, token refresh with rotation and reuse detection, logout, password change."""
+"""Registration, login, token refresh with rotation and reuse detection, logout, password change.
+
+A session is a refresh-token family; its id is the ``sid`` of every access token it issues. Ending
+sessions (logout, a password change, a reused refresh token) revokes their refresh tokens and stages
+``SessionsRevoked`` in the same transaction, so every service stops accepting their access tokens too.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ from app.schemas.user import RegisterRequest
 from app.services.throttle import LoginThrottle, unknown_account, user_account
 from chat_shared.db import utcnow
 from chat_shared.errors import BadRequest, Conflict, TooManyRequests, Unauthorized, Unprocessable
+from chat_shared.events.user import RevocationReason, SessionsRevoked
 from chat_shared.outbox import Outbox
 
 INVALID_CREDENTIALS = "Incorrect email/username or password"
@@ -127,7 +133,8 @@ class AuthService:
             TOKEN_REFRESHES.labels("invalid").inc()
             raise Unauthorized("Invalid refresh token")
         if token.rotated_at is not None:
-            await self.tokens.revoke_family(token.family_id, now)
+            if await self.tokens.family_is_live(token.family_id, now):
+                await self._end_sessions(token.user_id, [token.family_id], RevocationReason.REFRESH_TOKEN_REUSE, now)
             TOKEN_REFRESHES.labels("reused").inc()
             raise RefreshTokenReused()
         if token.revoked_at is not None or token.expires_at <= now:
@@ -142,15 +149,17 @@ class AuthService:
         return await self._issue(user, family_id=token.family_id, now=now)
 
     async def logout(self, raw_token: str) -> None:
-        """Revoke the token (unknown or already revoked tokens are accepted silently)."""
+        """End the token's session: its refresh tokens and, on every service, its access tokens, stream
+        tickets and open streams. Unknown tokens and sessions already ended are accepted silently."""
+        now = utcnow()
         token = await self.tokens.by_hash(hash_refresh_token(raw_token), for_update=True)
-        if token is not None and token.revoked_at is None:
-            token.revoked_at = utcnow()
+        if token is not None and await self.tokens.family_is_live(token.family_id, now):
+            await self._end_sessions(token.user_id, [token.family_id], RevocationReason.LOGOUT, now)
 
     async def change_password(
         self, user_id: int, current: str, new: str, address: str, throttle: LoginThrottle
     ) -> None:
-        """Check the current password, store the new one, revoke every refresh token.
+        """Check the current password, store the new one, end every session (the caller's too).
 
         A wrong current password is a password guess like a failed login, throttled by the same counters.
         """
@@ -174,7 +183,28 @@ class AuthService:
             raise Unprocessable("This password is too common; choose another", loc=("body", "new_password"))
         user.password_hash = await self.hasher.hash(new)
         user.updated_at = utcnow()
+        sessions = await self.tokens.live_families(user.id, user.updated_at)
         await self.tokens.revoke_user(user.id, user.updated_at)
+        # Every session ends, the caller's too (its refresh token is revoked with the others): the sessions
+        # are named, and not_before also kills any token of the user issued before the change.
+        self.outbox.add(
+            self.session,
+            SessionsRevoked(
+                user_id=user.id,
+                session_ids=sessions,
+                not_before=user.updated_at,
+                reason=RevocationReason.PASSWORD_CHANGE,
+                revoked_at=user.updated_at,
+            ),
+        )
+
+    async def _end_sessions(self, user_id: int, sessions: list[str], reason: RevocationReason, now: datetime) -> None:
+        """Revoke the sessions' refresh tokens and announce it, in this transaction."""
+        for family_id in sessions:
+            await self.tokens.revoke_family(family_id, now)
+        self.outbox.add(
+            self.session, SessionsRevoked(user_id=user_id, session_ids=sessions, reason=reason, revoked_at=now)
+        )
 
     async def _issue(self, user: User, family_id: str, now: datetime) -> TokenPair:
         raw = new_refresh_token()
@@ -192,6 +222,7 @@ class AuthService:
             self.keys,
             user_id=user.id,
             username=user.username,
+            session_id=family_id,
             issuer=self.settings.jwt_issuer,
             audience=self.settings.jwt_audience,
             ttl_s=self.settings.access_token_ttl_s,

