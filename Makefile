@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
 .PHONY: help install dev test e2e lint backends validators bench bench-chat clean-data \
-	bench-s4 bench-s5 bench-s6 bench-s7 bench-s8 bench-connect bench-reconnect
+	bench-s4 bench-s5 bench-s6 bench-s7 bench-s8 bench-connect bench-reconnect chaos
 
 help:
 	@echo "make dev    - the whole system without Docker (gateway on http://localhost:8000)"
@@ -12,6 +12,7 @@ help:
 	@echo "make bench  - the user-service benchmarks S0-S2 of tests/load (see docs/performance.md)"
 	@echo "make bench-chat - the chat-service benchmarks that run here (S5, S6, S8, SSE connects, reconnect drill);"
 	@echo "              bench-s4 / bench-s7 need MONGO_URL=mongodb://... (a real MongoDB)"
+	@echo "make chaos  - the chaos drill: kills, broker cuts and a Redis restart under load (docs/performance.md)"
 
 $(UV):
 	$(PYTHON) -m pip install --user --quiet uv || $(PYTHON) -m pip install --quiet --break-system-packages uv
@@ -61,3 +62,7 @@ bench-connect: install backends
 bench-reconnect: install backends
 	cd tests/load && $(UV) run --frozen python chat_reconnect_drill.py --streams 5000
 bench-chat: bench-s5 bench-s6 bench-s8 bench-connect bench-reconnect
+
+# The chaos drill (tests/chaos): minutes long and it breaks processes on purpose, so not part of `make test`.
+chaos: install backends
+	$(UV) run --frozen pytest tests/chaos -q -s -p no:cacheprovider

@@ -96,6 +96,9 @@ def test_upstream_hosts_are_rewritten() -> None:
     assert found is not None
     assert found.url({"chat-service": "127.0.0.1:18002"}, "after=3") == "http://127.0.0.1:18002/rooms/1?after=3"
     assert found.url({"chat-service:8002": "127.0.0.1:9"}) == "http://127.0.0.1:9/rooms/1"
+    several = {"chat-service": "127.0.0.1:18002, 127.0.0.1:18012"}
+    assert found.targets(several) == ["127.0.0.1:18002", "127.0.0.1:18012"]
+    assert found.url(several, target="127.0.0.1:18012") == "http://127.0.0.1:18012/rooms/1"
 
 
 def test_route_plugins_replace_global_ones() -> None:

@@ -1,11 +1,13 @@
 """``make dev``: the whole system on this machine without Docker.
 
-Starts the Tansu broker, every service whose ``main.py`` exists (user 8005, friend 8003, chat 8002) as its
-own uvicorn process, and the gateway (tools/dev/gateway/, which reads kong.yml) on :8000. Stores are
-SQLite files under ``.data/`` plus in-process stand-ins for Redis and MongoDB, unless MYSQL_URL, REDIS_URL,
-MONGO_URL or KAFKA_BOOTSTRAP name real servers. Ctrl-C stops everything it started. See docs/dev.md.
+Starts the Tansu broker, the MongoDB stand-in (tools/dev/mongo_standin.py), every service whose ``main.py``
+exists (user 8005, friend 8003, chat 8002) as its own uvicorn process, and the gateway (tools/dev/gateway/,
+which reads kong.yml) on :8000. Stores are SQLite files under ``.data/``, an in-process stand-in for Redis
+and the MongoDB stand-in, unless MYSQL_URL, REDIS_URL, MONGO_URL or KAFKA_BOOTSTRAP name real servers.
+``--chat-processes N`` runs N chat-service processes (ports 8002, 8012, …) behind the gateway, which
+balances them. Ctrl-C stops everything it started. See docs/dev.md.
 
-    uv run python tools/dev/run.py [--port-base 8000] [--data-dir .data]
+    uv run python tools/dev/run.py [--port-base 8000] [--data-dir .data] [--chat-processes 1]
 """
 
 from __future__ import annotations
@@ -30,11 +32,16 @@ import httpx
 REPO = Path(__file__).resolve().parents[2]
 SERVICES_DIR = REPO / "services"
 GATEWAY_MODULE = "tools.dev.gateway"  # run with ``-m`` from the repository root
+MONGO_MODULE = "tools.dev.mongo_standin"
 GATEWAY_CONFIG = REPO / "infrastructure/docker/kong/kong.yml"
 STATE_FILE = "dev.json"
 LOCK_FILE = "dev.lock"
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 8.0
+# The services keep an idle connection longer than the gateway's pool does (as gunicorn_conf.py's keepalive
+# outlives Kong's upstream idle timeout): the gateway closes first and never sends a request into a
+# connection the service is closing, which would answer that request 502.
+SERVICE_KEEP_ALIVE_S = 75
 
 
 @dataclass(frozen=True)
@@ -62,8 +69,11 @@ SERVICES = (
     ServiceSpec("chat-service", 2, "chat.db", "chat"),
 )
 BROKER_OFFSET = 92  # 8092 with the default base: stays clear of a real Kafka on 9092
+MONGO_OFFSET = 17  # 8017: the MongoDB stand-in, when MONGO_URL names no server
+PROCESS_STRIDE = 10  # a service's second process listens 10 ports above its first (chat: 8002, 8012, …)
 COLOURS = {
     "broker": "90",
+    "mongo": "90",
     "user-service": "36",
     "friend-service": "35",
     "chat-service": "33",
@@ -86,8 +96,12 @@ class Ports:
     def broker(self) -> int:
         return self.base + BROKER_OFFSET
 
-    def service(self, spec: ServiceSpec) -> int:
-        return self.base + spec.offset
+    @property
+    def mongo(self) -> int:
+        return self.base + MONGO_OFFSET
+
+    def service(self, spec: ServiceSpec, process: int = 0) -> int:
+        return self.base + spec.offset + PROCESS_STRIDE * process
 
 
 @dataclass
@@ -100,7 +114,7 @@ class Backends:
     #: meets a developer's data or another run's schema.
     mysql_prefix: str = os.environ.get("MYSQL_DATABASE_PREFIX") or "bigtech"
     redis_url: str = os.environ.get("REDIS_URL") or "fakeredis://"
-    mongo_url: str = os.environ.get("MONGO_URL") or "mongomock://"
+    mongo_url: str | None = os.environ.get("MONGO_URL") or None  # None: the MongoDB stand-in
     kafka_bootstrap: str | None = os.environ.get("KAFKA_BOOTSTRAP") or None
 
     def database_url(self, spec: ServiceSpec) -> str:
@@ -115,6 +129,10 @@ class Backends:
     def mysql_database(self, spec: ServiceSpec) -> str:
         return f"{self.mysql_prefix}_{spec.mysql}"
 
+    def mongo(self, ports: Ports) -> str:
+        """The MongoDB URL the services get: the configured server, or the stand-in run.py starts."""
+        return self.mongo_url or f"mongodb://127.0.0.1:{ports.mongo}"
+
     def describe(self, ports: Ports) -> list[str]:
         sql = (
             _mask(self.mysql_url) + f" (databases {self.mysql_prefix}_user, _friend, _chat)"
@@ -123,7 +141,9 @@ class Backends:
         )
         kafka = self.kafka_bootstrap or f"Tansu (in memory) on 127.0.0.1:{ports.broker}"
         redis = _mask(self.redis_url) if self.redis_url != "fakeredis://" else "fakeredis (in each process)"
-        mongo = _mask(self.mongo_url) if self.mongo_url != "mongomock://" else "mongomock (in process)"
+        mongo = (
+            _mask(self.mongo_url) if self.mongo_url else f"stand-in (mongomock, in memory) on 127.0.0.1:{ports.mongo}"
+        )
         return [f"SQL     {sql}", f"Redis   {redis}", f"MongoDB {mongo}", f"Kafka   {kafka}"]
 
 
@@ -151,8 +171,9 @@ class Console:
         return f"\033[{code}m{text}\033[0m" if self.colour else text
 
     def line(self, source: str, text: str) -> None:
-        prefix = self.paint(f"{source:<{self.width}} |", COLOURS.get(source, "0"))
         rendered = text if self.raw else self.render(text)
+        colour = COLOURS.get(source) or COLOURS.get(source.rsplit("-", 1)[0], "0")  # chat-service-2: chat's
+        prefix = self.paint(f"{source:<{self.width}} |", colour)
         self.stream.write("".join(f"{prefix} {part}\n" for part in rendered.splitlines() or [""]))
         self.stream.flush()
 
@@ -185,6 +206,9 @@ class Child:
 
     name: str
     process: asyncio.subprocess.Process
+    argv: list[str]
+    cwd: Path
+    env: dict[str, str] | None
     reader: asyncio.Task[None] | None = None
     expected_exit: bool = False
 
@@ -203,23 +227,37 @@ class DevSystem:
     stopping: bool = False
 
     only: frozenset[str] | None = None
+    chat_processes: int = 1
 
     @property
     def services(self) -> list[ServiceSpec]:
         return [s for s in SERVICES if s.present and (self.only is None or s.name in self.only)]
 
-    def env(self, spec: ServiceSpec) -> dict[str, str]:
+    def processes(self, spec: ServiceSpec) -> int:
+        """How many processes of the service run (several only for chat-service)."""
+        return self.chat_processes if spec.name == "chat-service" else 1
+
+    def instances(self) -> list[tuple[str, ServiceSpec, int]]:
+        """(name, service, port) of every service process: ``chat-service``, ``chat-service-2`` …"""
+        return [
+            (spec.name + (f"-{i + 1}" if i else ""), spec, self.ports.service(spec, i))
+            for spec in self.services
+            for i in range(self.processes(spec))
+        ]
+
+    def env(self, spec: ServiceSpec, port: int | None = None) -> dict[str, str]:
         user, friend = (f"http://127.0.0.1:{self.ports.service(s)}" for s in SERVICES[:2])
+        port = port or self.ports.service(spec)
         env = {
             **os.environ,
             "PYTHONUNBUFFERED": "1",
             "ENVIRONMENT": "development",
             "RUN_MIGRATIONS_ON_START": "true",
-            "SERVICE_PORT": str(self.ports.service(spec)),
-            "PORT": str(self.ports.service(spec)),
+            "SERVICE_PORT": str(port),
+            "PORT": str(port),
             "DATABASE_URL": self.backends.database_url(spec),
             "REDIS_URL": self.backends.redis_url,
-            "MONGO_URL": self.backends.mongo_url,
+            "MONGO_URL": self.backends.mongo(self.ports),
             "KAFKA_BOOTSTRAP": self.backends.kafka_bootstrap or f"127.0.0.1:{self.ports.broker}",
             "JWKS_URL": f"{user}/.well-known/jwks.json",
             "USER_SERVICE_URL": user,
@@ -243,10 +281,21 @@ class DevSystem:
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
         )
-        child = Child(name, process)
+        child = Child(name, process, argv, cwd, env)
         child.reader = asyncio.create_task(self._relay(child))
         self.children.append(child)
         return child
+
+    async def respawn(self, child: Child) -> Child:
+        """Start a process that ended again, with the same command line (its old entry is dropped)."""
+        if child.process.returncode is None:
+            raise RuntimeError(f"{child.name} is still running")
+        self.children.remove(child)
+        return await self.spawn(child.name, child.argv, child.cwd, child.env)
+
+    def child(self, name: str) -> Child:
+        """The running (or last) process of that name."""
+        return next(c for c in reversed(self.children) if c.name == name)
 
     async def _relay(self, child: Child) -> None:
         assert child.process.stdout is not None
@@ -273,32 +322,43 @@ class DevSystem:
                 REPO,
                 {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
             )
+        if not self.backends.mongo_url:
+            await self.spawn("mongo", [sys.executable, "-m", MONGO_MODULE, "--port", str(self.ports.mongo)], REPO)
+            await self.wait_listening("mongo", self.ports.mongo)  # chat-service gives up on Mongo after 3 s
         if self.backends.mysql_url:
             await create_mysql_databases(
                 self.backends.mysql_url, [self.backends.mysql_database(s) for s in self.services]
             )
         uvicorn = Path(sys.executable).with_name("uvicorn")
         launcher = [str(uvicorn)] if uvicorn.exists() else [sys.executable, "-m", "uvicorn"]
-        for spec in self.services:
-            await self.spawn(
-                spec.name,
-                [
-                    *launcher,
-                    "main:app",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.ports.service(spec)),
-                    "--no-access-log",
-                    "--timeout-graceful-shutdown",
-                    "5",
-                    "--log-level",
-                    self.log_level.lower(),
-                ],
-                spec.directory,
-                self.env(spec),
-            )
-        upstreams = [f"{s.name}=127.0.0.1:{self.ports.service(s)}" for s in SERVICES]
+        options = [
+            "--no-access-log",
+            "--timeout-graceful-shutdown",
+            "5",
+            "--timeout-keep-alive",
+            str(SERVICE_KEEP_ALIVE_S),
+            "--log-level",
+            self.log_level.lower(),
+        ]
+
+        async def serve(name: str, spec: ServiceSpec, port: int) -> None:
+            argv = [*launcher, "main:app", "--host", "127.0.0.1", "--port", str(port), *options]
+            await self.spawn(name, argv, spec.directory, self.env(spec, port))
+
+        instances = self.instances()
+        for name, spec, port in instances:
+            if port == self.ports.service(spec):
+                await serve(name, spec, port)
+        # A service's further processes start once its first one listens, i.e. has migrated its database:
+        # two processes migrating one fresh database at once would both create its tables.
+        for name, spec, port in instances:
+            if port != self.ports.service(spec):
+                await self.wait_listening(spec.name, self.ports.service(spec), START_TIMEOUT_S)
+                await serve(name, spec, port)
+        upstreams = [
+            f"{s.name}=" + ",".join(f"127.0.0.1:{self.ports.service(s, i)}" for i in range(self.processes(s)))
+            for s in SERVICES
+        ]
         gateway_argv = [
             sys.executable,
             "-m",
@@ -314,9 +374,22 @@ class DevSystem:
             gateway_argv.append("--no-rate-limit")
         await self.spawn("gateway", gateway_argv, REPO)
 
+    async def wait_listening(self, name: str, port: int, timeout: float = 15.0) -> None:
+        """Until something accepts connections on ``port``; raise if a process dies or time runs out."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check_alive()
+            with contextlib.suppress(OSError):
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} does not listen on {port} after {timeout:.0f}s")
+            await asyncio.sleep(0.05)
+
     async def wait_ready(self, deadline: float) -> None:
         """Every /health answers and the gateway listens; raise if a process dies or time runs out."""
-        pending = {s.name: f"http://127.0.0.1:{self.ports.service(s)}/health" for s in self.services}
+        pending = {name: f"http://127.0.0.1:{port}/health" for name, _, port in self.instances()}
         pending["gateway"] = f"http://127.0.0.1:{self.ports.gateway}/"
         async with httpx.AsyncClient(trust_env=False, timeout=1.0) as client:
             while pending:
@@ -472,6 +545,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=os.environ.get("DEV_SERVICES", ""),
         help="comma-separated services to start (env DEV_SERVICES; default: every service whose main.py exists)",
     )
+    parser.add_argument(
+        "--chat-processes",
+        type=int,
+        choices=range(1, 10),
+        default=int(os.environ.get("DEV_CHAT_PROCESSES", "1")),
+        metavar="N",
+        help="chat-service processes on base+2, +12, +22 …, balanced by the gateway; above 1 needs REDIS_URL "
+        "(env DEV_CHAT_PROCESSES, default 1)",
+    )
     args = parser.parse_args(argv)
     args.data_dir = args.data_dir.resolve()
     args.no_rate_limit = args.no_rate_limit or os.environ.get("DEV_NO_RATE_LIMIT", "") not in ("", "0")
@@ -492,7 +574,7 @@ def banner(system: DevSystem, elapsed: float) -> list[str]:
     ]
     for spec in SERVICES:
         where = (
-            f"http://127.0.0.1:{p.service(spec)}/docs"
+            " ".join(f"http://127.0.0.1:{p.service(spec, i)}/docs" for i in range(system.processes(spec)))
             if spec in system.services
             else "not started" + ("" if spec.present else " (no main.py / app/factory.py yet)")
         )
@@ -513,10 +595,16 @@ async def amain(args: argparse.Namespace, console: Console) -> int:
         not args.no_rate_limit,
         kong_yml=args.kong_yml.resolve(),
         only=only,
+        chat_processes=args.chat_processes,
     )
-    wanted = {"gateway": ports.gateway, **{s.name: ports.service(s) for s in system.services}}
+    if system.chat_processes > 1 and system.backends.redis_url == "fakeredis://":
+        console.line("dev", "--chat-processes above 1 needs REDIS_URL: the in-process Redis is not shared")
+        return 2
+    wanted = {"gateway": ports.gateway, **{name: port for name, _, port in system.instances()}}
     if not system.backends.kafka_bootstrap:
         wanted["broker"] = ports.broker
+    if not system.backends.mongo_url:
+        wanted["mongo"] = ports.mongo
     taken = [f"{port} ({name})" for name, port in wanted.items() if port_taken(port)]
     if taken:
         console.line(

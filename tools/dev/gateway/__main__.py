@@ -34,8 +34,9 @@ def main(argv: list[str] | None = None) -> None:
         "--upstream",
         action="append",
         default=[],
-        metavar="NAME=HOST:PORT",
-        help="rewrite a kong.yml upstream host (e.g. user-service=127.0.0.1:8005); repeatable",
+        metavar="NAME=HOST:PORT[,HOST:PORT...]",
+        help="rewrite a kong.yml upstream host (e.g. user-service=127.0.0.1:8005); several targets are "
+        "balanced round robin (chat-service=127.0.0.1:8002,127.0.0.1:8012); repeatable",
     )
     parser.add_argument("--no-rate-limit", action="store_true", help="skip kong.yml's rate-limiting plugins")
     parser.add_argument("--quiet", action="store_true", help="no access log line per request")

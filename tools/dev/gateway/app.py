@@ -17,7 +17,12 @@ from .routing import GatewayConfig, Match, match
 
 @dataclass
 class Gateway:
-    """A small ASGI reverse proxy applying a :class:`GatewayConfig`."""
+    """A small ASGI reverse proxy applying a :class:`GatewayConfig`.
+
+    ``hosts`` rewrites kong.yml's upstream hosts; a value listing several ``host:port`` targets (comma
+    separated) is balanced round robin, a target refusing the connection skipped for the next (as Kong's
+    upstream with several targets and passive health checks does).
+    """
 
     config: GatewayConfig
     hosts: Mapping[str, str]
@@ -25,6 +30,8 @@ class Gateway:
     log_requests: bool = True
     client: httpx.AsyncClient | None = None
     limiter: kong.RateLimiter = field(default_factory=kong.RateLimiter)
+    #: Requests per upstream so far: where the next one starts in the round robin.
+    turns: dict[str, int] = field(default_factory=dict)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -110,12 +117,23 @@ class Gateway:
         rid_header = kong.request_id_header(plugins)
         to_upstream = upstream_headers(scope, headers, found, client_addr, rid_header, request_id)
         assert self.client is not None, "the gateway's lifespan did not run"
-        request = self.client.build_request(
-            method, found.url(self.hosts, query), headers=to_upstream, content=body, timeout=timeout(found)
-        )
-        failed = await forward(self.client, request, found, receive, send, extra, logged)
+        attempts = [
+            self.client.build_request(
+                method, found.url(self.hosts, query, target), headers=to_upstream, content=body, timeout=timeout(found)
+            )
+            for target in self._balanced(found)
+        ]
+        failed = await forward(self.client, attempts, found, receive, send, extra, logged)
         if failed is not None:
             await respond(*failed)
+
+    def _balanced(self, found: Match) -> list[str]:
+        """The route's targets in round-robin order: each request starts one further along the list."""
+        targets = found.targets(self.hosts)
+        turn = self.turns.get(found.route.service, 0)
+        self.turns[found.route.service] = turn + 1
+        start = turn % len(targets)
+        return targets[start:] + targets[:start]
 
     def _log(self, scope: Scope, found: Match | None, status: int, started: float, request_id: str | None) -> None:
         if not self.log_requests:

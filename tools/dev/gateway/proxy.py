@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import httpx
 
 from .asgi import RawHeaders, Receive, Scope, Send, header
 from .routing import Match
 
+#: How long an idle upstream connection is kept: less than the services' keep-alive (tools/dev/run.py).
+KEEPALIVE_EXPIRY_S = 30
+#: Methods a request may be sent again with, to another target, after a connection dropped mid-request.
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 HOP_BY_HOP = frozenset(
     {
         b"connection",
@@ -50,7 +54,7 @@ def create_client() -> httpx.AsyncClient:
     return httpx.AsyncClient(
         trust_env=False,
         follow_redirects=False,
-        limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=30),
+        limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=KEEPALIVE_EXPIRY_S),
     )
 
 
@@ -102,23 +106,45 @@ async def read_body(receive: Receive, limit: int | None) -> bytes | None:
     return b"".join(chunks)
 
 
+async def _send(
+    client: httpx.AsyncClient, attempts: Sequence[httpx.Request], found: Match
+) -> httpx.Response | tuple[int, str]:
+    """The first answer of ``attempts`` (the request once per target, in balancing order), or the error.
+
+    A target that refuses the connection got nothing, so the next one is tried, whatever the method;
+    one that drops the connection before answering may have acted on the request, so only an idempotent
+    request goes on to the next (Kong's retries on an upstream with several targets do the same).
+    """
+    for number, request in enumerate(attempts, start=1):
+        last = number == len(attempts)
+        try:
+            return await client.send(request, stream=True)
+        except httpx.TimeoutException:
+            return 504, "The upstream server is timing out"
+        except httpx.ConnectError:
+            if last:
+                break
+        except httpx.HTTPError:
+            if last or request.method not in IDEMPOTENT:
+                return 502, "The upstream closed the connection without answering"
+    return 502, f"{found.route.host} is not reachable (not running?)"
+
+
 async def forward(
     client: httpx.AsyncClient,
-    request: httpx.Request,
+    attempts: Sequence[httpx.Request],
     found: Match,
     receive: Receive,
     send: Send,
     extra: RawHeaders,
     on_start: Callable[[int], None],
 ) -> tuple[int, str] | None:
-    """Send ``request`` and relay the answer with ``extra`` headers (they win over the upstream's);
-    ``on_start`` runs once the status is sent. The error to answer when the upstream cannot be reached."""
-    try:
-        upstream = await client.send(request, stream=True)
-    except httpx.TimeoutException:
-        return 504, "The upstream server is timing out"
-    except httpx.HTTPError:
-        return 502, f"{found.route.netloc.split(':')[0]} is not reachable (not running?)"
+    """Send the request (``attempts``: once per target, in balancing order) and relay the answer with
+    ``extra`` headers (they win over the upstream's); ``on_start`` runs once the status is sent. The
+    error to answer when no target answers."""
+    upstream = await _send(client, attempts, found)
+    if isinstance(upstream, tuple):
+        return upstream
     try:
         names = {k for k, _ in extra}
         out = [(k, v) for k, v in upstream.headers.raw if k.lower() not in HOP_BY_HOP and k.lower() not in names]

@@ -58,11 +58,17 @@ class Match:
     route: Route
     upstream_path: str
 
-    def url(self, hosts: Mapping[str, str], query: str = "") -> str:
-        """The full upstream URL, the compose host rewritten through ``hosts`` when it is there."""
+    def targets(self, hosts: Mapping[str, str]) -> list[str]:
+        """The ``host:port`` targets of the route's upstream: the compose host rewritten through ``hosts``,
+        whose value may list several targets separated by commas (an upstream with several targets)."""
         r = self.route
-        netloc = hosts.get(r.netloc) or hosts.get(r.host) or r.netloc
-        return f"{r.scheme}://{netloc}{self.upstream_path}" + (f"?{query}" if query else "")
+        value = hosts.get(r.netloc) or hosts.get(r.host) or r.netloc
+        return [target.strip() for target in value.split(",") if target.strip()]
+
+    def url(self, hosts: Mapping[str, str], query: str = "", target: str | None = None) -> str:
+        """The full upstream URL on ``target``, by default the first of :meth:`targets`."""
+        netloc = target or self.targets(hosts)[0]
+        return f"{self.route.scheme}://{netloc}{self.upstream_path}" + (f"?{query}" if query else "")
 
 
 def _enabled_plugins(items: Iterable[Mapping[str, Any]] | None) -> dict[str, Mapping[str, Any]]:
