@@ -196,7 +196,7 @@ class StreamHub:
         metrics.SSE_OPENED.inc()
         # Subscribed state is tracked per user, not "first stream of the user": if that first stream's
         # subscribe fails (a connection storm), the user's next stream must try again, or none of their
-        # streams would ever be woken (found by the reconnect drill at 5,000 streams).
+        # streams would ever be woken.
         if conn.user_id not in self._subscribed and self._pubsub is not None:
             await self._pubsub.subscribe(channel(conn.user_id))
             self._subscribed.add(conn.user_id)
@@ -299,7 +299,7 @@ class StreamHub:
         """Read the user's log once per distinct position and write it to every stream at that position.
 
         A broadcast to a room wakes each member once; with several devices per member, one read serves
-        all of them (the S6 benchmark: a read per stream exhausted the Redis pool at 1,000 streams).
+        all of them (a read per stream would exhaust the Redis pool at a thousand streams).
         A stream still replaying (its own :meth:`pump`) is only marked dirty; it catches up itself.
         """
         try:
@@ -331,7 +331,7 @@ class StreamHub:
             for last_id, group in groups.items():
                 for conn in group:
                     conn.pumping = True
-                    conn.dirty = False  # only a stream's own pump reads this flag; wake-ups now come per user
+                    conn.dirty = False  # only a stream's own pump reads this flag; wake-ups come per user
                 try:
                     entries = _from_wake_ups(chain, last_id)
                     if entries is None:
