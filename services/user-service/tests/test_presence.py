@@ -19,6 +19,10 @@ from chat_shared.testing.faults import FailingCommit
 from .conftest import auth_headers
 
 
+def _transitions(events: list[dict[str, Any]], user_id: int) -> list[str]:
+    return [str(e.get("event_type")) for e in events if e.get("payload", {}).get("user_id") == user_id]
+
+
 async def test_heartbeat_marks_online_for_60s_and_publishes_once(
     client: httpx.AsyncClient, state: State, kafka_bootstrap: str
 ) -> None:
@@ -45,16 +49,9 @@ async def test_expired_heartbeat_goes_offline(client: httpx.AsyncClient, state: 
     await redis.delete(presence_key(me["id"]))
     await redis.zadd(ONLINE_SET, {str(me["id"]): 0})
     events = await read_events(
-        kafka_bootstrap,
-        "user.online_status",
-        lambda evs: any(
-            e.get("payload", {}).get("user_id") == me["id"] and e.get("event_type") == "UserOffline" for e in evs
-        ),
+        kafka_bootstrap, "user.online_status", lambda evs: "UserOffline" in _transitions(evs, me["id"])
     )
-    assert [e.get("event_type") for e in events if e.get("payload", {}).get("user_id") == me["id"]] == [
-        "UserOnline",
-        "UserOffline",
-    ]
+    assert _transitions(events, me["id"]) == ["UserOnline", "UserOffline"]
     profile = (await client.get(f"/users/{me['id']}", headers=headers)).json()
     assert profile["is_online"] is False and profile["last_seen_at"] is not None
 
@@ -83,24 +80,13 @@ async def test_a_sweep_whose_sql_fails_is_retried(
 
     assert await presence.sweep(state.sessionmaker, outbox) == 1
     events = await read_events(
-        kafka_bootstrap,
-        "user.online_status",
-        lambda evs: any(
-            e.get("payload", {}).get("user_id") == me["id"] and e.get("event_type") == "UserOffline" for e in evs
-        ),
+        kafka_bootstrap, "user.online_status", lambda evs: "UserOffline" in _transitions(evs, me["id"])
     )
-    assert [e.get("event_type") for e in events if e.get("payload", {}).get("user_id") == me["id"]] == [
-        "UserOnline",
-        "UserOffline",
-    ]
+    assert _transitions(events, me["id"]) == ["UserOnline", "UserOffline"]
     profile = (await client.get(f"/users/{me['id']}", headers=headers)).json()
     assert profile["is_online"] is False
     last_seen = datetime.fromisoformat(profile["last_seen_at"].replace("Z", "+00:00"))
     assert abs(last_seen - later) < timedelta(seconds=1), "the sweep's time is the user's last seen time"
-
-
-def _transitions(events: list[dict[str, Any]], user_id: int) -> list[str]:
-    return [str(e.get("event_type")) for e in events if e.get("payload", {}).get("user_id") == user_id]
 
 
 async def test_a_heartbeat_whose_commit_fails_is_an_online_transition_again(
