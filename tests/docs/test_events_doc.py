@@ -19,7 +19,8 @@ def test_every_contract_event_is_documented() -> None:
     text = DOC.read_text()
     for event in EVENTS:
         assert f'"{event.event_type}"' in text
-    assert len(EVENTS) == 3 + 2 + 7 + 4 + 4
+    # CONTRACT §7: user.events, user.online_status, friend.events, chat.events, message.events.
+    assert len(EVENTS) == 7 + 2 + 7 + 7 + 4
 
 
 def test_every_event_declares_a_known_topic_and_a_partition_key() -> None:

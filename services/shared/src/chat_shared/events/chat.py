@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Self
 
 from pydantic import BaseModel, Field
@@ -10,6 +11,15 @@ from pydantic import BaseModel, Field
 from chat_shared.events.base import DomainEvent
 from chat_shared.events.topics import CHAT_EVENTS, MESSAGE_EVENTS
 from chat_shared.schemas import Timestamp
+
+
+class ReplyRef(BaseModel):
+    """The quoted message of a reply; ``excerpt`` is its first 100 characters, null once it is deleted."""
+
+    id: str
+    seq: int
+    sender_id: int
+    excerpt: str | None
 
 
 class MessageSnapshot(BaseModel):
@@ -26,6 +36,9 @@ class MessageSnapshot(BaseModel):
     edited_at: Timestamp | None
     deleted: bool
     reactions: dict[str, list[int]]
+    reply_to: ReplyRef | None = None
+    #: The members named by ``@username`` in ``content``, resolved when the message was sent or edited.
+    mentions: list[int] = Field(default_factory=list)
     #: 0 only in events of a producer that does not version messages.
     version: int = Field(
         0,
@@ -66,10 +79,54 @@ class MemberJoined(RoomEvent):
 
 
 class MemberLeft(RoomEvent):
-    """``user_id`` left the room."""
+    """``user_id`` left the room, or was removed from it by ``removed_by``."""
 
     user_id: int
     member_ids: list[int]
+    removed_by: int | None = None
+    at: datetime
+
+
+class RoomRole(StrEnum):
+    """A member's role in a group room; direct rooms have none."""
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    MEMBER = "member"
+
+
+class RoomUpdated(RoomEvent):
+    """The group room's name changed (by ``by_user_id``)."""
+
+    name: str | None
+    by_user_id: int
+    at: datetime
+
+
+class MemberRoleChanged(RoomEvent):
+    """``user_id``'s role in the room is now ``role`` (changed by ``by_user_id``; ownership handed over or
+    passed on when the owner left also reads as two of these)."""
+
+    user_id: int
+    role: RoomRole
+    by_user_id: int
+    at: datetime
+
+
+class NotifyLevel(StrEnum):
+    """Which messages of a room may notify a member who is not looking."""
+
+    ALL = "all"
+    MENTIONS = "mentions"
+    NONE = "none"
+
+
+class RoomSettingsChanged(RoomEvent):
+    """``user_id``'s own settings for the room: push and e-mail follow them, the stream never does."""
+
+    user_id: int
+    muted_until: datetime | None
+    notify: NotifyLevel
     at: datetime
 
 

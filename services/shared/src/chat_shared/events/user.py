@@ -20,12 +20,15 @@ class _UserEvent(DomainEvent):
 
 
 class UserRegistered(_UserEvent):
-    """A new account exists. Never carries email, password or hash."""
+    """A new account exists. ``email`` and ``locale`` (from the registration's ``Accept-Language``) are for
+    the welcome mail; never carries a password, hash or token."""
 
     topic = USER_EVENTS
 
     username: str
     display_name: str
+    email: str | None = None
+    locale: str | None = None
     created_at: datetime
 
 
@@ -47,6 +50,11 @@ class RevocationReason(StrEnum):
     LOGOUT = "logout"
     PASSWORD_CHANGE = "password_change"
     REFRESH_TOKEN_REUSE = "refresh_token_reuse"
+    SESSION_REVOKED = "session_revoked"
+    LOGOUT_ALL = "logout_all"
+    PASSWORD_RESET = "password_reset"
+    DEACTIVATED = "deactivated"
+    DELETED = "deleted"
 
 
 class SessionsRevoked(_UserEvent):
@@ -71,6 +79,44 @@ class SessionsRevoked(_UserEvent):
         if self.session_ids is None and self.not_before is None:
             raise ValueError("SessionsRevoked needs session_ids, not_before, or both")
         return self
+
+
+class UserDeactivated(_UserEvent):
+    """An administrator deactivated the account: no login, and every token issued before ``at`` is dead."""
+
+    topic = USER_EVENTS
+
+    by_user_id: int
+    reason: str
+    at: datetime
+
+
+class UserReactivated(_UserEvent):
+    """An administrator reactivated the account: the user can log in again."""
+
+    topic = USER_EVENTS
+
+    by_user_id: int
+    reason: str | None = None
+    at: datetime
+
+
+class UserDeleted(_UserEvent):
+    """The user deleted their account: every service erases what it holds of them (idempotently; a replay
+    finishes an interrupted erasure). Kept messages show their sender as deleted."""
+
+    topic = USER_EVENTS
+
+    at: datetime
+
+
+class PasswordResetRequested(_UserEvent):
+    """A password reset was asked for this account. Carries no token: the reset mail is sent without the
+    token passing through the broker."""
+
+    topic = USER_EVENTS
+
+    at: datetime
 
 
 class UserOnline(_UserEvent):
