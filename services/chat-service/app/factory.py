@@ -78,6 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime.revocations.on_revoked(hub.close_sessions)
         shutdown.watch(hub)
         runtime.readiness.add("mongo", lambda: mongo.ping(client, settings.mongo_db))
+        # Up once the hub's Redis subscription is confirmed: until then no wake-up reaches a stream here.
+        runtime.readiness.add("stream", hub.ready_check)
         runtime.consume(PERMISSIONS_GROUP, [FRIEND_EVENTS], PERMISSION_HANDLERS)
         runtime.consume(USERS_GROUP, [USER_EVENTS], USER_HANDLERS)
         # The fan-out dedupes by event id in Redis for the topics' retention: no processed-events rows needed.
