@@ -22,7 +22,13 @@ async def test_only_the_fanout_uses_the_live_fetch_wait(make_settings: Any) -> N
         for c in consumers:
             assert c._consumer is not None
             waits[c.group_id] = c._consumer._fetch_max_wait_ms
-        assert waits == {FANOUT_GROUP: 5, PRESENCE_GROUP: 5, PERMISSIONS_GROUP: 50, USERS_GROUP: 50, consumer_group("chat-service"): 50}
+        assert waits == {
+            FANOUT_GROUP: 5,
+            PRESENCE_GROUP: 5,
+            PERMISSIONS_GROUP: 50,
+            USERS_GROUP: 50,
+            consumer_group("chat-service"): 50,
+        }
 
 
 def test_the_replica_wait_defaults_to_the_live_one(make_settings: Any) -> None:

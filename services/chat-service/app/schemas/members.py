@@ -57,8 +57,9 @@ class SettingsUpdate(ClosedModel):
     """``PUT /rooms/{id}/settings``: replaces the caller's settings for the room. A ``muted_until`` without a
     zone is UTC; one already past means "not muted"."""
 
-    muted_until: datetime | None = None
-    notify: NotifyLevel = NotifyLevel.ALL
+    # Not strict: a time arrives as an RFC 3339 string, a level as its name (anything else is still a 422).
+    muted_until: Annotated[datetime | None, Field(strict=False)] = None
+    notify: Annotated[NotifyLevel, Field(strict=False)] = NotifyLevel.ALL
 
     @field_validator("muted_until")
     @classmethod
