@@ -188,8 +188,10 @@ async def test_malformed_moderation_bodies_are_422(state: State, client: httpx.A
     room = await group(state, client, keys, owner, member)
     for body in ({"name": ""}, {"name": "   "}, {"name": "x" * 101}, {}, {"name": "x", "type": "direct"}):
         assert (await client.patch(f"/rooms/{room}", json=body, headers=keys.headers(owner))).status_code == 422
-    for body in ({}, {"user_id": 0}, {"user_id": "me"}):
-        assert (await client.post(f"/rooms/{room}/owner", json=body, headers=keys.headers(owner))).status_code == 422
+    for owner_body in ({}, {"user_id": 0}, {"user_id": "me"}):
+        assert (
+            await client.post(f"/rooms/{room}/owner", json=owner_body, headers=keys.headers(owner))
+        ).status_code == 422
     assert (await client.delete(f"/rooms/{room}/members/0", headers=keys.headers(owner))).status_code == 422
     assert (await client.patch("/rooms/999999999", json={"name": "x"}, headers=keys.headers(owner))).status_code == 404
 

@@ -25,8 +25,10 @@ async def put_settings(
 
 @router.post("/typing", status_code=status.HTTP_204_NO_CONTENT, responses=MEMBER)
 async def typing(access: RoomMemberDep, typing: TypingDep, session: SessionDep) -> Response:
-    """Tell the room's other members the caller is typing (an ephemeral ``typing`` event on their streams;
-    a repeat within 2 s is answered but not sent again)."""
+    """Tell the room's other members the caller is typing (a repeat within 2 s is not sent again).
+
+    Their open streams get an ephemeral ``typing`` event: never stored, never replayed, without an ``id``.
+    """
     members = await RoomRepository(session).member_ids(access.room.id)
     await typing.typing(access.room.id, access.user_id, members)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

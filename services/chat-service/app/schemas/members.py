@@ -7,15 +7,19 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from chat_shared.events.chat import NotifyLevel, RoomRole
 from chat_shared.schemas import ClosedModel, Id, Timestamp
+
+#: The values of :class:`chat_shared.events.chat.RoomRole` and ``NotifyLevel``, spelled out so the OpenAPI
+#: document lists them where they are used.
+Role = Literal["owner", "admin", "member"]
+Notify = Literal["all", "mentions", "none"]
 
 
 class MemberOut(BaseModel):
     """One member of a room; ``role`` is null in a direct room (it has no roles)."""
 
     user_id: int
-    role: RoomRole | None
+    role: Role | None
     joined_at: Timestamp
 
 
@@ -24,7 +28,7 @@ class RoomSettingsOut(BaseModel):
     whose time has passed reads as null)."""
 
     muted_until: Timestamp | None
-    notify: NotifyLevel
+    notify: Notify
 
 
 class RoomRename(ClosedModel):
@@ -57,9 +61,9 @@ class SettingsUpdate(ClosedModel):
     """``PUT /rooms/{id}/settings``: replaces the caller's settings for the room. A ``muted_until`` without a
     zone is UTC; one already past means "not muted"."""
 
-    # Not strict: a time arrives as an RFC 3339 string, a level as its name (anything else is still a 422).
+    # Not strict: a time arrives as an RFC 3339 string (anything else is still a 422).
     muted_until: Annotated[datetime | None, Field(strict=False)] = None
-    notify: Annotated[NotifyLevel, Field(strict=False)] = NotifyLevel.ALL
+    notify: Notify = "all"
 
     @field_validator("muted_until")
     @classmethod
