@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.routing import Route
 
-from app.api import messages, rooms, stream
+from app.api import messages, rooms, search, stream
 from app.core.config import Settings
 from app.core.state import State
 from app.database import mongo
@@ -107,7 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Rooms, messages and the live stream (CONTRACT §5–6).",
     )
     install_common(app, settings, readiness)
-    for router in (rooms.router, messages.router, stream.router):
+    for router in (rooms.router, search.router, messages.router, stream.router):
         app.include_router(router)
     app.router.routes.append(Route("/stream", StreamEndpoint(), methods=["GET"]))
     return app

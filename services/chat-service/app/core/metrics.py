@@ -22,3 +22,9 @@ PERMISSION_CONFIRMS = Counter(
     "Refusals of the permission replica confirmed with friend-service, by outcome",
     ["result"],
 )  # granted|refused|error|circuit_open
+SEARCH_LATENCY = Histogram(
+    "chat_search_latency_seconds",
+    "Message search, request to page, by scope (one room, or all the caller's rooms)",
+    ["scope"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)

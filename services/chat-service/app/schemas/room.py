@@ -68,6 +68,7 @@ class RoomOut(BaseModel):
     member_ids: list[int]
     last_message: MessageOut | None
     unread_count: int
+    mention_count: int = Field(description="Unread messages (above `last_read_seq`) that mention the caller")
     last_read_seq: int
     last_seq: int
 

@@ -130,6 +130,7 @@ class RoomService:
             member_ids=members,
             last_message=None,
             unread_count=0,
+            mention_count=0,
             last_read_seq=0,
             last_seq=0,
         )
@@ -140,8 +141,10 @@ class RoomService:
         read = member.last_read_seq if member else 0
         members = await self.rooms.member_ids(room.id)
         repo = MessageRepository()
-        last, unread = await asyncio.gather(
-            repo.by_seqs([(room.id, room.last_seq)]), repo.unread(room.id, user_id, read, room.last_seq)
+        last, unread, mentioned = await asyncio.gather(
+            repo.by_seqs([(room.id, room.last_seq)]),
+            repo.unread(room.id, user_id, read, room.last_seq),
+            repo.unread_mentions(room.id, user_id, read, room.last_seq),
         )
         return RoomOut(
             id=room.id,
@@ -150,6 +153,7 @@ class RoomService:
             member_ids=members,
             last_message=message_out(last[room.id]) if room.id in last else None,
             unread_count=unread,
+            mention_count=mentioned,
             last_read_seq=read,
             last_seq=room.last_seq,
         )
@@ -166,6 +170,9 @@ class RoomService:
         unread = await asyncio.gather(
             *(repo.unread(room.id, user_id, m.last_read_seq, room.last_seq) for room, m in rows)
         )
+        mentioned = await asyncio.gather(
+            *(repo.unread_mentions(room.id, user_id, m.last_read_seq, room.last_seq) for room, m in rows)
+        )
         items = [
             RoomOut(
                 id=room.id,
@@ -174,10 +181,11 @@ class RoomService:
                 member_ids=members[room.id],
                 last_message=message_out(last[room.id]) if room.id in last else None,
                 unread_count=count,
+                mention_count=mentions,
                 last_read_seq=m.last_read_seq,
                 last_seq=room.last_seq,
             )
-            for (room, m), count in zip(rows, unread, strict=True)
+            for (room, m), count, mentions in zip(rows, unread, mentioned, strict=True)
         ]
         return RoomPage(items=items, next_cursor=encode_cursor(rows[-1][0]) if more and rows else None)
 
