@@ -521,6 +521,22 @@ def chat_dashboard() -> Json:
         description="Per minute. granted: the replica had not heard of the friendship (or the lifted block) "
         "yet; error and circuit_open: friend-service could not answer and the replica's refusal stood.",
     )
+    b.row("Conversations")
+    b.timeseries(
+        "Search latency",
+        [
+            (
+                f"histogram_quantile(0.95, sum by (le, scope) (rate(chat_search_latency_seconds_bucket[{RI}])))",
+                "p95 {{scope}}",
+            ),
+            (
+                f"histogram_quantile(0.5, sum by (le, scope) (rate(chat_search_latency_seconds_bucket[{RI}])))",
+                "p50 {{scope}}",
+            ),
+        ],
+        unit="s",
+        description="Message search, request to page; scope room: one room, all: every room of the caller.",
+    )
     http_rows(b)
     error_logs(b)
     return _dashboard(
