@@ -44,6 +44,8 @@ async def test_any_substring_in_any_script(state: State, client: httpx.AsyncClie
     assert contents(await search(client, keys, b, "fine", room)) == ["ﬁne print"]
     assert contents(await search(client, keys, b, "aba", room)) == []  # both 2-grams, but apart
     assert contents(await search(client, keys, b, "세요 여", room)) == ["안녕하세요 여러분"]
+    assert contents(await search(client, keys, b, "\x00\x00", room)) == []
+    assert contents(await search(client, keys, b, "\u0301\u0301", room)) == []
     hit = (await search(client, keys, b, "lait", room))["items"][0]
     assert hit["room_id"] == room and hit["message"]["sender_id"] == a and hit["message"]["seq"] == 4
 

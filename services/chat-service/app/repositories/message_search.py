@@ -6,7 +6,6 @@ after its room and gram: one room's candidates are one index range, several room
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,10 +25,12 @@ class SearchKey:
 
 
 def gram_filter(query_grams: list[str], folded: str) -> dict[str, Any]:
-    """All of the query's 2-grams; a one-character query: a 2-gram that starts with it."""
+    """All of the query's 2-grams; a one-character query: a 2-gram that starts with it (a range of the index,
+    not a regex, which MongoDB refuses for some characters such as NUL)."""
     if query_grams:
         return {"$all": query_grams}
-    return {"$regex": "^" + re.escape(folded)}
+    # Strings compare by UTF-8 bytes in MongoDB and by code points in Python: the same order.
+    return {"$elemMatch": {"$gte": folded, "$lt": folded + "\U0010ffff\U0010ffff"}}
 
 
 class MessageSearchRepository:
