@@ -14,8 +14,9 @@ from chat_shared.consumer import ProcessedEvent
 from chat_shared.db import commit
 from chat_shared.events import EventEnvelope
 from chat_shared.events.user import UserProfileUpdated, UserRegistered
+from chat_shared.testing.sse import open_stream
 from chat_shared.testing.tokens import TestKeys as Keys
-from tests.support import befriend, dm, new_user, now, send
+from tests.support import UvicornServer, befriend, dm, new_user, now, send
 
 
 async def register(state: State, user_id: int, username: str) -> None:
@@ -170,3 +171,19 @@ async def test_mention_count_counts_unread_mentions(state: State, client: httpx.
     read = await client.post(f"/rooms/{room}/read", json={"seq": third["seq"] - 1}, headers=keys.headers(b))
     assert read.status_code == 200
     assert await counts(b) == (1, 1)
+
+
+async def test_the_stream_carries_the_reply_and_the_mentions(
+    state: State, client: httpx.AsyncClient, server: UvicornServer, keys: Keys
+) -> None:
+    a, b = new_user(), new_user()
+    await register(state, b, f"s{b}")
+    room = await group(state, client, keys, a, b)
+    quoted = await send(client, keys, a, room, "question")
+    async with open_stream(server.url, headers=keys.headers(b)) as sse:
+        reply = await send(client, keys, a, room, f"@s{b} see", reply_to=quoted["id"])
+        frame = await sse.next()
+        while frame.event != "message.created" or frame.data["message"]["id"] != reply["id"]:
+            frame = await sse.next()
+    assert frame.data["message"]["mentions"] == [b]
+    assert frame.data["message"]["reply_to"] == {"id": quoted["id"], "seq": 1, "sender_id": a, "excerpt": "question"}
