@@ -7,8 +7,11 @@ from typing import Any
 
 import httpx
 import pytest
+from bson import ObjectId
 
 from app.core.state import State
+from app.database.search_backfill import backfill
+from app.models.message import Message
 from chat_shared.testing.tokens import TestKeys as Keys
 from tests.support import befriend, dm, new_user, send
 
@@ -132,3 +135,18 @@ async def test_search_needs_a_token_and_a_room(state: State, client: httpx.Async
         await client.get("/rooms/999999999/messages/search", params={"q": "hi"}, headers=keys.headers(a))
     ).status_code == 404
     assert await search(client, keys, a, "hi") == {"items": [], "next_cursor": None}
+
+
+async def test_the_backfill_makes_older_messages_searchable(
+    state: State, client: httpx.AsyncClient, keys: Keys
+) -> None:
+    a, b, room = await pair(state, client, keys)
+    older = await send(client, keys, a, room, "Written before search existed")
+    # A message as stored before messages carried their 2-grams.
+    await Message.get_motor_collection().update_one({"_id": ObjectId(older["id"])}, {"$unset": {"grams": ""}})
+    assert contents(await search(client, keys, b, "before search", room)) == []
+    assert await backfill(batch=2) >= 1
+    assert contents(await search(client, keys, b, "before search", room)) == ["Written before search existed"]
+    assert await backfill() == 0
+    page = (await client.get(f"/rooms/{room}/messages", headers=keys.headers(b))).json()["items"]
+    assert page[0]["version"] == older["version"]
