@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
 .PHONY: help install dev test e2e lint backends validators bench bench-chat clean-data \
-	bench-s4 bench-s5 bench-s6 bench-s7 bench-s8 bench-connect bench-reconnect chaos
+	bench-s4 bench-s5 bench-s6 bench-s7 bench-s8 bench-s9 bench-connect bench-reconnect chaos
 
 help:
 	@echo "make dev    - the whole system without Docker (gateway on http://localhost:8000)"
@@ -55,6 +55,8 @@ bench-s6: install backends
 	cd tests/load && $(UV) run --frozen python chat_s6_broadcast.py
 bench-s7: install backends
 	cd tests/load && $(UV) run --frozen python chat_s7_history.py
+bench-s9: install backends
+	cd tests/load && $(UV) run --frozen python chat_s9_search.py
 bench-s8: install backends
 	cd tests/load && $(UV) run --frozen python chat_s8_fanout.py --runs 3 --duration 10 --burst 10000
 bench-connect: install backends

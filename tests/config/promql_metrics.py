@@ -92,6 +92,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     _m("chat_ephemeral_events_published_total", "counter", "event", "chat-service"),
     _m("chat_ephemeral_events_delivered_total", "counter", "event", "chat-service"),
     _m("chat_presence_stale_total", "counter", "", "chat-service"),
+    _m("chat_search_latency_seconds", "histogram", "scope", "chat-service"),
 )
 CATALOGUE_BY_NAME: dict[str, MetricSpec] = {m.name: m for m in CATALOGUE}
 

@@ -37,6 +37,7 @@ CONTRACT_PREFIXES = {
     "/api/friends": ("friend-service", "/friends"),
     "/api/blocks": ("friend-service", "/blocks"),
     "/api/rooms": ("chat-service", "/rooms"),
+    "/api/messages": ("chat-service", "/messages"),
     "/api/stream": ("chat-service", "/stream"),
 }
 
@@ -169,6 +170,8 @@ def test_every_contract_prefix_reaches_its_service(kong: dict[str, Any], router:
             "http://chat-service:8002/rooms/3/messages/abc/reactions/%F0%9F%91%8D",
         ),
         ("/api/rooms/3/members/me", "http://chat-service:8002/rooms/3/members/me"),
+        ("/api/rooms/3/messages/search?q=hi", "http://chat-service:8002/rooms/3/messages/search?q=hi"),
+        ("/api/messages/search?q=%EC%95%88%EB%85%95", "http://chat-service:8002/messages/search?q=%EC%95%88%EB%85%95"),
         ("/api/stream", "http://chat-service:8002/stream"),
         ("/api/stream?ticket=t0k", "http://chat-service:8002/stream?ticket=t0k"),
         ("/api/stream/tickets", "http://chat-service:8002/stream/tickets"),
@@ -178,7 +181,7 @@ def test_contract_paths_reach_the_right_upstream_path(router: GatewayConfig, req
     assert route(router, request_path) == upstream
 
 
-@pytest.mark.parametrize("request_path", ["/health", "/metrics", "/docs", "/auth/login", "/api", "/api/messages"])
+@pytest.mark.parametrize("request_path", ["/health", "/metrics", "/docs", "/auth/login", "/api", "/api/message"])
 def test_unrouted_paths_get_no_route(router: GatewayConfig, request_path: str) -> None:
     assert route(router, request_path) is None
 

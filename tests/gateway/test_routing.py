@@ -78,6 +78,7 @@ def test_normalisation(raw: str, normalized: str) -> None:
         ("/api/friends/requests/3/accept", "http://friend-service:8003/friends/requests/3/accept"),
         ("/api/blocks", "http://friend-service:8003/blocks"),
         ("/api/rooms/7/messages", "http://chat-service:8002/rooms/7/messages"),
+        ("/api/messages/search", "http://chat-service:8002/messages/search"),
         ("/api/stream", "http://chat-service:8002/stream"),
         ("/api/stream/tickets", "http://chat-service:8002/stream/tickets"),
         ("/api/health", None),

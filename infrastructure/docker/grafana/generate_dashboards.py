@@ -539,6 +539,22 @@ def chat_dashboard() -> Json:
         description="Frames without an id, never stored nor replayed. Stale: a change read more than "
         "PRESENCE_MAX_AGE_S after it happened (the presence consumer was catching up).",
     )
+    b.row("Conversations")
+    b.timeseries(
+        "Search latency",
+        [
+            (
+                f"histogram_quantile(0.95, sum by (le, scope) (rate(chat_search_latency_seconds_bucket[{RI}])))",
+                "p95 {{scope}}",
+            ),
+            (
+                f"histogram_quantile(0.5, sum by (le, scope) (rate(chat_search_latency_seconds_bucket[{RI}])))",
+                "p50 {{scope}}",
+            ),
+        ],
+        unit="s",
+        description="Message search, request to page; scope room: one room, all: every room of the caller.",
+    )
     http_rows(b)
     error_logs(b)
     return _dashboard(

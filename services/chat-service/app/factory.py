@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.routing import Route
 
-from app.api import membership, messages, moderation, rooms, stream
+from app.api import membership, messages, moderation, rooms, search, stream
 from app.core.config import Settings
 from app.core.state import State
 from app.database import mongo
@@ -117,8 +117,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Rooms, messages and the live stream (CONTRACT §5–6).",
     )
     install_common(app, settings, readiness)
-    # rooms before moderation: ``DELETE /rooms/{id}/members/me`` is matched before ``…/members/{user_id}``.
-    for router in (rooms.router, moderation.router, membership.router, messages.router, stream.router):
+    # rooms before moderation: ``DELETE /rooms/{id}/members/me`` is matched before ``…/members/{user_id}``;
+    # search before messages: ``/rooms/{id}/messages/search`` is matched before ``…/messages/{message_id}``.
+    for router in (rooms.router, moderation.router, membership.router, search.router, messages.router, stream.router):
         app.include_router(router)
     app.router.routes.append(Route("/stream", StreamEndpoint(), methods=["GET"]))
     return app

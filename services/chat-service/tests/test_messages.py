@@ -36,6 +36,8 @@ async def test_send_returns_the_message_and_is_idempotent(state: State, client: 
         "edited_at",
         "deleted",
         "reactions",
+        "reply_to",
+        "mentions",
         "version",
     }
     assert body["content"] == "hello" and body["seq"] == 1 and body["sender_id"] == a and body["room_id"] == room

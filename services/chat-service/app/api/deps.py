@@ -13,6 +13,7 @@ from app.services.message_service import MessageService
 from app.services.moderation import ModerationService
 from app.services.permissions import Permissions
 from app.services.room_service import RoomService
+from app.services.search_service import SearchService
 from app.services.typing import Typing
 from chat_shared.auth import CurrentUser
 from chat_shared.db import SessionDep
@@ -42,8 +43,14 @@ async def get_message_service(state: StateDep, session: SessionDep, permissions:
     return MessageService(session=session, outbox=state.outbox, permissions=permissions)
 
 
+async def get_search_service(session: SessionDep) -> SearchService:
+    """Message search bound to this request's session."""
+    return SearchService(session=session)
+
+
 RoomServiceDep = Annotated[RoomService, Depends(get_room_service)]
 MessageServiceDep = Annotated[MessageService, Depends(get_message_service)]
+SearchServiceDep = Annotated[SearchService, Depends(get_search_service)]
 
 
 async def get_moderation(rooms: RoomServiceDep) -> ModerationService:

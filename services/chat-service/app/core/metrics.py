@@ -35,3 +35,9 @@ EPHEMERAL_PUBLISHED = Counter(
 PRESENCE_STALE = Counter(
     "chat_presence_stale_total", "Presence changes too old to announce when the consumer read them (skipped)"
 )
+SEARCH_LATENCY = Histogram(
+    "chat_search_latency_seconds",
+    "Message search, request to page, by scope (one room, or all the caller's rooms)",
+    ["scope"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)

@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from beanie import Document
-from pydantic import Field
-from pymongo import ASCENDING, IndexModel
+from pydantic import BaseModel, Field
+from pymongo import ASCENDING, DESCENDING, IndexModel
 
 #: Distinct emoji one message can carry: a reaction bar stays readable and the document bounded.
 MAX_DISTINCT_REACTIONS = 50
@@ -18,6 +18,18 @@ MAX_REACTIONS = 5000
 MAX_EMOJI_BYTES = 64
 
 
+class QuotedRef(BaseModel):
+    """What a reply keeps of the message it quotes. ``v`` is the quoted message's version the excerpt was
+    taken from: a change of the quoted message rewrites the excerpt only of replies holding an older one, so
+    two edits finishing in either order leave the newer text (``MessageRepository.refresh_quotes``)."""
+
+    id: str
+    seq: int
+    sender_id: int
+    excerpt: str | None
+    v: int
+
+
 class Message(Document):
     """One message. ``seq`` orders a room; ``dedupe_key`` makes retries with one ``client_msg_id`` idempotent.
 
@@ -26,6 +38,9 @@ class Message(Document):
     on every MongoDB version and on mongomock alike. ``reactions`` is a list of ``{"e": emoji, "u": user}``
     pairs (no emoji ever becomes a field name, so no character needs escaping). ``version`` is 1 on insert
     and every change increments it in the same update (``$inc``), so a version names exactly one state.
+
+    ``reply_to`` is the quoted message of a reply, ``mentions`` the members its ``@username`` mentions name,
+    ``grams`` the character 2-grams search looks up (app.services.text); a deletion empties all three.
     """
 
     room_id: int
@@ -42,6 +57,9 @@ class Message(Document):
     #: A document without the field has never been changed by a versioning writer: ``$inc`` then makes its
     #: first change version 1, still above what it was read as.
     version: int = 0
+    reply_to: QuotedRef | None = None
+    mentions: list[int] = Field(default_factory=list)
+    grams: list[str] = Field(default_factory=list)
 
     class Settings:
         name = "messages"
@@ -51,5 +69,14 @@ class Message(Document):
                 [("room_id", ASCENDING), ("sender_id", ASCENDING), ("dedupe_key", ASCENDING)],
                 unique=True,
                 name="room_sender_dedupe",
+            ),
+            # The replies of a message, rewritten when it is edited or deleted (sparse: most messages quote none).
+            IndexModel([("reply_to.id", ASCENDING)], sparse=True, name="reply_to"),
+            # GET /rooms: a room's unread messages that mention the caller.
+            IndexModel([("room_id", ASCENDING), ("mentions", ASCENDING), ("seq", ASCENDING)], name="room_mentions"),
+            # Search: one 2-gram of the query in each of the caller's rooms, newest first (a merge over the rooms).
+            IndexModel(
+                [("room_id", ASCENDING), ("grams", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
+                name="room_grams_time",
             ),
         ]

@@ -102,13 +102,48 @@ class MessageRepository:
                 )
             )
 
+    async def unread_mentions(self, room_id: int, user_id: int, after_seq: int, last_seq: int) -> int:
+        """Of the messages :meth:`unread` counts, those that mention the user."""
+        if last_seq <= after_seq:
+            return 0
+        with mongo_timer("count"):
+            return int(
+                await _collection().count_documents(
+                    {
+                        "room_id": room_id,
+                        "mentions": user_id,
+                        "seq": {"$gt": after_seq, "$lte": last_seq},
+                        "sender_id": {"$ne": user_id},
+                        "deleted": {"$ne": True},
+                    }
+                )
+            )
+
     @mongo_call("update")
-    async def set_content(self, message: Message, content: str, at: datetime) -> Message | None:
-        """Replace the content of a (not deleted) message, set ``edited_at``, one version up; the message after.
-        The same content again changes nothing (a retry keeps the first edit's time and version)."""
+    async def refresh_quotes(self, quoted: Message, text: str | None, reply_id: PydanticObjectId | None = None) -> int:
+        """Give the replies quoting ``quoted`` (or only the reply ``reply_id``) its excerpt ``text`` as of its
+        version, each one version up, unless they already hold the excerpt of this version or a newer one."""
+        query: dict[str, Any] = {"reply_to.id": str(quoted.id), "reply_to.v": {"$lt": quoted.version}}
+        if reply_id is not None:
+            query["_id"] = reply_id
+        result = await _collection().update_many(
+            query, {"$set": {"reply_to.excerpt": text, "reply_to.v": quoted.version}, "$inc": {"version": 1}}
+        )
+        return int(result.modified_count)
+
+    @mongo_call("update")
+    async def set_content(
+        self, message: Message, content: str, at: datetime, mentions: list[int], grams: list[str]
+    ) -> Message | None:
+        """Replace the content of a (not deleted) message with its mentions and search grams, set
+        ``edited_at``, one version up; the message after. The same content again changes nothing (a retry
+        keeps the first edit's time and version)."""
         raw = await _collection().find_one_and_update(
             {"_id": message.id, "deleted": {"$ne": True}, "content": {"$ne": content}},
-            {"$set": {"content": content, "edited_at": at}, "$inc": {"version": 1}},
+            {
+                "$set": {"content": content, "edited_at": at, "mentions": mentions, "grams": grams},
+                "$inc": {"version": 1},
+            },
             return_document=ReturnDocument.AFTER,
         )
         return _parse(raw) if raw is not None else await Message.find_one({"_id": message.id})
@@ -119,7 +154,17 @@ class MessageRepository:
         or an earlier one deleted it."""
         raw = await _collection().find_one_and_update(
             {"_id": message.id, "deleted": {"$ne": True}},
-            {"$set": {"deleted": True, "content": None, "reactions": []}, "$inc": {"version": 1}},
+            {
+                "$set": {
+                    "deleted": True,
+                    "content": None,
+                    "reactions": [],
+                    "reply_to": None,
+                    "mentions": [],
+                    "grams": [],
+                },
+                "$inc": {"version": 1},
+            },
             return_document=ReturnDocument.AFTER,
         )
         return _parse(raw) if raw is not None else await Message.find_one({"_id": message.id})

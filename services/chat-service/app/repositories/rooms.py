@@ -155,3 +155,12 @@ class RoomRepository:
             stmt = stmt.where(or_(Room.last_activity_at < at, and_(Room.last_activity_at == at, Room.id < room_id)))
         stmt = stmt.order_by(Room.last_activity_at.desc(), Room.id.desc()).limit(limit)
         return [(room, member) for room, member in (await self.session.execute(stmt)).all()]
+
+    async def last_seqs_of(self, user_id: int) -> dict[int, int]:
+        """The committed ``last_seq`` of every room the user is a member of now, by room id."""
+        rows = await self.session.execute(
+            select(Room.id, Room.last_seq)
+            .join(RoomMember, RoomMember.room_id == Room.id)
+            .where(RoomMember.user_id == user_id)
+        )
+        return {int(room_id): int(last_seq) for room_id, last_seq in rows.all()}

@@ -43,6 +43,14 @@ class MessageCreate(ClosedModel):
     content: Content
     message_type: Literal["text"] = "text"
     client_msg_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    reply_to: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            max_length=64,
+            description="The `id` of a message of this room to quote; another room's, unknown or deleted → 422",
+        ),
+    ] = None
 
 
 class MessageUpdate(ClosedModel):
@@ -55,6 +63,20 @@ class MessageOut(MessageSnapshot):
     """The public message object."""
 
     version: int = Field(description="1 when sent, +1 with each edit, deletion and reaction change")
+
+
+class SearchHit(BaseModel):
+    """A message search found, and its room."""
+
+    room_id: int
+    message: MessageOut
+
+
+class SearchPage(BaseModel):
+    """Search results, newest first; ``next_cursor`` continues with older ones (null: no more)."""
+
+    items: list[SearchHit]
+    next_cursor: str | None
 
 
 class MessagePage(BaseModel):

@@ -70,6 +70,7 @@ class RoomOut(BaseModel):
     members: list[MemberOut]
     last_message: MessageOut | None
     unread_count: int
+    mention_count: int = Field(description="Unread messages (above `last_read_seq`) that mention the caller")
     last_read_seq: int
     last_seq: int
     settings: RoomSettingsOut

@@ -13,15 +13,17 @@ from pymongo.errors import DuplicateKeyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import metrics
-from app.models.message import MAX_DISTINCT_REACTIONS, MAX_REACTIONS, Message
+from app.models.message import MAX_DISTINCT_REACTIONS, MAX_REACTIONS, Message, QuotedRef
 from app.models.room import DIRECT, Room, RoomMember
 from app.repositories.messages import MessageRepository, Reacted
 from app.repositories.rooms import RoomRepository
+from app.repositories.users import UserRepository
 from app.schemas.message import MessageCreate, MessageOut, MessagePage
 from app.services.permissions import Permissions
+from app.services.text import excerpt, grams, mentioned_names
 from app.services.views import message_out
 from chat_shared.db import utcnow
-from chat_shared.errors import Conflict, Forbidden, NotFound
+from chat_shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from chat_shared.events.chat import MessageDeleted, MessageEdited, MessageSent, ReactionsChanged
 from chat_shared.outbox import Outbox
 
@@ -55,6 +57,38 @@ class MessageService:
         if await self.permissions.blocked_between(user_id, other):
             raise Forbidden("You cannot message this user")
 
+    async def _quote(self, room: Room, message_id: str) -> QuotedRef:
+        """The reference a reply keeps to the message it quotes: a visible, not deleted message of the room."""
+        quoted = await self.repo.get(room.id, message_id, room.last_seq)
+        if quoted is None or quoted.deleted:
+            raise Unprocessable("reply_to must be a message of this room that is not deleted", loc=("body", "reply_to"))
+        return QuotedRef(
+            id=str(quoted.id),
+            seq=quoted.seq,
+            sender_id=quoted.sender_id,
+            excerpt=excerpt(quoted.content),
+            v=quoted.version,
+        )
+
+    async def _mentions(self, room: Room, content: str) -> list[int]:
+        """The current members the content names by ``@username``, in order of first mention."""
+        names = mentioned_names(content)
+        found = await UserRepository(self.session).members_named(room.id, names)
+        return list(dict.fromkeys(found[n] for n in names if n in found))
+
+    async def _settle_quote(self, message: Message) -> Message:
+        """A reply whose quoted message changed between the check and the insert takes its current excerpt
+        (an edit or deletion that ran meanwhile may have missed the new reply)."""
+        quote = message.reply_to
+        if quote is None:
+            return message
+        current = await self.repo.get(message.room_id, quote.id, message.seq)
+        if current is None or current.version <= quote.v:
+            return message
+        text = None if current.deleted else excerpt(current.content)
+        await self.repo.refresh_quotes(current, text, reply_id=message.id)
+        return await self.repo.get(message.room_id, str(message.id), message.seq) or message
+
     async def send(self, room: Room, member: RoomMember, body: MessageCreate) -> Sent:
         """Store a message. A known ``client_msg_id`` gives the original back instead (not created)."""
         user_id = member.user_id
@@ -64,6 +98,8 @@ class MessageService:
             if found is not None and found.seq <= room.last_seq:
                 return Sent(message_out(found), created=False)
         await self._check_can_write(room, user_id)
+        quote = await self._quote(room, body.reply_to) if body.reply_to is not None else None
+        mentions = await self._mentions(room, body.content)
         now = utcnow()
         # A retry that commits while this send waits for the room's lock is only seen once the seq is
         # taken: rolling back to the savepoint gives that seq back.
@@ -82,6 +118,9 @@ class MessageService:
             dedupe_key=body.client_msg_id or f"~{oid}",
             created_at=now,
             version=1,
+            reply_to=quote,
+            mentions=mentions,
+            grams=grams(body.content),
         )
         try:
             await self.repo.insert(message)
@@ -99,6 +138,7 @@ class MessageService:
             message = Message(**{**message.model_dump(), "id": oid, "revision_id": None})
             await self.repo.insert(message)
         await savepoint.commit()
+        message = await self._settle_quote(message)
         out = message_out(message)
         self.outbox.add(self.session, MessageSent.of(out))
         metrics.MESSAGES_SENT.labels(body.message_type).inc()
@@ -134,11 +174,13 @@ class MessageService:
         if message.deleted:
             raise Conflict("The message was deleted")
         await self._check_can_write(room, user_id)
-        updated = await self.repo.set_content(message, content, utcnow())
+        mentions = await self._mentions(room, content)
+        updated = await self.repo.set_content(message, content, utcnow(), mentions, grams(content))
         if updated is None:
             raise NotFound("Message not found")
         if updated.deleted:
             raise Conflict("The message was deleted")
+        await self.repo.refresh_quotes(updated, excerpt(updated.content))
         out = message_out(updated)
         self.outbox.add(self.session, MessageEdited.of(out))
         return out
@@ -149,6 +191,7 @@ class MessageService:
         deleted = await self.repo.soft_delete(message)
         if deleted is None:
             raise NotFound("Message not found")
+        await self.repo.refresh_quotes(deleted, None)
         self.outbox.add(self.session, MessageDeleted.of(message_out(deleted)))
 
     async def react(self, room: Room, message_id: str, user_id: int, emoji: str, add: bool) -> MessageOut:

@@ -135,6 +135,7 @@ class RoomService:
             members=members_out(room, rows),
             last_message=None,
             unread_count=0,
+            mention_count=0,
             last_read_seq=0,
             last_seq=0,
             settings=settings_out(None, utcnow()),
@@ -146,8 +147,10 @@ class RoomService:
         read = member.last_read_seq if member else 0
         rows = (await self.rooms.memberships_of([room.id]))[room.id]
         repo = MessageRepository()
-        last, unread = await asyncio.gather(
-            repo.by_seqs([(room.id, room.last_seq)]), repo.unread(room.id, user_id, read, room.last_seq)
+        last, unread, mentioned = await asyncio.gather(
+            repo.by_seqs([(room.id, room.last_seq)]),
+            repo.unread(room.id, user_id, read, room.last_seq),
+            repo.unread_mentions(room.id, user_id, read, room.last_seq),
         )
         return RoomOut(
             id=room.id,
@@ -157,6 +160,7 @@ class RoomService:
             members=members_out(room, rows),
             last_message=message_out(last[room.id]) if room.id in last else None,
             unread_count=unread,
+            mention_count=mentioned,
             last_read_seq=read,
             last_seq=room.last_seq,
             settings=settings_out(member, utcnow()),
@@ -175,6 +179,9 @@ class RoomService:
         unread = await asyncio.gather(
             *(repo.unread(room.id, user_id, m.last_read_seq, room.last_seq) for room, m in rows)
         )
+        mentioned = await asyncio.gather(
+            *(repo.unread_mentions(room.id, user_id, m.last_read_seq, room.last_seq) for room, m in rows)
+        )
         items = [
             RoomOut(
                 id=room.id,
@@ -184,11 +191,12 @@ class RoomService:
                 members=members_out(room, members[room.id]),
                 last_message=message_out(last[room.id]) if room.id in last else None,
                 unread_count=count,
+                mention_count=mentions,
                 last_read_seq=m.last_read_seq,
                 last_seq=room.last_seq,
                 settings=settings_out(m, now),
             )
-            for (room, m), count in zip(rows, unread, strict=True)
+            for (room, m), count, mentions in zip(rows, unread, mentioned, strict=True)
         ]
         return RoomPage(items=items, next_cursor=encode_cursor(rows[-1][0]) if more and rows else None)
 

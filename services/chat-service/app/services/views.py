@@ -6,6 +6,7 @@ from typing import Any
 
 from app.models.message import Message
 from app.schemas.message import MessageOut
+from chat_shared.events.chat import ReplyRef
 
 
 def reactions_map(pairs: list[dict[str, Any]]) -> dict[str, list[int]]:
@@ -14,6 +15,14 @@ def reactions_map(pairs: list[dict[str, Any]]) -> dict[str, list[int]]:
     for pair in pairs:
         result.setdefault(str(pair["e"]), []).append(int(pair["u"]))
     return result
+
+
+def reply_ref(message: Message) -> ReplyRef | None:
+    """The quoted message of a reply as clients see it (a deleted reply shows none)."""
+    quoted = message.reply_to
+    if quoted is None or message.deleted:
+        return None
+    return ReplyRef(id=quoted.id, seq=quoted.seq, sender_id=quoted.sender_id, excerpt=quoted.excerpt)
 
 
 def message_out(message: Message) -> MessageOut:
@@ -30,5 +39,7 @@ def message_out(message: Message) -> MessageOut:
         edited_at=message.edited_at,
         deleted=message.deleted,
         reactions=reactions_map(message.reactions),
+        reply_to=reply_ref(message),
+        mentions=[] if message.deleted else list(message.mentions),
         version=message.version,
     )
