@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.routing import Route
 
-from app.api import messages, rooms, stream
+from app.api import attachments, messages, rooms, stream
 from app.core.config import Settings
 from app.core.state import State
 from app.database import mongo
+from app.kafka.attachments import ATTACHMENTS_GROUP, AttachmentWorker
 from app.kafka.consumers import (
     FANOUT_GROUP,
     PERMISSION_HANDLERS,
@@ -21,7 +23,9 @@ from app.kafka.consumers import (
     USERS_GROUP,
     FanOut,
 )
+from app.services.attachment_urls import AttachmentUrls
 from app.services.friend_directory import FriendDirectory
+from app.services.sweeper import AttachmentSweeper
 from app.stream import shutdown
 from app.stream.endpoint import StreamEndpoint
 from app.stream.hub import StreamHub
@@ -34,6 +38,7 @@ from chat_shared.events.topics import CHAT_EVENTS, FRIEND_EVENTS, MESSAGE_EVENTS
 from chat_shared.health import Readiness
 from chat_shared.runtime import Runtime
 from chat_shared.state import LifespanState
+from chat_shared.storage import ObjectStore
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
 
@@ -56,6 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_events=settings.live_log_max_events,
             dedupe_ttl_s=settings.fanout_dedupe_ttl_s,
         )
+        store = await ObjectStore(settings).open()
+        urls = AttachmentUrls(store)
         max_streams = settings.sse_max_streams_per_user
         hub = StreamHub(
             redis,
@@ -64,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.sse_max_lifetime_s,
             max_streams=max_streams,
             limit=StreamLimit(redis, max_streams, settings.sse_max_lifetime_s),
+            render=urls.render,
         )
         state = State(
             settings=settings,
@@ -72,6 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             tickets=TicketStore(redis, runtime.revocations, settings.stream_ticket_ttl_s),
             hub=hub,
             friend_directory=FriendDirectory.from_settings(settings),
+            store=store,
+            urls=urls,
         )
         await hub.start()
         # A revoked session's streams end on every process: each process's revocation mirror tells its hub.
@@ -90,6 +100,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             live=True,
             hooks=fanout,
         )
+        worker = AttachmentWorker(store, runtime.outbox, settings.thumbnail_threads)
+        runtime.consume(ATTACHMENTS_GROUP, [MESSAGE_EVENTS], worker.handlers(), live=True)
+        sweeper = AttachmentSweeper(
+            runtime.sessionmaker,
+            store,
+            unused_after=timedelta(seconds=settings.attachment_unused_ttl_s),
+            grace=timedelta(seconds=settings.attachment_release_grace_s),
+            interval_s=settings.attachment_sweep_interval_s,
+        )
+        runtime.spawn(sweeper.run(), "attachment-sweeper")
         runtime.start_kafka([CHAT_EVENTS, MESSAGE_EVENTS])
         try:
             yield state.lifespan_state()
@@ -98,6 +118,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await hub.stop()
             await runtime.close()
             await state.friend_directory.close()
+            worker.close()
+            await store.close()
             mongo.close_mongo_client(client)
 
     app = FastAPI(
@@ -107,7 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Rooms, messages and the live stream (CONTRACT §5–6).",
     )
     install_common(app, settings, readiness)
-    for router in (rooms.router, messages.router, stream.router):
+    for router in (rooms.router, messages.router, attachments.router, stream.router):
         app.include_router(router)
     app.router.routes.append(Route("/stream", StreamEndpoint(), methods=["GET"]))
     return app

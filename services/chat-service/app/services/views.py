@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.models.message import Message
+from app.schemas.attachment import AttachmentOut
 from app.schemas.message import MessageOut
 
 
@@ -31,4 +32,5 @@ def message_out(message: Message) -> MessageOut:
         deleted=message.deleted,
         reactions=reactions_map(message.reactions),
         version=message.version,
+        attachment=None if message.deleted or message.attachment is None else AttachmentOut.of(message.attachment),
     )
