@@ -101,7 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             hooks=fanout,
         )
         worker = AttachmentWorker(store, runtime.outbox, settings.thumbnail_threads)
-        runtime.consume(ATTACHMENTS_GROUP, [MESSAGE_EVENTS], worker.handlers(), live=True)
+        runtime.consume(ATTACHMENTS_GROUP, [MESSAGE_EVENTS], worker.handlers())
         sweeper = AttachmentSweeper(
             runtime.sessionmaker,
             store,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from chat_shared.events.chat import AttachmentRef
 from chat_shared.schemas import ClosedModel
@@ -26,12 +26,13 @@ def _filename(value: str) -> str:
 class AttachmentCreate(ClosedModel):
     """``POST /rooms/{id}/attachments``: what the client is about to upload."""
 
-    filename: Annotated[str, Field(min_length=1, max_length=255)]
+    filename: Annotated[
+        str,
+        Field(min_length=1, max_length=255, description="Shown to members and offered as the download's name"),
+        AfterValidator(_filename),
+    ]
     content_type: Annotated[str, Field(min_length=1, max_length=100, description="One of the accepted types")]
     size: Annotated[int, Field(gt=0, lt=2**63, description="Exact length in bytes")]
-
-    def clean_filename(self) -> str:
-        return _filename(self.filename)
 
 
 class UploadTarget(BaseModel):

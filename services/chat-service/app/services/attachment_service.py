@@ -66,12 +66,11 @@ class AttachmentService:
             raise _refuse("type", Unprocessable(f"{content_type} files are not accepted", loc=("body", "content_type")))
         if body.size > limit:
             raise _refuse("too_large", PayloadTooLarge(f"{content_type} files are at most {limit // media.MiB} MiB"))
-        filename = body.clean_filename()
         attachment = Attachment(
             id=secrets.token_hex(16),
             room_id=room_id,
             uploader_id=user_id,
-            filename=filename,
+            filename=body.filename,
             content_type=content_type,
             size=body.size,
             state=AttachmentState.PENDING,
@@ -112,7 +111,7 @@ class AttachmentService:
             )
         head = await self.store.read(key, first=media.SNIFF_BYTES)
         if not media.matches_type(row.content_type, head):
-            raise _unfit("content", f"the upload is not a {row.content_type} file")
+            raise _unfit("content", f"the upload's content is not {row.content_type}")
         width = height = None
         if kind == "image":
             try:
