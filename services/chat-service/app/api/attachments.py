@@ -20,6 +20,8 @@ router = APIRouter(prefix="/rooms/{room_id}/attachments", tags=["attachments"], 
 async def create_attachment(
     body: AttachmentCreate, access: RoomMemberDep, attachments: AttachmentServiceDep
 ) -> AttachmentUpload:
-    """Sign an upload: ``PUT`` the file's exact bytes to ``upload.url`` with ``upload.headers``, then send a
-    message with ``attachment_id``. A type not accepted is a 422."""
+    """Sign the upload of a file for the room (a type not accepted is a 422).
+
+    ``PUT`` the file's exact bytes to ``upload.url`` with ``upload.headers``, then send a message with
+    ``attachment_id``."""
     return await attachments.create(access.room.id, access.user_id, body)

@@ -44,8 +44,10 @@ ON_MESSAGE = error(403, "Not a member, not the sender, or blocked") | error(404,
 async def send_message(
     body: MessageCreate, access: RoomMemberDep, messages: MessageServiceDep, urls: AttachmentUrlsDep, response: Response
 ) -> MessageOut:
-    """Send; 201 means durable. The same ``client_msg_id`` again returns the original (200). An ``image`` or
-    ``file`` message carries an uploaded ``attachment_id``; its upload must hold what was declared (422)."""
+    """Send; 201 means durable. The same ``client_msg_id`` again returns the original (200).
+
+    An ``image`` or ``file`` message carries an uploaded ``attachment_id``; its upload must hold what was
+    declared (422)."""
     sent = await messages.send(access.room, access.member, body)
     if not sent.created:
         response.status_code = status.HTTP_200_OK
