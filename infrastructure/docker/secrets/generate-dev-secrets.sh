@@ -45,6 +45,11 @@ write mongo_root_password "$(rand)"
 write chat_mongo_url "mongodb://chat_svc:${mongo_chat_pw}@mongodb:27017/chat?authSource=chat"
 write mongodb_exporter_uri "mongodb://exporter:${mongo_exporter_pw}@mongodb:27017/admin"
 write grafana_admin_password "$(rand)"
+# The object store: MinIO's root account (used only by the bucket-creating job) and the services' own key.
+write minio_root_user "root-$(openssl rand -hex 4)"
+write minio_root_password "$(rand)"
+write s3_access_key_id "chat-$(openssl rand -hex 8)"
+write s3_secret_access_key "$(rand)"
 
 if [[ ! -e jwt_private_key.pem || $force == true ]]; then
     openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out jwt_private_key.pem 2>/dev/null
@@ -54,5 +59,5 @@ else
 fi
 # Containers run as non-root uids that differ per image; compose bind-mounts these files as they are,
 # so they must be readable by others on this host. Keep the directory itself private to your user.
-chmod 0644 -- *_url *_password *.cnf jwt_private_key.pem
+chmod 0644 -- *_url *_password *.cnf jwt_private_key.pem minio_root_user s3_access_key_id s3_secret_access_key
 chmod 0700 .
