@@ -1,7 +1,7 @@
 """users.avatar_url: the replica keeps each user's avatar for the friends list
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 3c1f0a9d7e42
+Revises: 706acaa97ecc
 Create Date: 2026-12-01 21:00:00.000000
 """
 from collections.abc import Sequence
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003"
-down_revision: str | None = "0002"
+revision: str = "3c1f0a9d7e42"
+down_revision: str | None = "706acaa97ecc"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
