@@ -136,8 +136,17 @@ async def test_image_message_round_trip_with_thumbnail(
 async def test_file_message_downloads_the_same_bytes(state: State, client: httpx.AsyncClient, keys: Keys) -> None:
     a, b, room = await _room(state, client, keys)
     attachment_id = await _upload(client, keys, a, room, PDF, "application/pdf", "보고서 v2.pdf")
+    key = object_key(room, attachment_id)
+
+    async def tags() -> list[dict[str, str]]:
+        found = await state.store.client.get_object_tagging(Bucket=state.store.bucket, Key=key)
+        return [dict(t) for t in found["TagSet"]]
+
+    # Until a message refers to it, the upload carries the tag the bucket's lifecycle rule expires.
+    assert await tags() == [{"Key": "bigtech-state", "Value": "pending"}]
     sent = await _send_file(client, keys, a, room, attachment_id, kind="file")
     assert sent.status_code == 201, sent.text
+    assert await tags() == []
     assert sent.json()["content"] is None and sent.json()["attachment"]["width"] is None
     [shown] = await _history(client, keys, b, room)
     downloaded = await _download(shown["attachment"]["url"])

@@ -78,7 +78,7 @@ class AttachmentService:
         )
         self.repo.add(attachment)
         await self.session.flush()
-        upload = self.store.presign_upload(object_key(room_id, attachment.id), content_type, body.size)
+        upload = self.store.presign_upload(object_key(room_id, attachment.id), content_type, body.size, pending=True)
         metrics.ATTACHMENTS_SIGNED.labels(kind_of(content_type)).inc()
         return AttachmentUpload(
             attachment_id=attachment.id,
@@ -119,6 +119,9 @@ class AttachmentService:
             except media.BadImage as exc:
                 raise _unfit("image", str(exc)) from exc
             width, height = size.width, size.height
+        # Untagged, the object is safe from the bucket's lifecycle rule (done here, before the send takes the
+        # room's lock). A send that fails after this leaves the row pending, and the sweeper deletes it.
+        await self.store.settle(key)
         ref = AttachmentRef(
             id=row.id,
             filename=row.filename,

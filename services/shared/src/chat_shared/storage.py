@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from types_aiobotocore_s3.type_defs import ObjectIdentifierTypeDef
 
 AddressingStyle = Literal["path", "virtual", "auto"]
+#: The tag of an upload nothing refers to yet. The bucket's lifecycle rule expires objects that keep it for
+#: days — the second guard behind the services' own sweeping (docs/deploy.md, "Object storage").
+PENDING_TAG = "bigtech-state=pending"
 #: Codes S3 (and MinIO, moto) answer for an object or bucket that is not there.
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
 
@@ -153,15 +156,18 @@ class ObjectStore:
 
     # --- signing (no network) --------------------------------------------------------------------
 
-    def presign_upload(self, key: str, content_type: str, size: int, expires_in: int | None = None) -> Upload:
-        """A ``PUT`` URL bound to ``content_type`` and exactly ``size`` bytes."""
+    def presign_upload(
+        self, key: str, content_type: str, size: int, expires_in: int | None = None, *, pending: bool = False
+    ) -> Upload:
+        """A ``PUT`` URL bound to ``content_type`` and exactly ``size`` bytes; ``pending`` has the object tagged
+        :data:`PENDING_TAG` (a bucket lifecycle rule expires what keeps the tag: see :meth:`settle`)."""
         ttl = expires_in or self.settings.s3_upload_ttl_s
-        url = self._signer.generate_presigned_url(
-            "put_object",
-            Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type, "ContentLength": size},
-            ExpiresIn=ttl,
-        )
-        return Upload(url=url, headers={"Content-Type": content_type, "Content-Length": str(size)}, expires_in=ttl)
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "ContentType": content_type, "ContentLength": size}
+        headers = {"Content-Type": content_type, "Content-Length": str(size)}
+        if pending:
+            params["Tagging"] = headers["x-amz-tagging"] = PENDING_TAG
+        url = self._signer.generate_presigned_url("put_object", Params=params, ExpiresIn=ttl)
+        return Upload(url=url, headers=headers, expires_in=ttl)
 
     def presign_download(self, key: str, filename: str | None = None, expires_in: int | None = None) -> str:
         """A ``GET`` URL; with ``filename`` the download is offered under that name, never rendered inline."""
@@ -195,6 +201,10 @@ class ObjectStore:
 
     async def write(self, key: str, data: bytes, content_type: str) -> None:
         await self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+
+    async def settle(self, key: str) -> None:
+        """Remove the object's tags: something now refers to it, so the lifecycle rule leaves it alone."""
+        await self.client.delete_object_tagging(Bucket=self.bucket, Key=key)
 
     async def delete(self, *keys: str) -> None:
         """Delete objects; deleting what is already gone is no error (S3's own semantics)."""

@@ -74,7 +74,7 @@ class AvatarService:
         if body.size > media.AVATAR_LIMIT:
             raise _refuse("too_large", PayloadTooLarge(f"an avatar is at most {media.AVATAR_LIMIT // media.MiB} MiB"))
         upload_id = secrets.token_hex(16)
-        upload = self.store.presign_upload(upload_key(user_id, upload_id), content_type, body.size)
+        upload = self.store.presign_upload(upload_key(user_id, upload_id), content_type, body.size, pending=True)
         pending = {"user_id": user_id, "content_type": content_type, "size": body.size}
         await self.redis.set(_pending_key(upload_id), json.dumps(pending), ex=upload.expires_in + 3600)
         metrics.AVATARS_SIGNED.inc()
