@@ -73,6 +73,9 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     _m("user_online_users", "gauge", "", "user-service"),
     _m("user_token_refreshes_total", "counter", "result", "user-service"),
     _m("user_auth_overload_refused_total", "counter", "", "user-service"),
+    _m("user_avatar_uploads_signed_total", "counter", "", "user-service"),
+    _m("user_avatar_uploads_verified_total", "counter", "", "user-service"),
+    _m("user_avatar_uploads_refused_total", "counter", "reason", "user-service"),
     # friend-service
     _m("friend_requests_total", "counter", "action", "friend-service"),
     _m("friend_friendships_removed_total", "counter", "", "friend-service"),
@@ -93,6 +96,12 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     _m("chat_ephemeral_events_delivered_total", "counter", "event", "chat-service"),
     _m("chat_presence_stale_total", "counter", "", "chat-service"),
     _m("chat_search_latency_seconds", "histogram", "scope", "chat-service"),
+    _m("chat_attachment_uploads_signed_total", "counter", "kind", "chat-service"),
+    _m("chat_attachment_uploads_verified_total", "counter", "kind", "chat-service"),
+    _m("chat_attachment_uploads_refused_total", "counter", "reason", "chat-service"),
+    _m("chat_thumbnails_total", "counter", "result", "chat-service"),
+    _m("chat_thumbnail_latency_seconds", "histogram", "", "chat-service"),
+    _m("chat_attachments_swept_total", "counter", "reason", "chat-service"),
 )
 CATALOGUE_BY_NAME: dict[str, MetricSpec] = {m.name: m for m in CATALOGUE}
 

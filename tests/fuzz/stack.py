@@ -25,6 +25,7 @@ import httpx
 from chat_shared.testing import databases
 from chat_shared.testing.broker import Broker, free_port
 from chat_shared.testing.fixtures import DEFAULT_REDIS, flush_redis
+from chat_shared.testing.s3 import S3Server, store_settings
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = ("user-service", "friend-service", "chat-service")
@@ -116,6 +117,9 @@ def running(workdir: Path) -> Iterator[Stack]:
     uvicorn = Path(sys.executable).with_name("uvicorn")
     with ExitStack() as stack:
         bootstrap = stack.enter_context(_broker())
+        store = S3Server().start()
+        stack.callback(store.stop)
+        store_env = {k.upper(): str(v) for k, v in store_settings(store, "fuzz").items()}
         started: dict[str, Service] = {}
         for name in SERVICES:
             database = stack.enter_context(_database(f"fuzz_{name.split('-')[0]}"))
@@ -133,6 +137,7 @@ def running(workdir: Path) -> Iterator[Stack]:
                 "JWKS_URL": f"{user_url}/.well-known/jwks.json",
                 "USER_SERVICE_URL": user_url,
                 "DEV_KEY_FILE": str(workdir / "user-service-jwt.pem"),
+                **store_env,
             }
             log = workdir / f"{name}.log"
             with log.open("wb") as out:

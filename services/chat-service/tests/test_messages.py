@@ -39,6 +39,7 @@ async def test_send_returns_the_message_and_is_idempotent(state: State, client: 
         "reply_to",
         "mentions",
         "version",
+        "attachment",
     }
     assert body["content"] == "hello" and body["seq"] == 1 and body["sender_id"] == a and body["room_id"] == room
     assert body["message_type"] == "text" and body["deleted"] is False and body["reactions"] == {}

@@ -15,17 +15,21 @@ REAL = {
 }
 
 
+#: The object store's credentials, which a deployment must set too.
+S3 = {"S3_ACCESS_KEY_ID": "AKIA-real-key-id", "S3_SECRET_ACCESS_KEY": "a-real-secret-access-key"}
+
+
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     """An environment with only what each test sets (the caller's store variables removed)."""
-    for name in (*REAL, "ENVIRONMENT"):
+    for name in (*REAL, *S3, "ENVIRONMENT"):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
 
 def production(env: pytest.MonkeyPatch, **variables: str) -> Settings:
     env.setenv("ENVIRONMENT", "production")
-    for name, value in variables.items():
+    for name, value in {**S3, **variables}.items():
         env.setenv(name, value)
     return Settings()
 
@@ -90,3 +94,13 @@ def test_development_and_tests_run_on_stand_ins(env: pytest.MonkeyPatch, environ
 )
 def test_stand_ins_are_recognised_by_their_scheme(url: str, kind: StandIn | None) -> None:
     assert stand_in(url) is kind
+
+
+def test_production_refuses_the_object_stores_placeholder_credentials(env: pytest.MonkeyPatch) -> None:
+    for name in S3:
+        env.delenv(name, raising=False)
+    env.setenv("ENVIRONMENT", "production")
+    for name, value in REAL.items():
+        env.setenv(name, value)
+    with pytest.raises(ValidationError, match="S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY"):
+        Settings()

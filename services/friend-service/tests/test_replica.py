@@ -19,13 +19,15 @@ from tests.helpers import TestUser, UserFactory, envelope, publish
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def profile(user_id: int, display_name: str, at: datetime, username: str | None = None) -> dict[str, Any]:
+def profile(
+    user_id: int, display_name: str, at: datetime, username: str | None = None, avatar_url: str | None = None
+) -> dict[str, Any]:
     return {
         "user_id": user_id,
         "username": username or f"u{user_id}",
         "display_name": display_name,
         "status_message": None,
-        "avatar_url": None,
+        "avatar_url": avatar_url,
         "updated_at": at.isoformat(),
     }
 
@@ -57,6 +59,24 @@ async def test_rename_shows_in_friends_list(
         return bool(items) and items[0]["display_name"] == "Bobby Tables" and items[0]["username"] == "bobby"
 
     await eventually(renamed, "the new name in the friends list")
+
+
+async def test_new_avatar_shows_in_friends_list(
+    client: httpx.AsyncClient, users: UserFactory, kafka_bootstrap: str, state: State
+) -> None:
+    alice, bob = await users.many(2)
+    await befriend(client, alice, bob)
+    avatar = "http://localhost:8000/api/users/avatars/" + "ab" * 32 + ".webp"
+    updated = profile(bob.id, "Bob", datetime.now(UTC), avatar_url=avatar)
+    await publish(kafka_bootstrap, USER_EVENTS, envelope("UserProfileUpdated", updated), bob.id)
+
+    async def shown() -> bool:
+        items = (await client.get("/friends", headers=alice.headers)).json()["items"]
+        return bool(items) and items[0]["avatar_url"] == avatar
+
+    await eventually(shown, "the new avatar in the friends list")
+    row = await replica_row(state, bob.id)
+    assert row is not None and row.avatar_url == avatar
 
 
 async def test_registered_user_can_be_befriended(

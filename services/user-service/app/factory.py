@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from app.api import auth, jwks, presence, profile, users
+from app.api import auth, avatars, jwks, presence, profile, users
 from app.core.config import Settings
 from app.core.keys import load_keyring
 from app.core.passwords import PasswordHasher
@@ -20,6 +20,7 @@ from chat_shared.events.topics import USER_EVENTS, USER_ONLINE_STATUS
 from chat_shared.health import Readiness
 from chat_shared.runtime import Runtime
 from chat_shared.state import LifespanState
+from chat_shared.storage import ObjectStore
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
 
@@ -43,8 +44,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         hasher = PasswordHasher(settings)
         presence = Presence(runtime.redis, settings.presence_ttl_s)
+        store = await ObjectStore(settings).open()
         state = State(
-            settings=settings, runtime=runtime, verifier=verifier, keys=keys, hasher=hasher, presence=presence
+            settings=settings,
+            runtime=runtime,
+            verifier=verifier,
+            keys=keys,
+            hasher=hasher,
+            presence=presence,
+            store=store,
         )
         runtime.start_kafka([USER_EVENTS, USER_ONLINE_STATUS])
         runtime.spawn(
@@ -56,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await runtime.close()
             hasher.close()
+            await store.close()
 
     app = FastAPI(
         title="BigTech Chat — user-service",
@@ -64,6 +73,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Accounts, tokens, profiles and presence (CONTRACT §3).",
     )
     install_common(app, settings, readiness)
-    for router in (auth.router, profile.router, users.router, presence.router, jwks.router):
+    # The avatar pictures' path comes before ``/users/{user_id}``, which would take "avatars" for an id.
+    for router in (
+        auth.router,
+        profile.router,
+        avatars.router,
+        avatars.pictures,
+        users.router,
+        presence.router,
+        jwks.router,
+    ):
         app.include_router(router)
     return app

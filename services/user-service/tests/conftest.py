@@ -15,8 +15,9 @@ from app.core.keys import generate_private_pem
 from app.core.state import State
 from app.factory import create_app
 from chat_shared.testing.fixtures import StartedApp, asgi_client, reset_state, started_app
+from chat_shared.testing.s3 import S3Server, store_settings
 
-pytest_plugins = ["chat_shared.testing.fixtures"]
+pytest_plugins = ["chat_shared.testing.fixtures", "chat_shared.testing.s3"]
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent
 _counter = count(1)
@@ -38,9 +39,10 @@ def private_key() -> str:
 
 
 @pytest.fixture(scope="session")
-def make_settings(mysql_url: str, redis_url: str, kafka_bootstrap: str, private_key: str) -> Any:
+def make_settings(mysql_url: str, redis_url: str, kafka_bootstrap: str, private_key: str, s3_server: S3Server) -> Any:
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
+            **store_settings(s3_server, "user-test"),
             "environment": "test",
             "database_url": mysql_url,
             "redis_url": redis_url,

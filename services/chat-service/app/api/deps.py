@@ -9,6 +9,8 @@ from fastapi import Depends, Request
 
 from app.core.state import StateDep
 from app.models.room import Room, RoomMember
+from app.services.attachment_service import AttachmentService
+from app.services.attachment_urls import AttachmentUrls
 from app.services.message_service import MessageService
 from app.services.moderation import ModerationService
 from app.services.permissions import Permissions
@@ -40,7 +42,22 @@ async def get_room_service(state: StateDep, session: SessionDep, permissions: Pe
 
 async def get_message_service(state: StateDep, session: SessionDep, permissions: PermissionsDep) -> MessageService:
     """Message use cases bound to this request's session."""
-    return MessageService(session=session, outbox=state.outbox, permissions=permissions)
+    return MessageService(
+        session=session,
+        outbox=state.outbox,
+        permissions=permissions,
+        attachments=AttachmentService(session=session, store=state.store),
+    )
+
+
+async def get_attachment_service(state: StateDep, session: SessionDep) -> AttachmentService:
+    """Attachment use cases bound to this request's session."""
+    return AttachmentService(session=session, store=state.store)
+
+
+async def get_attachment_urls(state: StateDep) -> AttachmentUrls:
+    """The minter of attachment download URLs (used after membership is checked)."""
+    return state.urls
 
 
 async def get_search_service(session: SessionDep) -> SearchService:
@@ -65,6 +82,8 @@ async def get_typing(state: StateDep) -> Typing:
 
 ModerationDep = Annotated[ModerationService, Depends(get_moderation)]
 TypingDep = Annotated[Typing, Depends(get_typing)]
+AttachmentServiceDep = Annotated[AttachmentService, Depends(get_attachment_service)]
+AttachmentUrlsDep = Annotated[AttachmentUrls, Depends(get_attachment_urls)]
 
 
 @dataclass

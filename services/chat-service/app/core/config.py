@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from chat_shared.settings import ServiceSettings
+from chat_shared.storage import ObjectStoreSettings
 
 
-class Settings(ServiceSettings):
+class Settings(ObjectStoreSettings):
     """Everything chat-service reads from the environment (or /run/secrets)."""
 
-    secret_fields: ClassVar[tuple[str, ...]] = ("database_url",)
-    store_url_fields: ClassVar[tuple[str, ...]] = (*ServiceSettings.store_url_fields, "mongo_url")
+    secret_fields: ClassVar[tuple[str, ...]] = (*ObjectStoreSettings.secret_fields, "database_url")
+    store_url_fields: ClassVar[tuple[str, ...]] = (*ObjectStoreSettings.store_url_fields, "mongo_url")
 
     service_name: str = "chat-service"
     port: int = 8002
@@ -29,6 +29,15 @@ class Settings(ServiceSettings):
     #: Consecutive failures that open the circuit, and how long it then stays open.
     friend_check_failure_threshold: int = 5
     friend_check_open_s: float = 10.0
+
+    s3_bucket: str = "bigtech-chat-attachments-dev"
+    #: Attachments (CONTRACT §9, docs/chat-service.md "Attachments"): threads decoding images for thumbnails,
+    #: how long an upload no message uses is kept, how long a deleted message's files outlive it, and how
+    #: often each replica sweeps.
+    thumbnail_threads: int = 2
+    attachment_unused_ttl_s: int = 24 * 3600
+    attachment_release_grace_s: int = 900
+    attachment_sweep_interval_s: float = 300.0
 
     group_max_members: int = 100
     message_max_chars: int = 4000

@@ -41,3 +41,19 @@ SEARCH_LATENCY = Histogram(
     ["scope"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+ATTACHMENTS_SIGNED = Counter(
+    "chat_attachment_uploads_signed_total", "Presigned attachment uploads handed out", ["kind"]
+)
+ATTACHMENTS_VERIFIED = Counter(
+    "chat_attachment_uploads_verified_total", "Uploads verified and attached to a message", ["kind"]
+)
+ATTACHMENTS_REFUSED = Counter(
+    "chat_attachment_uploads_refused_total", "Attachment requests or sends refused, by reason", ["reason"]
+)  # type|too_large|not_yours|used|missing|size|content|image
+THUMBNAILS_MADE = Counter("chat_thumbnails_total", "Thumbnail jobs by outcome", ["result"])  # made|refused|gone
+THUMBNAIL_LATENCY = Histogram(
+    "chat_thumbnail_latency_seconds",
+    "Image message sent → its thumbnail stored and announced",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+ATTACHMENTS_SWEPT = Counter("chat_attachments_swept_total", "Attachments whose objects the sweeper deleted", ["reason"])

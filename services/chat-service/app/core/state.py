@@ -8,22 +8,26 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.core.config import Settings
+from app.services.attachment_urls import AttachmentUrls
 from app.services.friend_directory import FriendDirectory
 from app.stream.ephemeral import EphemeralBus
 from app.stream.hub import StreamHub
 from app.stream.tickets import TicketStore
 from chat_shared.state import CoreState, state_in_scope
+from chat_shared.storage import ObjectStore
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class State(CoreState[Settings]):
-    """The shared stores, the live stream's hub, its tickets and its ephemeral events, and friend-service's
-    directory."""
+    """The shared stores, the live stream's hub, its tickets and its ephemeral events, friend-service's
+    directory, and the object store of attachments with the minter of their download URLs."""
 
     tickets: TicketStore
     hub: StreamHub
     ephemeral: EphemeralBus
     friend_directory: FriendDirectory
+    store: ObjectStore
+    urls: AttachmentUrls
 
 
 async def get_state(request: Request) -> State:

@@ -9,6 +9,8 @@ from beanie import Document
 from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
+from chat_shared.events.chat import AttachmentRef
+
 #: Distinct emoji one message can carry: a reaction bar stays readable and the document bounded.
 MAX_DISTINCT_REACTIONS = 50
 #: Reactions (emoji, user) one message can carry: every emoji by every member of a full group (50 × 100).
@@ -54,6 +56,8 @@ class Message(Document):
     edited_at: datetime | None = None
     deleted: bool = False
     reactions: list[dict[str, Any]] = Field(default_factory=list)
+    #: The verified file of an ``image`` or ``file`` message.
+    attachment: AttachmentRef | None = None
     #: A document without the field has never been changed by a versioning writer: ``$inc`` then makes its
     #: first change version 1, still above what it was read as.
     version: int = 0

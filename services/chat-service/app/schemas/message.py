@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import emoji
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from app.models.message import MAX_EMOJI_BYTES
+from app.schemas.attachment import AttachmentId, AttachmentOut
 from chat_shared.events.chat import MessageSnapshot
 from chat_shared.schemas import ClosedModel
 
@@ -38,10 +39,10 @@ Content = Annotated[str, AfterValidator(_content)]
 
 
 class MessageCreate(ClosedModel):
-    """``POST /rooms/{id}/messages``."""
+    """``POST /rooms/{id}/messages``: a text, or an uploaded file (``image``/``file``) with an optional caption."""
 
-    content: Content
-    message_type: Literal["text"] = "text"
+    content: Content | None = None
+    message_type: Literal["text", "image", "file"] = "text"
     client_msg_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     reply_to: Annotated[
         str | None,
@@ -51,6 +52,18 @@ class MessageCreate(ClosedModel):
             description="The `id` of a message of this room to quote; another room's, unknown or deleted → 422",
         ),
     ] = None
+    attachment_id: AttachmentId | None = Field(None, description="An upload of `POST /rooms/{id}/attachments`")
+
+    @model_validator(mode="after")
+    def _content_or_attachment(self) -> MessageCreate:
+        if self.message_type == "text":
+            if self.content is None:
+                raise ValueError("a text message needs content")
+            if self.attachment_id is not None:
+                raise ValueError("a text message carries no attachment: send it as image or file")
+        elif self.attachment_id is None:
+            raise ValueError(f"an {self.message_type} message needs attachment_id")
+        return self
 
 
 class MessageUpdate(ClosedModel):
@@ -61,6 +74,9 @@ class MessageUpdate(ClosedModel):
 
 class MessageOut(MessageSnapshot):
     """The public message object."""
+
+    #: The snapshot's attachment, with URLs minted for each read.
+    attachment: AttachmentOut | None = None
 
     version: int = Field(description="1 when sent, +1 with each edit, deletion and reaction change")
 

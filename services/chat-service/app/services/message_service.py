@@ -19,6 +19,7 @@ from app.repositories.messages import MessageRepository, Reacted
 from app.repositories.rooms import RoomRepository
 from app.repositories.users import UserRepository
 from app.schemas.message import MessageCreate, MessageOut, MessagePage
+from app.services.attachment_service import AttachmentService, Verified
 from app.services.permissions import Permissions
 from app.services.text import excerpt, grams, mentioned_names
 from app.services.views import message_out
@@ -43,6 +44,8 @@ class MessageService:
     session: AsyncSession
     outbox: Outbox
     permissions: Permissions
+    #: Image and file messages' uploads (None: a service that sends text only).
+    attachments: AttachmentService | None = None
 
     @property
     def repo(self) -> MessageRepository:
@@ -100,6 +103,8 @@ class MessageService:
         await self._check_can_write(room, user_id)
         quote = await self._quote(room, body.reply_to) if body.reply_to is not None else None
         mentions = await self._mentions(room, body.content)
+        # The upload is checked before the room's lock is taken: the store's round trips never hold it.
+        attached = await self._verify_attachment(room, user_id, body)
         now = utcnow()
         # A retry that commits while this send waits for the room's lock is only seen once the seq is
         # taken: rolling back to the savepoint gives that seq back.
@@ -107,6 +112,9 @@ class MessageService:
         seq = await RoomRepository(self.session).allocate_seq(room, now)  # row lock on the room until our commit
         committed = seq - 1
         oid = ObjectId()
+        if attached is not None:
+            assert self.attachments is not None
+            await self.attachments.bind(attached, str(oid))
         message = Message(
             id=oid,
             room_id=room.id,
@@ -121,6 +129,7 @@ class MessageService:
             reply_to=quote,
             mentions=mentions,
             grams=grams(body.content),
+            attachment=attached.ref if attached else None,
         )
         try:
             await self.repo.insert(message)
@@ -143,6 +152,13 @@ class MessageService:
         self.outbox.add(self.session, MessageSent.of(out))
         metrics.MESSAGES_SENT.labels(body.message_type).inc()
         return Sent(out, created=True)
+
+    async def _verify_attachment(self, room: Room, user_id: int, body: MessageCreate) -> Verified | None:
+        if body.attachment_id is None:
+            return None
+        if self.attachments is None:
+            raise RuntimeError("this message service takes no attachments")
+        return await self.attachments.verify(room.id, user_id, body.attachment_id, body.message_type)
 
     async def history(self, room: Room, *, before: int | None, after: int | None, limit: int) -> MessagePage:
         """A page in ascending seq; ``next_cursor`` is the ``before`` (or ``after``) of the next page."""

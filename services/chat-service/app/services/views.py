@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.models.message import Message
+from app.schemas.attachment import AttachmentOut
 from app.schemas.message import MessageOut
 from chat_shared.events.chat import ReplyRef
 
@@ -42,4 +43,5 @@ def message_out(message: Message) -> MessageOut:
         reply_to=reply_ref(message),
         mentions=[] if message.deleted else list(message.mentions),
         version=message.version,
+        attachment=None if message.deleted or message.attachment is None else AttachmentOut.of(message.attachment),
     )

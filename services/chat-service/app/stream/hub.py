@@ -17,6 +17,7 @@ import contextlib
 import json
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -66,6 +67,7 @@ class StreamHub:
         max_lifetime_s: float,
         max_streams: int = 10,
         limit: StreamLimit | None = None,
+        render: Callable[[str, str], str] | None = None,
     ) -> None:
         self.redis = redis
         self.log = user_log
@@ -74,6 +76,8 @@ class StreamHub:
         #: Streams one user may hold open; in this process always, across processes through ``limit``.
         self.max_streams = max_streams
         self.limit = limit
+        #: Turns a stored event's data into what a member receives (attachment URLs minted at write time).
+        self.render = render
         self.connections: dict[int, set[Connection]] = {}
         self.closing = False
         self.subscription = Subscription(redis, self._on_message, self._catch_up)
@@ -340,13 +344,20 @@ class StreamHub:
         """
         if not entries:
             return
-        body = b"".join(
-            frame(entry_id, fields.get("e", "message"), fields.get("d", "{}")) for entry_id, fields in entries
-        )
+        body = b"".join(self._frame(entry_id, fields) for entry_id, fields in entries)
         delivered = await self._write_all(group, body, WRITE_TIMEOUT_S)
         for conn in delivered:
             conn.last_id = entries[-1][0]
         self._record(delivered, entries)
+
+    def _frame(self, entry_id: str, fields: dict[str, str]) -> bytes:
+        event, data = fields.get("e", "message"), fields.get("d", "{}")
+        if self.render is not None:
+            try:
+                data = self.render(event, data)
+            except Exception as exc:  # the event goes out as stored rather than not at all
+                log.warning("stream_render_failed", event=event, error=repr(exc)[:200])
+        return frame(entry_id, event, data)
 
     async def _write_all(self, group: list[Connection], body: bytes, timeout_s: float) -> list[Connection]:
         """Write ``body`` to each open stream of ``group``, one after another under one deadline; a stream

@@ -21,7 +21,9 @@ async def on_user_registered(session: AsyncSession, event: UserRegistered, _: Ev
 
 async def on_profile_updated(session: AsyncSession, event: UserProfileUpdated, _: EventEnvelope) -> None:
     """Upsert the user only if this update is newer than the row."""
-    await UserReplica(session).upsert_if_newer(event.user_id, event.username, event.display_name, event.updated_at)
+    await UserReplica(session).upsert_if_newer(
+        event.user_id, event.username, event.display_name, event.updated_at, event.avatar_url
+    )
 
 
 REPLICA_HANDLERS: Handlers = {UserRegistered: on_user_registered, UserProfileUpdated: on_profile_updated}

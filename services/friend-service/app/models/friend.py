@@ -89,5 +89,6 @@ class ReplicaUser(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     username: Mapped[str] = mapped_column(String(20))
     display_name: Mapped[str] = mapped_column(String(50))
+    avatar_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
     #: The profile version this row holds; an event only overwrites it with a newer one.
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -19,6 +19,7 @@ class FriendRow(NamedTuple):
     since: datetime
     username: str | None
     display_name: str | None
+    avatar_url: str | None
 
 
 class FriendRepository:
@@ -108,7 +109,13 @@ class FriendRepository:
         objects for a page of 100 costs more than the query itself.
         """
         stmt = (
-            select(Friendship.friend_id, Friendship.since, ReplicaUser.username, ReplicaUser.display_name)
+            select(
+                Friendship.friend_id,
+                Friendship.since,
+                ReplicaUser.username,
+                ReplicaUser.display_name,
+                ReplicaUser.avatar_url,
+            )
             .outerjoin(ReplicaUser, ReplicaUser.id == Friendship.friend_id)
             .where(Friendship.user_id == user_id)
         )

@@ -29,13 +29,21 @@ class UserReplica:
         rows = await self.session.scalars(select(ReplicaUser).where(ReplicaUser.id.in_(list(ids))))
         return {u.id: u for u in rows}
 
-    async def upsert_if_newer(self, user_id: int, username: str, display_name: str, updated_at: datetime) -> None:
+    async def upsert_if_newer(
+        self, user_id: int, username: str, display_name: str, updated_at: datetime, avatar_url: str | None = None
+    ) -> None:
         """Insert the user, or overwrite the row only if ``updated_at`` is newer than what it holds.
 
         One atomic statement, so a redelivered, duplicated or out-of-order event never rolls a
         profile back, and concurrent writers (consumer and fallback lookup) cannot interleave.
         """
-        values = {"id": user_id, "username": username, "display_name": display_name, "updated_at": updated_at}
+        values = {
+            "id": user_id,
+            "username": username,
+            "display_name": display_name,
+            "avatar_url": avatar_url,
+            "updated_at": updated_at,
+        }
         stmt = upsert(
             self.session,
             ReplicaUser,
@@ -45,6 +53,7 @@ class UserReplica:
             update=lambda new: {
                 "username": new.username,
                 "display_name": new.display_name,
+                "avatar_url": new.avatar_url,
                 "updated_at": new.updated_at,
             },
             when=lambda new: new.updated_at > ReplicaUser.updated_at,

@@ -38,6 +38,7 @@ class FriendOut(BaseModel):
     user_id: int
     username: str
     display_name: str
+    avatar_url: str | None = None
     is_online: bool
     since: Timestamp
 

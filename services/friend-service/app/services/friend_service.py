@@ -188,6 +188,7 @@ class FriendService:
                     user_id=r.friend_id,
                     username=r.username or "",
                     display_name=r.display_name or "",
+                    avatar_url=r.avatar_url,
                     is_online=r.friend_id in online,
                     since=r.since,
                 )

@@ -32,6 +32,7 @@ class RemoteUser:
     username: str
     display_name: str
     created_at: datetime
+    avatar_url: str | None = None
 
 
 class UserDirectory:
@@ -91,6 +92,7 @@ class UserDirectory:
                     username=str(i["username"]),
                     display_name=str(i["display_name"]),
                     created_at=datetime.fromisoformat(str(i["created_at"]).replace("Z", "+00:00")),
+                    avatar_url=str(i["avatar_url"]) if i.get("avatar_url") else None,
                 )
                 for i in items
                 if int(i["id"]) == user_id
@@ -121,7 +123,9 @@ class DirectoryLookup:
             remote = await self.directory.lookup(user_id, self.authorization)
             if remote is None:
                 return None
-            await replica.upsert_if_newer(remote.id, remote.username, remote.display_name, remote.created_at)
+            await replica.upsert_if_newer(
+                remote.id, remote.username, remote.display_name, remote.created_at, remote.avatar_url
+            )
             user = await replica.get(user_id)
             if user is None:  # pragma: no cover - the upsert above guarantees the row
                 return None

@@ -14,6 +14,7 @@ store is full (an alert fires well before), not the event wrong, and memory come
 from __future__ import annotations
 
 from aiokafka.errors import KafkaError, KafkaTimeoutError
+from botocore import exceptions as s3_errors
 from redis import exceptions as redis_errors
 from sqlalchemy import exc as sql_errors
 
@@ -26,6 +27,8 @@ _REDIS = (
     redis_errors.TryAgainError,
     redis_errors.ClusterDownError,  # MasterDownError too
 )
+#: The object store unreachable or slow (botocore's own classes, not OSErrors).
+_S3 = (s3_errors.ConnectionError, s3_errors.HTTPClientError)
 #: ``ConnectionError``, ``TimeoutError``, ``BrokenPipeError`` …: sockets that failed below any driver.
 _BUILTIN = (OSError,)
 #: Labels MongoDB puts on an error whose operation may simply be run again.
@@ -44,13 +47,14 @@ def _mongo_errors() -> tuple[tuple[type[Exception], ...], tuple[type[Exception],
 
 
 _MONGO_BASE, _MONGO = _mongo_errors()
-_TRANSIENT = (*_SQL, *_REDIS, *_BUILTIN, *_MONGO)
+_TRANSIENT = (*_SQL, *_REDIS, *_S3, *_BUILTIN, *_MONGO)
 #: The base classes of every store library's errors: what may be transient, for code that dispatches on the
 #: class (the HTTP error handlers) before asking :func:`is_transient`.
 STORE_ERRORS: tuple[type[Exception], ...] = (
     sql_errors.SQLAlchemyError,
     redis_errors.RedisError,
     KafkaError,
+    s3_errors.BotoCoreError,
     OSError,
     *_MONGO_BASE,
 )

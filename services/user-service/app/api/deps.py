@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from app.core.state import StateDep
 from app.services.auth_service import AuthService
+from app.services.avatar_service import AvatarService
 from app.services.presence_service import Presence
 from app.services.profile_service import ProfileService
 from app.services.throttle import LoginThrottle
@@ -31,6 +32,16 @@ async def get_profile_service(state: StateDep, session: SessionDep) -> ProfileSe
     return ProfileService(session=session, presence=state.presence, outbox=state.outbox)
 
 
+ProfileServiceDep = Annotated[ProfileService, Depends(get_profile_service)]
+
+
+async def get_avatar_service(state: StateDep, profiles: ProfileServiceDep) -> AvatarService:
+    """Avatar use cases bound to this request's profile service."""
+    return AvatarService(
+        profiles=profiles, store=state.store, redis=state.redis, base_url=state.settings.avatar_base_url
+    )
+
+
 async def get_throttle(state: StateDep) -> LoginThrottle:
     """Login throttling."""
     return LoginThrottle(state.redis, state.settings)
@@ -42,7 +53,7 @@ def client_address(request: Request) -> str:
 
 
 AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
-ProfileServiceDep = Annotated[ProfileService, Depends(get_profile_service)]
+AvatarServiceDep = Annotated[AvatarService, Depends(get_avatar_service)]
 PresenceDep = Annotated[Presence, Depends(get_presence)]
 ThrottleDep = Annotated[LoginThrottle, Depends(get_throttle)]
 ClientAddress = Annotated[str, Depends(client_address)]

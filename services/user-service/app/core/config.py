@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from chat_shared.settings import ServiceSettings
+from chat_shared.storage import ObjectStoreSettings
 
 
-class Settings(ServiceSettings):
+class Settings(ObjectStoreSettings):
     """Everything user-service reads from the environment (or /run/secrets)."""
 
-    secret_fields: ClassVar[tuple[str, ...]] = ("jwt_private_key", "database_url")
+    secret_fields: ClassVar[tuple[str, ...]] = (*ObjectStoreSettings.secret_fields, "jwt_private_key", "database_url")
 
     service_name: str = "user-service"
     port: int = 8005
@@ -34,6 +34,9 @@ class Settings(ServiceSettings):
     #: refused with 503: a waiting request costs up to queue/threads hash times (~3 × 25 ms here).
     hash_threads: int = 2
     hash_queue_limit: int = 6
+
+    #: What ``avatar_url`` starts with: this service's avatar route as clients reach it (through the gateway).
+    avatar_base_url: str = "http://localhost:8000/api/users/avatars"
 
     presence_ttl_s: int = 60
     presence_sweep_interval_s: float = 2.0

@@ -12,15 +12,18 @@ from app.core.keys import KeyRing
 from app.core.passwords import PasswordHasher
 from app.services.presence_service import Presence
 from chat_shared.state import CoreState, state_in_scope
+from chat_shared.storage import ObjectStore
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class State(CoreState[Settings]):
-    """The shared stores plus the signing keys, the password hasher and the presence tracker."""
+    """The shared stores plus the signing keys, the password hasher, the presence tracker and the object store
+    of avatars."""
 
     keys: KeyRing
     hasher: PasswordHasher
     presence: Presence
+    store: ObjectStore
 
 
 async def get_state(request: Request) -> State:

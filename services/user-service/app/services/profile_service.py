@@ -75,6 +75,17 @@ class ProfileService:
             self.outbox.add(self.session, events.profile_updated(user))
         return user
 
+    async def set_avatar_url(self, user_id: int, url: str) -> User:
+        """Point the avatar at ``url`` (an avatar the service stored); staged like any profile change."""
+        user = await self.users.get(user_id, for_update=True)
+        if user is None:
+            raise Unauthorized("Account no longer exists")
+        if user.avatar_url != url:
+            user.avatar_url = url
+            user.updated_at = utcnow()
+            self.outbox.add(self.session, events.profile_updated(user))
+        return user
+
     async def get(self, user_id: int) -> PublicProfile:
         """A public profile; 404 when unknown."""
         user = await self.users.get(user_id)

@@ -22,6 +22,20 @@ class ReplyRef(BaseModel):
     excerpt: str | None
 
 
+class AttachmentRef(BaseModel):
+    """The file an image or file message carries, as it was verified when the message was sent. Download URLs
+    are never part of it: they expire, so the service mints them for members on every read."""
+
+    id: str
+    filename: str
+    content_type: str
+    size: int
+    width: int | None = None
+    height: int | None = None
+    #: Whether the image's thumbnail exists (it is made after the send; a ``MessageEdited`` tells).
+    thumbnail: bool = False
+
+
 class MessageSnapshot(BaseModel):
     """The public message object (chat-service's message resource) as it was when the event happened."""
 
@@ -39,6 +53,8 @@ class MessageSnapshot(BaseModel):
     reply_to: ReplyRef | None = None
     #: The members named by ``@username`` in ``content``, resolved when the message was sent or edited.
     mentions: list[int] = Field(default_factory=list)
+    #: The file of an ``image`` or ``file`` message (null once the message is deleted).
+    attachment: AttachmentRef | None = None
     #: 0 only in events of a producer that does not version messages.
     version: int = Field(
         0,
@@ -157,7 +173,7 @@ class MessageSent(MessageEvent):
 
 
 class MessageEdited(MessageEvent):
-    """The message's content changed."""
+    """The message's content changed, or its attachment's thumbnail appeared."""
 
 
 class MessageDeleted(MessageEvent):
