@@ -187,7 +187,9 @@ class RoomService:
             raise BadRequest("Members can only be added to group rooms")
         # Invites of one room run one at a time, so the member check and the head count below see every
         # earlier invite: two invites of one user, or racing for the last seat, answer 201 and 409.
-        await self.rooms.lock(room.id)
+        # The seq under the lock is the join's place in the room: the fan-out gives the invitee only messages
+        # above it, whichever topic's event it reads first.
+        after_seq = await self.rooms.lock(room.id)
         if await self.rooms.member(room.id, invitee) is not None:
             raise Conflict("Already a member")
         if invitee != inviter and not await self.permissions.are_friends(inviter, invitee):
@@ -200,7 +202,9 @@ class RoomService:
         members = await self.rooms.member_ids(room.id)
         self.outbox.add(
             self.session,
-            MemberJoined(room_id=room.id, user_id=invitee, by_user_id=inviter, member_ids=members, at=now),
+            MemberJoined(
+                room_id=room.id, user_id=invitee, by_user_id=inviter, member_ids=members, at=now, after_seq=after_seq
+            ),
         )
         return await self.view(room, inviter)
 
@@ -208,9 +212,13 @@ class RoomService:
         """Leave a group room (a direct room cannot be left: it is the pair's one conversation)."""
         if room.type != GROUP:
             raise BadRequest("A direct room cannot be left")
+        after_seq = await self.rooms.lock(room.id)  # the leave's place in the room (see invite)
         await self.rooms.remove_member(room.id, user_id)
         members = await self.rooms.member_ids(room.id)
-        self.outbox.add(self.session, MemberLeft(room_id=room.id, user_id=user_id, member_ids=members, at=utcnow()))
+        self.outbox.add(
+            self.session,
+            MemberLeft(room_id=room.id, user_id=user_id, member_ids=members, at=utcnow(), after_seq=after_seq),
+        )
 
     async def mark_read(self, room: Room, member: RoomMember, seq: int) -> ReadOut:
         """Move the caller's read position forward (capped at the room's last seq); never backwards."""
