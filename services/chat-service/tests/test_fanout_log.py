@@ -3,10 +3,13 @@ the room's members as of each event."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
+import httpx
 import pytest
 
 from app.core.state import State
@@ -25,7 +28,9 @@ from chat_shared.events.chat import (
     RoomRole,
     RoomUpdated,
 )
-from tests.support import new_user
+from chat_shared.testing.broker import read_events
+from chat_shared.testing.tokens import TestKeys as Keys
+from tests.support import befriend, new_user, send
 
 
 async def test_a_redelivered_batch_appends_only_what_is_missing(state: State) -> None:
@@ -178,3 +183,98 @@ async def test_a_removal_wins_over_the_rooms_events_already_in_its_batch(state: 
     )
     assert await seen(state, owner) == [f"{SENT} 1", "room.updated", "room.member_role_changed", LEFT, f"{SENT} 2"]
     assert await seen(state, removed) == [LEFT]
+
+
+#: X joins the room at seq 1 and leaves it at seq 2 (``after_seq``); a message reaches X only if X was a
+#: member at its seq, wherever the message stands in the batch relative to the membership events (another
+#: topic's record may come ahead of or behind them).
+X_MEMBER_AT_SEQ = {1: False, 2: True, 3: False}
+
+
+@pytest.mark.parametrize("place", [0, 1, 2], ids=["sent-first", "sent-between", "sent-last"])
+@pytest.mark.parametrize("seq", list(X_MEMBER_AT_SEQ), ids=lambda s: f"seq-{s}")
+async def test_a_message_reaches_a_member_only_between_their_join_and_their_leave(
+    state: State, seq: int, place: int
+) -> None:
+    a, x = new_user(), new_user()
+    room = await room_with(state, [a])  # the database after X's join and leave
+    at = datetime.now(UTC)
+    batch: list[DomainEvent] = [
+        MemberJoined(room_id=room, user_id=x, by_user_id=a, member_ids=[a, x], at=at, after_seq=1),
+        MemberLeft(room_id=room, user_id=x, member_ids=[a], at=at, after_seq=2),
+    ]
+    batch.insert(place, MessageSent.of(_message(room, seq, a)))
+    await fan_out(state, batch)
+
+    names = [JOINED, LEFT]
+    names.insert(place, f"{SENT} {seq}")
+    assert await seen(state, a) == names
+    assert await seen(state, x) == [n for n in names if n != f"{SENT} {seq}" or X_MEMBER_AT_SEQ[seq]]
+
+
+#: The orders a batch can hold X's join and two messages in (one topic's records of a room keep their order).
+JOIN_ORDERS = [
+    o for o in itertools.permutations(["joined", "sent 1", "sent 2"]) if o.index("sent 1") < o.index("sent 2")
+]
+
+
+@pytest.mark.parametrize("order", JOIN_ORDERS, ids="-".join)
+async def test_a_member_who_joined_just_after_a_message_never_receives_it(state: State, order: tuple[str, ...]) -> None:
+    """X's join is the room's seq 1: message 1 predates it, message 2 does not — in every order of the batch."""
+    a, x = new_user(), new_user()
+    room = await room_with(state, [a, x])  # the database after X's join
+    events: dict[str, DomainEvent] = {
+        "joined": MemberJoined(
+            room_id=room, user_id=x, by_user_id=a, member_ids=[a, x], at=datetime.now(UTC), after_seq=1
+        ),
+        "sent 1": MessageSent.of(_message(room, 1, a)),
+        "sent 2": MessageSent.of(_message(room, 2, a)),
+    }
+    await fan_out(state, [events[name] for name in order])
+
+    expected = {"joined": JOINED, "sent 1": f"{SENT} 1", "sent 2": f"{SENT} 2"}
+    assert await seen(state, a) == [expected[name] for name in order]
+    assert await seen(state, x) == [expected[name] for name in order if name != "sent 1"]
+
+
+async def test_a_member_who_left_after_the_batch_receives_nothing_past_their_last_change(state: State) -> None:
+    """X's join is in the batch, a leave of X is committed but its event not read yet: removal wins."""
+    a, x = new_user(), new_user()
+    room = await room_with(state, [a])
+    at = datetime.now(UTC)
+    await fan_out(
+        state,
+        [
+            MemberJoined(room_id=room, user_id=x, by_user_id=a, member_ids=[a, x], at=at, after_seq=0),
+            MessageSent.of(_message(room, 1, a)),
+        ],
+    )
+    assert await seen(state, x) == [JOINED]
+
+
+async def test_the_invite_and_the_leave_publish_the_rooms_seq_at_the_change(
+    state: State, client: httpx.AsyncClient, keys: Keys, kafka_bootstrap: str
+) -> None:
+    owner, friend, joiner = new_user(), new_user(), new_user()
+    await befriend(state, owner, friend, joiner)
+    created = await client.post(
+        "/rooms", json={"type": "group", "name": "seqs", "member_ids": [friend]}, headers=keys.headers(owner)
+    )
+    room = created.json()["id"]
+    for n in range(2):
+        await send(client, keys, owner, room, f"before the join {n}")
+    assert (
+        await client.post(f"/rooms/{room}/members", json={"user_id": joiner}, headers=keys.headers(owner))
+    ).status_code == 201
+    await send(client, keys, owner, room, "after the join")
+    assert (await client.delete(f"/rooms/{room}/members/me", headers=keys.headers(joiner))).status_code == 204
+
+    def membership(events: list[dict[str, Any]]) -> dict[str, int | None]:
+        return {
+            e["event_type"]: e["payload"]["after_seq"]
+            for e in events
+            if e.get("event_type") in ("MemberJoined", "MemberLeft") and e["payload"]["room_id"] == room
+        }
+
+    published = membership(await read_events(kafka_bootstrap, "chat.events", lambda seen: len(membership(seen)) == 2))
+    assert published == {"MemberJoined": 2, "MemberLeft": 3}

@@ -196,7 +196,11 @@ async def test_many_streams_opening_and_closing_across_a_restart_all_end_at_thei
         await asyncio.sleep(0.3)
         await asyncio.to_thread(server.start)
 
-    await asyncio.gather(restart(), *(churn(u) for u in users))
+    restarting = asyncio.create_task(restart())
+    try:
+        await asyncio.gather(*(churn(u) for u in users))
+    finally:
+        await restarting  # the server is running again before the fixture stops it
     await eventually(lambda: hub.live, "the hub's subscription back")
     for user in users:  # a stream that could not reopen during the break does so now
         if user not in streams or streams[user][0].closed:

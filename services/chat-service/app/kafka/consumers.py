@@ -146,33 +146,51 @@ class FanOutBatch:
     ``current`` is the database's membership of every room whose events carry no member list, read when the
     batch starts. Each event was published after its transaction committed, so that membership is newer than
     any event of the batch: whoever is not in it has left (or never joined) and receives none of the room's
-    events — removal wins. A membership event of the batch narrows its room's later events further to the
-    members it names (``members``), so within the batch's order the room's state is that of each event.
+    later events — removal wins.
 
-    The batch's order is the room's order only within a topic: messages (``message.events``) and membership
-    (``chat.events``) travel apart, and a batch holds each partition's records together, so a message
-    ahead of its room's membership events is not known to precede them. It goes to the current members:
-    one who joined after it may receive it (the room's history is theirs to read anyway); a former member
-    never does.
+    Messages (``message.events``) and membership (``chat.events``) travel apart, so a batch's order says
+    nothing about which came first in the room. What does is the seq: a join or leave records the room's last
+    seq at the change (``after_seq``), under the room's lock that every send's seq takes too. A member who
+    joins or leaves in the batch receives a message only if they were a member at its seq: above their join,
+    at or below their leave, whatever the order the batch holds them in (``positions``).
+
+    Membership events without ``after_seq`` (an older producer's) narrow the room's later events of the batch
+    to the members they name (``members``), in the batch's order.
     """
 
     current: dict[int, list[int]]
     members: dict[int, list[int]] = field(default_factory=dict)
+    #: Per room and user, the batch's joins (True) and leaves (False) at their seq position, in the room's order.
+    positions: dict[int, dict[int, list[tuple[int, bool]]]] = field(default_factory=dict)
     appends: list[Append] = field(default_factory=list)
     #: The batch's message changes, checked against the newest delivered versions (see app.kafka.versions).
     changes: list[Change] = field(default_factory=list)
 
+    def read_positions(self, events: Sequence[DomainEvent]) -> None:
+        """Record the batch's joins and leaves at their seq before any event is handled: a message ahead of
+        them in the batch is placed by them as well."""
+        for event in events:
+            if isinstance(event, MemberJoined | MemberLeft) and event.after_seq is not None:
+                # A room's membership events come in the room's order (one topic, keyed by room).
+                marks = self.positions.setdefault(event.room_id, {}).setdefault(event.user_id, [])
+                marks.append((event.after_seq, isinstance(event, MemberJoined)))
+
     def recipients(self, event: StreamEvent) -> list[int]:
-        """Who receives ``event``, as of its place in the batch."""
+        """Who receives ``event``, as of its place in the room."""
         if isinstance(event, MembershipEvent):
-            self.members[event.room_id] = list(event.member_ids)
+            if isinstance(event, RoomCreated) or event.after_seq is None:
+                self.members[event.room_id] = list(event.member_ids)
             return membership_recipients(event)
         current = self.current.get(event.room_id, [])
         named = self.members.get(event.room_id)
-        if named is None:
-            return current
         now = set(current)
-        return [u for u in named if u in now]
+        recipients = current if named is None else [u for u in named if u in now]
+        positions = self.positions.get(event.room_id)
+        if not positions or not isinstance(event, MessageEvent):
+            return recipients
+        unchanged = [u for u in recipients if u not in positions]
+        at_seq = [u for u, marks in positions.items() if _member_at(marks, event.seq, u in now)]
+        return sorted({*unchanged, *at_seq})
 
     def add(self, event: StreamEvent, envelope: EventEnvelope) -> None:
         """Queue ``event`` for its recipients' logs."""
@@ -187,6 +205,18 @@ class FanOutBatch:
                 envelope.occurred_at.timestamp(),
             )
         )
+
+
+def _member_at(marks: list[tuple[int, bool]], seq: int, member_now: bool) -> bool:
+    """Whether a user whose joins and leaves in the batch are ``marks`` (by position) was a member at ``seq``.
+
+    The change just below ``seq`` decides: a join means a member, a leave not. Below every change, the user
+    was what the first change undid. Above the last one, a member only if the database still says so (a
+    later leave whose event is not read yet wins)."""
+    before = [joined for position, joined in marks if position < seq]
+    if not before:
+        return not marks[0][1]
+    return before[-1] and (member_now or len(before) < len(marks))
 
 
 class FanOut:
@@ -211,6 +241,7 @@ class FanOut:
         """Start a batch, with the members of every room whose events do not name their recipients."""
         rooms = sorted({e.room_id for e in events if isinstance(e, RoomEvent) and not isinstance(e, MembershipEvent)})
         self._batch = FanOutBatch(await RoomRepository(session).members_of(rooms) if rooms else {})
+        self._batch.read_positions(events)
 
     async def handle(self, session: AsyncSession, event: StreamEvent, envelope: EventEnvelope) -> None:
         """Queue the event in the batch (appended by :meth:`after`, in the batch's order)."""

@@ -25,9 +25,10 @@ class RoomRepository:
         """The direct room of a pair."""
         return (await self.session.scalars(select(Room).where(Room.pair_key == key))).first()
 
-    async def lock(self, room_id: int) -> None:
-        """Take the room's row lock until the commit (what a send's seq increment also holds)."""
-        await self.session.execute(select(Room.id).where(Room.id == room_id).with_for_update())
+    async def lock(self, room_id: int) -> int:
+        """Take the room's row lock until the commit (what a send's seq increment also holds); the room's
+        ``last_seq`` under it, which no send can pass before the commit."""
+        return int(await self.session.scalar(select(Room.last_seq).where(Room.id == room_id).with_for_update()) or 0)
 
     async def member(self, room_id: int, user_id: int) -> RoomMember | None:
         """One membership row."""

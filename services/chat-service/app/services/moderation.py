@@ -82,12 +82,20 @@ class ModerationService:
             self._role_changed(room, heir.user_id, RoomRole.OWNER, by=user_id)
 
     async def _drop(self, room: Room, members: dict[int, RoomMember], user_id: int, removed_by: int | None) -> None:
+        # The room's seq under its lock (already held) is the leave's place in the room: the fan-out gives the
+        # member no message above it, whichever topic's event it reads first.
+        after_seq = await self.repo.lock(room.id)
         await self.repo.remove_member(room.id, user_id)
         members.pop(user_id)
         self.rooms.outbox.add(
             self.rooms.session,
             MemberLeft(
-                room_id=room.id, user_id=user_id, member_ids=sorted(members), removed_by=removed_by, at=utcnow()
+                room_id=room.id,
+                user_id=user_id,
+                member_ids=sorted(members),
+                removed_by=removed_by,
+                at=utcnow(),
+                after_seq=after_seq,
             ),
         )
 

@@ -206,7 +206,9 @@ class RoomService:
             raise BadRequest("Members can only be added to group rooms")
         # Invites of one room run one at a time, so the member check and the head count below see every
         # earlier invite: two invites of one user, or racing for the last seat, answer 201 and 409.
-        await self.rooms.lock(room.id)
+        # The seq under the lock is the join's place in the room: the fan-out gives the invitee only messages
+        # above it, whichever topic's event it reads first.
+        after_seq = await self.rooms.lock(room.id)
         if await self.rooms.role_of(room.id, inviter) not in (OWNER, ADMIN):
             raise Forbidden("Only the room's owner or an admin can add members")
         if await self.rooms.member(room.id, invitee) is not None:
@@ -221,7 +223,9 @@ class RoomService:
         members = await self.rooms.member_ids(room.id)
         self.outbox.add(
             self.session,
-            MemberJoined(room_id=room.id, user_id=invitee, by_user_id=inviter, member_ids=members, at=now),
+            MemberJoined(
+                room_id=room.id, user_id=invitee, by_user_id=inviter, member_ids=members, at=now, after_seq=after_seq
+            ),
         )
         return await self.view(room, inviter)
 

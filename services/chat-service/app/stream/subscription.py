@@ -58,7 +58,6 @@ class Subscription:
         #: Set once the first attempt to subscribe has ended, either way (start-up waits for it, no longer).
         self.first_attempt = asyncio.Event()
         self._pubsub: PubSub | None = None
-        self._refresh: asyncio.Future[None] | None = None
         #: Per channel, the openings waiting for the confirmation of their ``SUBSCRIBE``, oldest first (Redis
         #: confirms in the order it was sent).
         self._waiting: dict[str, deque[asyncio.Future[None]]] = {}
@@ -104,7 +103,7 @@ class Subscription:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if self.live:
+                if self.live or not self.first_attempt.is_set():
                     delay = RETRY_MIN_S
                     log.warning("stream_subscription_lost", error=repr(exc)[:200])
                 self.reason = f"Redis pub/sub unreachable ({type(exc).__name__})"
@@ -133,9 +132,9 @@ class Subscription:
             if kind == "message":
                 await self.on_message(name, str(message.get("data", "")))
             elif kind == "subscribe":
-                self._confirm(name)
+                await self._confirm(name)
 
-    def _confirm(self, channel: str) -> None:
+    async def _confirm(self, channel: str) -> None:
         if channel != HUB_CHANNEL:
             queue = self._waiting.get(channel)
             if queue:
@@ -150,21 +149,15 @@ class Subscription:
             return
         if self.live:  # subscribed again on this connection: redis-py re-opened it on its own
             raise RedisConnectionError("pub/sub connection re-opened outside the hub")
-        self.live = True
-        self.reason = ""
         if self.first_attempt.is_set():
             # Back after a break: the pool's idle connections were opened before it and fail on first use
-            # ("closed by server"); dropped now, the catch-up's reads open fresh ones.
-            self._refresh = asyncio.ensure_future(self._drop_idle_connections())
-        else:
-            self.first_attempt.set()
-            self.on_subscribed()
-
-    async def _drop_idle_connections(self) -> None:
-        with contextlib.suppress(Exception):
-            await self.redis.connection_pool.disconnect(inuse_connections=False)
-        if self.live:
-            self.on_subscribed()
+            # ("closed by server"); dropped first, the catch-up's reads open fresh ones.
+            with contextlib.suppress(Exception):
+                await self.redis.connection_pool.disconnect(inuse_connections=False)
+        self.live = True
+        self.reason = ""
+        self.first_attempt.set()
+        self.on_subscribed()
 
     async def _drop(self) -> None:
         self.live = False

@@ -92,6 +92,11 @@ class MemberJoined(RoomEvent):
     by_user_id: int
     member_ids: list[int]
     at: datetime
+    after_seq: int | None = Field(
+        default=None,
+        description="The room's last seq when the member joined: messages above it are theirs, the ones up to "
+        "it predate them (none in events of a producer that does not record it)",
+    )
 
 
 class MemberLeft(RoomEvent):
@@ -101,6 +106,11 @@ class MemberLeft(RoomEvent):
     member_ids: list[int]
     removed_by: int | None = None
     at: datetime
+    after_seq: int | None = Field(
+        default=None,
+        description="The room's last seq when the member left: messages up to it were sent while they were a "
+        "member, the ones above it are not theirs (none in events of a producer that does not record it)",
+    )
 
 
 class RoomRole(StrEnum):
