@@ -44,7 +44,15 @@ def test_estimate_uses_the_dockerfile_base_and_prune_script() -> None:
     (runtime_base,) = re.findall(r"^FROM (\S+) AS runtime$", dockerfile, re.MULTILINE)
     assert runtime_base == estimate_size.BASE_IMAGE
     assert "sh /tmp/prune_venv.sh /opt/venv" in dockerfile
-    assert "!tools/images/prune_venv.sh" in (ROOT / ".dockerignore").read_text()
+    dockerignore = (ROOT / ".dockerignore").read_text()
+    assert "!tools/images/prune_venv.sh" in dockerignore
+    for service in estimate_size.SERVICES:
+        allowed = {
+            line.split(f"services/{service}/", 1)[1]
+            for line in dockerignore.splitlines()
+            if f"!services/{service}/" in line
+        }
+        assert allowed == set(estimate_size.CODE_PATHS), service
 
 
 def test_unused_server_extras_are_not_installed() -> None:
