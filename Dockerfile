@@ -12,6 +12,10 @@ FROM ghcr.io/astral-sh/uv:0.13.9 AS uv
 # ---------------------------------------------------------------------------------------------------------
 FROM python:3.11-slim-bookworm AS builder
 COPY --from=uv /uv /usr/local/bin/uv
+# binutils for `strip` (tools/images/prune_venv.sh): builder only, the runtime never sees it.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends binutils=2.40-2 \
+    && rm -rf /var/lib/apt/lists/*
 # The venv lives at /opt/venv in both stages (same path, same base image), so its shebangs and its
 # python symlink stay valid after the copy. --no-editable below makes it self-contained: chat_shared is
 # installed as a wheel, the source tree is not needed at runtime.
@@ -32,29 +36,29 @@ COPY services/user-service/pyproject.toml services/user-service/
 COPY services/friend-service/pyproject.toml services/friend-service/
 COPY services/chat-service/pyproject.toml services/chat-service/
 ARG SERVICE
-RUN uv sync --no-dev --package "${SERVICE:?build with --build-arg SERVICE=<service>}" \
+ARG PORT
+RUN : "${PORT:?build with --build-arg PORT=<port>}" \
+    && uv sync --no-dev --package "${SERVICE:?build with --build-arg SERVICE=<service>}" \
         --no-install-workspace --no-editable
 
-# Then the shared library, built into a wheel and installed into the venv.
+# Then the shared library, built into a wheel and installed into the venv; then what no service needs at
+# runtime goes (bytecode, stubs, sources, debug symbols: tools/images/prune_venv.sh, which the size
+# estimate of tests/infra runs too). Last, the venv is pointed at the runtime's interpreter: Debian 12's
+# /usr/bin/python3.11 in the distroless image (same CPython 3.11 ABI as this stage's, so the wheels fit).
 COPY services/shared/ services/shared/
+COPY tools/images/prune_venv.sh /tmp/prune_venv.sh
 RUN uv sync --no-dev --package "${SERVICE}" --no-editable \
-    && find /opt/venv -type d -name __pycache__ -prune -exec rm -rf {} + \
-    && rm -f /opt/venv/bin/activate* /opt/venv/bin/uv /opt/venv/bin/uvx
+    && sh /tmp/prune_venv.sh /opt/venv \
+    && for link in python python3 python3.11; do ln -sf /usr/bin/python3.11 "/opt/venv/bin/${link}"; done \
+    && sed -i 's|^home = .*|home = /usr/bin|' /opt/venv/pyvenv.cfg
 
 # ---------------------------------------------------------------------------------------------------------
-# runtime: the slim base, the venv and the service code; no compiler, no uv, no package manager use
+# runtime: distroless Python 3.11 on Debian 12 (no shell, no package manager), the venv and the code
 # ---------------------------------------------------------------------------------------------------------
-FROM python:3.11-slim-bookworm AS runtime
-
-# A fixed numeric uid, so Kubernetes' runAsNonRoot can verify it without a passwd lookup. Before the
-# arguments are declared, so every service's image shares this layer.
-RUN groupadd --system --gid 10001 app \
-    && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent \
-        --shell /usr/sbin/nologin app
+FROM gcr.io/distroless/python3-debian12:nonroot AS runtime
 
 ARG SERVICE
 ARG PORT
-RUN : "${PORT:?build with --build-arg PORT=<port>}"
 
 LABEL org.opencontainers.image.title="bigtech-chat-${SERVICE}" \
       org.opencontainers.image.description="BigTech Chat ${SERVICE}" \
@@ -62,7 +66,7 @@ LABEL org.opencontainers.image.title="bigtech-chat-${SERVICE}" \
 
 # PYTHONPYCACHEPREFIX: the image ships no bytecode (about 40 MB saved); with a read-only root filesystem
 # Python writes it to the writable /tmp instead, so the second worker of a pod reuses the first one's.
-ENV PATH=/opt/venv/bin:$PATH \
+ENV PATH=/opt/venv/bin:/usr/bin:/bin \
     PYTHONUNBUFFERED=1 \
     PYTHONPYCACHEPREFIX=/tmp/pycache \
     SERVICE_NAME=${SERVICE} \
@@ -74,13 +78,15 @@ WORKDIR /app
 # Code stays root-owned and read-only for the app user: a compromised worker cannot rewrite it.
 COPY services/${SERVICE}/ /app/
 
+# A fixed numeric uid, so Kubernetes' runAsNonRoot can verify it without a passwd lookup (distroless
+# has no useradd, and needs no passwd entry for a numeric USER).
 USER 10001:10001
 EXPOSE ${PORT}
 
 # No curl in the image: the standard library does the probe. /health checks no dependency, so a database
 # outage does not make Docker restart a healthy process.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request as u; u.urlopen('http://127.0.0.1:%s/health' % os.environ['PORT'], timeout=2)"]
+    CMD ["/opt/venv/bin/python", "-c", "import os, urllib.request as u; u.urlopen('http://127.0.0.1:%s/health' % os.environ['PORT'], timeout=2)"]
 
 # gunicorn is PID 1: it handles SIGTERM as a graceful stop (see chat_shared/gunicorn_conf.py).
-CMD ["gunicorn", "main:app", "-c", "python:chat_shared.gunicorn_conf"]
+CMD ["/opt/venv/bin/gunicorn", "main:app", "-c", "python:chat_shared.gunicorn_conf"]
