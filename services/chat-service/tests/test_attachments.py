@@ -128,6 +128,12 @@ async def test_image_message_round_trip_with_thumbnail(
     assert thumb.status_code == 200
     image = Image.open(io.BytesIO(thumb.content))
     assert image.format == "WEBP" and max(image.size) == 320 and image.size == (320, 240)
+    # The room list's last message and the room itself carry URLs too.
+    listed = (await client.get("/rooms", headers=keys.headers(b))).json()["items"]
+    [last] = [r["last_message"] for r in listed if r["id"] == room]
+    assert last["attachment"]["url"] and last["attachment"]["thumbnail_url"]
+    read = (await client.get(f"/rooms/{room}", headers=keys.headers(b))).json()
+    assert read["last_message"]["attachment"]["url"]
     # History, read by the other member, mints fresh URLs for both objects.
     [shown] = await _history(client, keys, b, room)
     assert shown["attachment"]["thumbnail_url"] and (await _download(shown["attachment"]["url"])).content == picture
