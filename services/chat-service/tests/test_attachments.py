@@ -146,7 +146,7 @@ async def test_file_message_downloads_the_same_bytes(state: State, client: httpx
 
     async def tags() -> list[dict[str, str]]:
         found = await state.store.client.get_object_tagging(Bucket=state.store.bucket, Key=key)
-        return [dict(t) for t in found["TagSet"]]
+        return [{"Key": t["Key"], "Value": t["Value"]} for t in found["TagSet"]]
 
     # Until a message refers to it, the upload carries the tag the bucket's lifecycle rule expires.
     assert await tags() == [{"Key": "bigtech-state", "Value": "pending"}]
