@@ -128,6 +128,12 @@ async def test_image_message_round_trip_with_thumbnail(
     assert thumb.status_code == 200
     image = Image.open(io.BytesIO(thumb.content))
     assert image.format == "WEBP" and max(image.size) == 320 and image.size == (320, 240)
+    # The room list's last message and the room itself carry URLs too.
+    listed = (await client.get("/rooms", headers=keys.headers(b))).json()["items"]
+    [last] = [r["last_message"] for r in listed if r["id"] == room]
+    assert last["attachment"]["url"] and last["attachment"]["thumbnail_url"]
+    read = (await client.get(f"/rooms/{room}", headers=keys.headers(b))).json()
+    assert read["last_message"]["attachment"]["url"]
     # History, read by the other member, mints fresh URLs for both objects.
     [shown] = await _history(client, keys, b, room)
     assert shown["attachment"]["thumbnail_url"] and (await _download(shown["attachment"]["url"])).content == picture
@@ -140,7 +146,7 @@ async def test_file_message_downloads_the_same_bytes(state: State, client: httpx
 
     async def tags() -> list[dict[str, str]]:
         found = await state.store.client.get_object_tagging(Bucket=state.store.bucket, Key=key)
-        return [dict(t) for t in found["TagSet"]]
+        return [{"Key": t["Key"], "Value": t["Value"]} for t in found["TagSet"]]
 
     # Until a message refers to it, the upload carries the tag the bucket's lifecycle rule expires.
     assert await tags() == [{"Key": "bigtech-state", "Value": "pending"}]
@@ -156,6 +162,20 @@ async def test_file_message_downloads_the_same_bytes(state: State, client: httpx
     other = await _upload(client, keys, a, room, PDF, "application/pdf")
     refused = await _send_file(client, keys, a, room, other, kind="image")
     assert refused.status_code == 422, refused.text
+
+
+async def test_a_search_finds_a_caption_and_mints_its_attachments_urls(
+    state: State, client: httpx.AsyncClient, keys: Keys
+) -> None:
+    a, b, room = await _room(state, client, keys)
+    attachment_id = await _upload(client, keys, a, room, PDF, "application/pdf", "minutes.pdf")
+    sent = await _send_file(client, keys, a, room, attachment_id, kind="file", content="회의록 attached")
+    assert sent.status_code == 201, sent.text
+    for path in (f"/rooms/{room}/messages/search", "/messages/search"):
+        found = await client.get(path, params={"q": "회의"}, headers=keys.headers(b))
+        assert found.status_code == 200, found.text
+        [hit] = found.json()["items"]
+        assert (await _download(hit["message"]["attachment"]["url"])).content == PDF
 
 
 async def test_non_members_get_no_url_and_expired_urls_are_refused(

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.api.deps import ModerationDep, RoomMemberDep, RoomServiceDep
+from app.api.deps import AttachmentUrlsDep, ModerationDep, RoomMemberDep, RoomServiceDep
 from app.schemas.room import MemberAdd, ReadOut, ReadPosition, RoomCreate, RoomOut, RoomPage
 from chat_shared.auth import CurrentUser
 from chat_shared.cursor import TimeCursor
@@ -38,17 +38,22 @@ async def create_room(body: RoomCreate, user: CurrentUser, rooms: RoomServiceDep
 async def list_rooms(
     user: CurrentUser,
     rooms: RoomServiceDep,
+    urls: AttachmentUrlsDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: TimeCursor = None,
 ) -> RoomPage:
     """The caller's rooms, most recent activity first."""
-    return await rooms.list(user.id, cursor, limit)
+    page = await rooms.list(user.id, cursor, limit)
+    urls.sign_all(room.last_message for room in page.items)
+    return page
 
 
 @router.get("/{room_id}", response_model=RoomOut, responses=MEMBER)
-async def read_room(access: RoomMemberDep, rooms: RoomServiceDep) -> RoomOut:
+async def read_room(access: RoomMemberDep, rooms: RoomServiceDep, urls: AttachmentUrlsDep) -> RoomOut:
     """One room."""
-    return await rooms.view(access.room, access.user_id, access.member)
+    room = await rooms.view(access.room, access.user_id, access.member)
+    urls.sign_all([room.last_message])
+    return room
 
 
 @router.post(

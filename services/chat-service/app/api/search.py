@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.api.deps import RoomMemberDep, SearchServiceDep
+from app.api.deps import AttachmentUrlsDep, RoomMemberDep, SearchServiceDep
 from app.schemas.message import SearchPage
 from chat_shared.auth import CurrentUser
 from chat_shared.responses import AUTH, MEMBER
@@ -35,15 +35,29 @@ router = APIRouter(tags=["search"])
 
 @router.get("/rooms/{room_id}/messages/search", response_model=SearchPage, responses=MEMBER)
 async def search_room(
-    access: RoomMemberDep, search: SearchServiceDep, q: SearchText, cursor: SearchCursor = None, limit: Limit = 20
+    access: RoomMemberDep,
+    search: SearchServiceDep,
+    urls: AttachmentUrlsDep,
+    q: SearchText,
+    cursor: SearchCursor = None,
+    limit: Limit = 20,
 ) -> SearchPage:
     """Messages of the room containing ``q``, newest first."""
-    return await search.search(access.user_id, access.room, q, cursor, limit)
+    page = await search.search(access.user_id, access.room, q, cursor, limit)
+    urls.sign_all(hit.message for hit in page.items)
+    return page
 
 
 @router.get("/messages/search", response_model=SearchPage, responses=AUTH)
 async def search_all(
-    user: CurrentUser, search: SearchServiceDep, q: SearchText, cursor: SearchCursor = None, limit: Limit = 20
+    user: CurrentUser,
+    search: SearchServiceDep,
+    urls: AttachmentUrlsDep,
+    q: SearchText,
+    cursor: SearchCursor = None,
+    limit: Limit = 20,
 ) -> SearchPage:
     """Messages containing ``q`` in every room the caller is a member of now, newest first."""
-    return await search.search(user.id, None, q, cursor, limit)
+    page = await search.search(user.id, None, q, cursor, limit)
+    urls.sign_all(hit.message for hit in page.items)
+    return page

@@ -46,9 +46,10 @@ class AttachmentUrls:
             message.attachment.thumbnail_url = minted["thumbnail_url"]
         return message
 
-    def sign_all(self, messages: Iterable[MessageOut]) -> None:
+    def sign_all(self, messages: Iterable[MessageOut | None]) -> None:
         for message in messages:
-            self.sign(message)
+            if message is not None:
+                self.sign(message)
 
     def render(self, event: str, data: str) -> str:
         """A stream event's ``data`` as one member receives it: URLs minted at the moment of writing, so a

@@ -73,8 +73,11 @@ class MessageService:
             v=quoted.version,
         )
 
-    async def _mentions(self, room: Room, content: str) -> list[int]:
-        """The current members the content names by ``@username``, in order of first mention."""
+    async def _mentions(self, room: Room, content: str | None) -> list[int]:
+        """The current members the content (or an attachment's caption) names by ``@username``, in order of
+        first mention."""
+        if not content:
+            return []
         names = mentioned_names(content)
         found = await UserRepository(self.session).members_named(room.id, names)
         return list(dict.fromkeys(found[n] for n in names if n in found))
@@ -128,7 +131,7 @@ class MessageService:
             version=1,
             reply_to=quote,
             mentions=mentions,
-            grams=grams(body.content),
+            grams=grams(body.content) if body.content else [],
             attachment=attached.ref if attached else None,
         )
         try:

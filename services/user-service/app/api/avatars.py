@@ -48,7 +48,13 @@ async def set_avatar(
 @pictures.get(
     "/{name}",
     status_code=status.HTTP_307_TEMPORARY_REDIRECT,
-    responses={307: {"description": "To a presigned URL of the picture"}},
+    response_class=RedirectResponse,
+    responses={
+        307: {
+            "description": "To a presigned URL of the picture (no body)",
+            "headers": {"Location": {"description": "The picture's presigned URL", "schema": {"type": "string"}}},
+        }
+    },
 )
 async def avatar_picture(
     name: Annotated[str, Path(pattern=r"^[0-9a-f]{64}\.webp$", description="As in an `avatar_url`")],
