@@ -80,6 +80,10 @@ async def test_a_mute_far_in_the_future_is_kept(state: State, client: httpx.Asyn
         {"muted_until": "10000-01-01T00:00:00Z"},
         {"muted_until": "9999-12-31T23:59:59-23:00"},  # past year 9999 once in UTC
         {"muted_until": 10**20},
+        {"muted_until": 0},
+        {"muted_until": "2026-01-01"},
+        {"muted_until": "1700000000"},
+        {"muted_until": "2026-02-30T10:00:00Z"},
         {"muted_until": "tomorrow"},
         {"notify": "sometimes"},
         {"notify": "all", "user_id": 1},
