@@ -111,6 +111,8 @@ EXPORTER_PREFIXES: dict[str, str] = {
     "redis_": "redis-exporter",
     "kafka_": "kafka-exporter",
     "kong_": "kong",
+    "node_": "node-exporter",
+    "container_": "cadvisor",
 }
 # Series Prometheus writes itself for every target, and its alert state.
 PROMETHEUS_METRICS = frozenset(

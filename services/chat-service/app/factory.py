@@ -82,6 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime.revocations.on_revoked(hub.close_sessions)
         shutdown.watch(hub)
         runtime.readiness.add("mongo", lambda: mongo.ping(client, settings.mongo_db))
+        # Up once the hub's Redis subscription is confirmed: until then no wake-up reaches a stream here.
+        runtime.readiness.add("stream", hub.ready_check)
         runtime.consume(PERMISSIONS_GROUP, [FRIEND_EVENTS], PERMISSION_HANDLERS)
         runtime.consume(USERS_GROUP, [USER_EVENTS], USER_HANDLERS)
         # Presence is ephemeral: a redelivered change is announced again, harmlessly, so nothing is recorded.
