@@ -7,6 +7,7 @@ and pairs), which keeps late events of one test from landing in another's rooms.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from app.core.config import Settings
 from app.core.state import State
 from app.factory import create_app
 from chat_shared.testing.broker import free_port
+from chat_shared.testing.databases import create_database, drop_database, migrate
 from chat_shared.testing.fixtures import StartedApp, asgi_client, flush_redis, started_app
 from chat_shared.testing.s3 import S3Server, store_settings
 from chat_shared.testing.tokens import TestKeys
@@ -109,12 +111,19 @@ async def server(app: StartedApp[State]) -> AsyncIterator[UvicornServer]:
 
 @pytest.fixture(scope="session")
 async def other_server(make_settings: Any) -> AsyncIterator[UvicornServer]:
-    """A second chat-service process on the same database and Redis, with no broker: whatever reaches its
-    streams came from the session app through Redis."""
-    async for started in started_app(create_app(make_settings(kafka_bootstrap="127.0.0.1:1")), State):
-        srv = UvicornServer(started)
-        await srv.start()
-        try:
-            yield srv
-        finally:
-            await srv.stop()
+    """A second chat-service process on the same Redis, with no broker and a database of its own (its outbox
+    stays empty, so its relay never holds the session app's rows): whatever reaches its streams came from
+    the session app through Redis."""
+    url = await create_database("test_chat_other")
+    try:
+        await asyncio.to_thread(migrate, SERVICE_DIR, url)
+        settings = make_settings(kafka_bootstrap="127.0.0.1:1", database_url=url)
+        async for started in started_app(create_app(settings), State):
+            srv = UvicornServer(started)
+            await srv.start()
+            try:
+                yield srv
+            finally:
+                await srv.stop()
+    finally:
+        await drop_database(url)

@@ -5,12 +5,14 @@ never a 500."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 import pytest
 
 from app.core.state import State
+from app.schemas.members import Notify, Role
+from chat_shared.events.chat import NotifyLevel, RoomRole
 from chat_shared.schemas import rfc3339
 from chat_shared.testing.broker import read_events
 from chat_shared.testing.tokens import TestKeys as Keys
@@ -80,6 +82,10 @@ async def test_a_mute_far_in_the_future_is_kept(state: State, client: httpx.Asyn
         {"muted_until": "10000-01-01T00:00:00Z"},
         {"muted_until": "9999-12-31T23:59:59-23:00"},  # past year 9999 once in UTC
         {"muted_until": 10**20},
+        {"muted_until": 0},
+        {"muted_until": "2026-01-01"},
+        {"muted_until": "1700000000"},
+        {"muted_until": "2026-02-30T10:00:00Z"},
         {"muted_until": "tomorrow"},
         {"notify": "sometimes"},
         {"notify": "all", "user_id": 1},
@@ -99,3 +105,9 @@ async def test_settings_are_for_members_only(state: State, client: httpx.AsyncCl
     outsider = new_user()
     assert (await client.put(f"/rooms/{room}/settings", json={}, headers=keys.headers(outsider))).status_code == 403
     assert (await client.put("/rooms/999999999/settings", json={}, headers=keys.headers(outsider))).status_code == 404
+
+
+def test_the_api_spells_the_events_values() -> None:
+    """The API's role and notify values are those of the events' enums (spelled out for the OpenAPI)."""
+    assert set(get_args(Role)) == {role.value for role in RoomRole}
+    assert set(get_args(Notify)) == {level.value for level in NotifyLevel}

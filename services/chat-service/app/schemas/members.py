@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, field_validator
 
 from chat_shared.schemas import ClosedModel, Id, Timestamp
 
@@ -13,6 +14,18 @@ from chat_shared.schemas import ClosedModel, Id, Timestamp
 #: document lists them where they are used.
 Role = Literal["owner", "admin", "member"]
 Notify = Literal["all", "mentions", "none"]
+
+#: RFC 3339's date-time (what the OpenAPI ``format: date-time`` promises), the zone optional here (then UTC).
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})?")
+
+
+def _date_time(value: object) -> object:
+    """Only an RFC 3339 string is a time: a number (a Unix time?) or a bare date is refused, not guessed."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _DATE_TIME.fullmatch(value):
+        raise ValueError("muted_until must be an RFC 3339 date-time, such as 2026-01-27T10:00:00Z")
+    return datetime.fromisoformat(value)  # ValueError (a 422) for a day or an hour that does not exist
 
 
 class MemberOut(BaseModel):
@@ -61,8 +74,7 @@ class SettingsUpdate(ClosedModel):
     """``PUT /rooms/{id}/settings``: replaces the caller's settings for the room. A ``muted_until`` without a
     zone is UTC; one already past means "not muted"."""
 
-    # Not strict: a time arrives as an RFC 3339 string (anything else is still a 422).
-    muted_until: Annotated[datetime | None, Field(strict=False)] = None
+    muted_until: Annotated[datetime | None, BeforeValidator(_date_time)] = None
     notify: Notify = "all"
 
     @field_validator("muted_until")

@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import cast
 
 from app.models.room import DIRECT, NOTIFY_ALL, Room, RoomMember
+from app.repositories.rooms import MemberRow
 from app.schemas.members import MemberOut, Notify, Role, RoomSettingsOut
 
 
-def members_out(room: Room, members: list[RoomMember]) -> list[MemberOut]:
+def members_out(room: Room, members: list[MemberRow]) -> list[MemberOut]:
     """The room's members with their roles (none in a direct room), by user id."""
     return [
         MemberOut(user_id=m.user_id, role=None if room.type == DIRECT else cast(Role, m.role), joined_at=m.joined_at)

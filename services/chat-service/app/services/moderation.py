@@ -50,7 +50,7 @@ class ModerationService:
             self.rooms.outbox.add(
                 self.rooms.session, RoomUpdated(room_id=room.id, name=name, by_user_id=actor, at=utcnow())
             )
-        return await self.rooms.view(room, actor)
+        return await self._view(room, actor)
 
     async def remove(self, room: Room, actor: int, target: int) -> None:
         """The owner removes anyone else, an admin removes members; removing oneself is leaving."""
@@ -112,7 +112,7 @@ class ModerationService:
         if subject.role != role:
             subject.role = role
             self._role_changed(room, target, RoomRole(role), by=actor)
-        return await self.rooms.view(room, actor)
+        return await self._view(room, actor)
 
     async def hand_over(self, room: Room, actor: int, target: int) -> RoomOut:
         """The owner makes another member the owner and becomes an admin."""
@@ -127,6 +127,11 @@ class ModerationService:
             members[actor].role = ADMIN
             self._role_changed(room, target, RoomRole.OWNER, by=actor)
             self._role_changed(room, actor, RoomRole.ADMIN, by=actor)
+        return await self._view(room, actor)
+
+    async def _view(self, room: Room, actor: int) -> RoomOut:
+        """The room after the change (written first: the view reads the members with a query)."""
+        await self.rooms.session.flush()
         return await self.rooms.view(room, actor)
 
     def _role_changed(self, room: Room, user_id: int, role: RoomRole, by: int) -> None:

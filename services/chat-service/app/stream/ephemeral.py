@@ -5,8 +5,10 @@ carry no ``id:`` line (a client's Last-Event-ID does not move). A process publis
 Redis channel ``chat:ephemeral`` naming the recipients; every process is subscribed and writes the event to
 the recipients' streams it holds. One channel for the fleet, not one per user: an event costs one
 ``PUBLISH`` whatever its audience, and each process drops the recipients it does not hold (a set lookup).
-An event published while a process is away from Redis is lost for that process's streams — acceptable for
-a hint that expires within seconds.
+The channel is held by a :class:`~app.stream.subscription.Subscription` of its own (the hub's kind, on a
+connection beside the hub's), which re-opens itself whenever Redis goes away and comes back. An event
+published while a process is away from Redis is lost for that process's streams — acceptable for a hint
+that expires within seconds.
 """
 
 from __future__ import annotations
@@ -15,14 +17,12 @@ import asyncio
 import contextlib
 from typing import Any
 
-import structlog
 from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
 
 from app.core import metrics
-from app.stream.hub import Connection, StreamHub, encode_data
-
-log = structlog.get_logger("app.stream.ephemeral")
+from app.stream.connection import Connection
+from app.stream.hub import StreamHub, encode_data
+from app.stream.subscription import CONFIRM_TIMEOUT_S, Subscription
 
 CHANNEL = "chat:ephemeral"
 TYPING = "typing"
@@ -58,7 +58,8 @@ class EphemeralBus:
     def __init__(self, redis: Redis, hub: StreamHub) -> None:
         self.redis = redis
         self.hub = hub
-        self._pubsub: PubSub | None = None
+        self.subscription = Subscription(redis, self._on_message, lambda: None)
+        self.subscription.channels.add(CHANNEL)
         self._task: asyncio.Task[Any] | None = None
 
     async def publish(self, event: str, user_ids: list[int], data: dict[str, Any]) -> None:
@@ -68,34 +69,22 @@ class EphemeralBus:
             metrics.EPHEMERAL_PUBLISHED.labels(event).inc()
 
     async def start(self) -> None:
-        self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        await self._pubsub.subscribe(CHANNEL)
-        self._task = asyncio.create_task(self._listen(), name="stream-ephemeral-listener")
+        """Hold the channel from now on (connecting in the background, also while Redis is away)."""
+        self._task = asyncio.create_task(self.subscription.run(), name="stream-ephemeral-subscription")
+        with contextlib.suppress(TimeoutError):  # as the hub does: up now if Redis is, else later
+            async with asyncio.timeout(CONFIRM_TIMEOUT_S):
+                await self.subscription.first_attempt.wait()
 
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(self._task, timeout=2)
-        if self._pubsub is not None:
-            with contextlib.suppress(Exception):
-                await self._pubsub.aclose()
+        await self.subscription.close()
 
-    async def _listen(self) -> None:
-        assert self._pubsub is not None
-        while True:
-            try:
-                message = await self._pubsub.get_message(timeout=1.0)
-                if message is None or message.get("type") != "message":
-                    continue
-                parsed = decode(str(message.get("data", "")))
-                if parsed is not None:
-                    await self.deliver(*parsed)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # Redis away: redis-py resubscribes on the next read
-                log.warning("ephemeral_listener_failed", error=repr(exc)[:200])
-                await asyncio.sleep(0.5)
+    async def _on_message(self, channel: str, data: str) -> None:
+        if channel == CHANNEL and (parsed := decode(data)) is not None:
+            await self.deliver(*parsed)
 
     async def deliver(self, event: str, user_ids: list[int], data: str) -> int:
         """Write the event to this process's open streams of ``user_ids``; returns how many were written."""
