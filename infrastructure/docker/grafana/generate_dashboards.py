@@ -548,7 +548,7 @@ def chat_dashboard() -> Json:
         description="Frames without an id, never stored nor replayed. Stale: a change read more than "
         "PRESENCE_MAX_AGE_S after it happened (the presence consumer was catching up).",
     )
-    b.row("Conversations")
+    b.row("Search")
     b.timeseries(
         "Search latency",
         [
