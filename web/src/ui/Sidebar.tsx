@@ -30,7 +30,7 @@ export function People({ state }: { state: State }) {
     <section aria-labelledby="people-h">
       <h2 id="people-h">{t("findPeople")}</h2>
       <form role="search" onSubmit={search} class="row">
-        <input type="search" aria-label={t("findPeople")} value={q} onInput={(e) => setQ(e.currentTarget.value)} />
+        <input type="text" enterKeyHint="search" aria-label={t("findPeople")} value={q} onInput={(e) => setQ(e.currentTarget.value)} />
         <button type="submit">{t("search")}</button>
       </form>
       {results && (
