@@ -12,6 +12,8 @@ from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
+from starlette.exceptions import HTTPException
+from starlette.responses import PlainTextResponse
 from starlette.staticfiles import StaticFiles
 
 from .asgi import Receive, Scope, Send
@@ -35,4 +37,7 @@ class StaticSite:
                 message = {**message, "headers": [*message.get("headers", []), (b"cache-control", cache)]}
             await send(dict(message))
 
-        await self.files(scope, receive, with_cache_header)
+        try:
+            await self.files(scope, receive, with_cache_header)
+        except HTTPException as exc:  # StaticFiles raises its 404 for an application to render
+            await PlainTextResponse(exc.detail, status_code=exc.status_code)(scope, receive, with_cache_header)

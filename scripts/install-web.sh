@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what the web client's gate needs beyond web/package-lock.json: a Chromium for Playwright.
+#
+# Playwright's own browser download is not used (CI machines reach the package registries and nothing else):
+# the suite drives Debian's Chromium at /usr/bin/chromium, or whatever CHROMIUM names. Idempotent: nothing
+# is installed when that browser is already there. Node.js (>= 20.19, with npm) must be on the machine.
+set -euo pipefail
+
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "install-web: Node.js 20.19+ with npm is needed for web/ (https://nodejs.org or your distribution)" >&2
+    exit 1
+fi
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then
+    echo "install-web: Node.js $(node --version) is too old for web/ (Vite needs 20.19+)" >&2
+    exit 1
+fi
+
+browser="${CHROMIUM:-/usr/bin/chromium}"
+if [[ -x "$browser" ]]; then
+    echo "install-web: browser present ($browser)"
+    exit 0
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "install-web: no browser at $browser and no apt-get here; install Chromium and set CHROMIUM" >&2
+    exit 1
+fi
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+echo "install-web: installing chromium"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get -o DPkg::Lock::Timeout=300 update -qq
+$SUDO apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends chromium >/dev/null
+echo "install-web: done"
