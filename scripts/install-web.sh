@@ -16,18 +16,25 @@ if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); proce
 fi
 
 browser="${CHROMIUM:-/usr/bin/chromium}"
-if [[ -x "$browser" ]]; then
+missing=()
+[[ -x "$browser" ]] || missing+=(chromium)
+# Emoji glyphs for the reaction buttons in the suite's screenshots (docs/images/web-client.png).
+if command -v dpkg >/dev/null 2>&1 && ! dpkg -s fonts-noto-color-emoji >/dev/null 2>&1; then
+    missing+=(fonts-noto-color-emoji)
+fi
+if ((${#missing[@]} == 0)); then
     echo "install-web: browser present ($browser)"
     exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
-    echo "install-web: no browser at $browser and no apt-get here; install Chromium and set CHROMIUM" >&2
+    echo "install-web: missing ${missing[*]} and no apt-get here; install Chromium and set CHROMIUM" >&2
     exit 1
 fi
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
-echo "install-web: installing chromium"
+echo "install-web: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# A stale package list makes apt-get install fail with 404s; refresh it once, only when we install.
 $SUDO apt-get -o DPkg::Lock::Timeout=300 update -qq
-$SUDO apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends chromium >/dev/null
+$SUDO apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "install-web: done"

@@ -82,6 +82,8 @@ test("two people befriend, chat live, react, and survive a dropped connection", 
   await expect(messageItems(alice.page, "written offline")).toContainText("waiting for the connection");
 
   // Back online: the stream resumes from its last event id, the queue flushes; nothing lost, nothing doubled.
+  const afterOutage: { method: string; url: URL }[] = [];
+  alice.page.on("request", (request) => afterOutage.push({ method: request.method(), url: new URL(request.url()) }));
   await alice.page.context().setOffline(false);
   for (const text of ["while you were away 1", "while you were away 2"]) {
     await expect(messageItems(alice.page, text)).toHaveCount(1);
@@ -98,6 +100,15 @@ test("two people befriend, chat live, react, and survive a dropped connection", 
     "while you were away 2",
     "written offline",
   ]);
+
+  // Bob's messages came through the stream's replay, not a re-read of the history (a `reset` would do that).
+  const streams = afterOutage.filter(({ url }) => url.pathname === "/api/stream");
+  expect(streams.length).toBeGreaterThan(0);
+  expect(streams[0].url.searchParams.get("last_event_id")).toBeTruthy();
+  const historyReads = afterOutage.filter(
+    ({ method, url }) => method === "GET" && /^\/api\/rooms\/\d+\/messages$/.test(url.pathname),
+  );
+  expect(historyReads).toEqual([]);
 
   if (process.env.WEB_SCREENSHOT) await alice.page.screenshot({ path: SCREENSHOT });
 });
