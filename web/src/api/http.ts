@@ -25,7 +25,7 @@ async function rawFetch(request: Request): Promise<Response> {
 /** The refresh call itself: plain fetch, no bearer, no retry on 401 (that would loop). */
 async function refreshPair(refreshToken: string): Promise<TokenPair> {
   const response = await rawFetch(
-    new Request(`${API_BASE}/auth/refresh`, {
+    new Request(new URL(`${API_BASE}/auth/refresh`, location.href), {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ refresh_token: refreshToken }),
