@@ -68,6 +68,15 @@ test("two people befriend, chat live, react, and survive a dropped connection", 
   await messageItems(alice.page, "Hi Alice").getByRole("button", { name: "React with 👍" }).click();
   await expect(messageItems(bob.page, "Hi Alice").getByRole("button", { name: "React with 👍 (1)" })).toBeVisible();
 
+  // Mentions complete from the room's members: "@ali", Enter picks Alice's username, Enter then sends.
+  const bobBox = bob.page.getByRole("textbox", { name: "Message" });
+  await bobBox.pressSequentially("see you @ali");
+  await bob.page.getByRole("listbox", { name: "mentions" }).getByRole("option", { name: `@${alice.username}` }).waitFor();
+  await bobBox.press("Enter");
+  await expect(bobBox).toHaveValue(`see you @${alice.username} `);
+  await bobBox.press("Enter");
+  await expect(messageItems(alice.page, `see you @${alice.username}`)).toHaveCount(1);
+
   // Alice's connection drops: Bob keeps writing, Alice writes into her queue.
   await alice.page.context().setOffline(true);
   await expect(alice.page.getByRole("status").filter({ hasText: "offline" })).toBeVisible();
@@ -92,10 +101,12 @@ test("two people befriend, chat live, react, and survive a dropped connection", 
   await expect(messageItems(alice.page, "written offline")).not.toContainText("waiting");
   await expect(messageItems(alice.page, "written offline")).toHaveCount(1);
   await expect(alice.page.getByRole("status")).toHaveCount(0);
+  await expect(alice.page.getByRole("alert")).toHaveCount(0);
   const aliceTexts = await messages(alice.page).locator(".text").allTextContents();
   expect(aliceTexts).toEqual([
     "Hello Bob\nsecond line",
     "Hi Alice",
+    `see you @${alice.username}`,
     "while you were away 1",
     "while you were away 2",
     "written offline",

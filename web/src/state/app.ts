@@ -26,7 +26,17 @@ export function chooseLocale(next: Locale): void {
   store.set({ locale: next });
 }
 
-function notify(error: unknown): void {
+/** An error in words: the server's `detail`, or a sentence for a network failure. */
+export function describeError(error: unknown): string {
+  return error instanceof NetworkError ? t("networkError") : messageOf(error);
+}
+
+/** Show an error; a network failure is left to the offline banner and the retries, not shown twice. */
+export function notify(error: unknown): void {
+  if (error instanceof NetworkError) {
+    if (navigator.onLine) store.set({ notice: t("networkError") });
+    return;
+  }
   store.set({ notice: messageOf(error) });
 }
 

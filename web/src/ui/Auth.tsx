@@ -1,7 +1,6 @@
 import { useState } from "preact/hooks";
 import { t } from "../i18n";
-import { logIn, register } from "../state/app";
-import { messageOf } from "../api/errors";
+import { describeError, logIn, register } from "../state/app";
 
 /** Log in, or create an account (which logs in right after). */
 export function Auth() {
@@ -21,7 +20,7 @@ export function Auth() {
       if (mode === "login") await logIn(email, password);
       else await register(email, username, password, displayName);
     } catch (err) {
-      setError(messageOf(err));
+      setError(describeError(err));
     } finally {
       setBusy(false);
     }

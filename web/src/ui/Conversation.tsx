@@ -7,20 +7,20 @@ import {
   loadOlder,
   retrySend,
   send,
-  store,
+  notify,
   toggleReaction,
   typing,
 } from "../state/app";
 import type { State } from "../state/store";
 import type { Message } from "../state/messages";
 import type { PendingMessage } from "../live/outbox";
-import { messageOf } from "../api/errors";
 import { roomName } from "./Sidebar";
+import { mentionAt } from "./mentions";
 
 const REACTIONS = ["👍", "❤️", "😂", "🎉"];
 
 function report(error: unknown) {
-  store.set({ notice: messageOf(error) });
+  notify(error);
 }
 
 export function Conversation({ state }: { state: State }) {
@@ -93,7 +93,12 @@ export function Conversation({ state }: { state: State }) {
           <button type="button" class="link" onClick={() => setReplyTo(null)}>{t("cancel")}</button>
         </p>
       )}
-      <Composer roomId={roomId} replyTo={replyTo} onSent={() => { stick.current = true; setReplyTo(null); }} />
+      <Composer
+        roomId={roomId}
+        replyTo={replyTo}
+        members={room.member_ids.filter((id) => id !== me && state.users[id]).map((id) => state.users[id])}
+        onSent={() => { stick.current = true; setReplyTo(null); }}
+      />
     </section>
   );
 }
@@ -190,23 +195,77 @@ function PendingItem({ pending: p }: { pending: PendingMessage }) {
   );
 }
 
-function Composer({ roomId, replyTo, onSent }: { roomId: number; replyTo: Message | null; onSent: () => void }) {
+function Composer({ roomId, replyTo, onSent, members }: { roomId: number; replyTo: Message | null; onSent: () => void; members: { username: string; display_name: string }[] }) {
   const [text, setText] = useState("");
+  const [caret, setCaret] = useState(0);
+  const [picked, setPicked] = useState(0);
+  const [dismissed, setDismissed] = useState(false);
+  const box = useRef<HTMLTextAreaElement>(null);
+  const mention = dismissed ? null : mentionAt(text, caret);
+  const suggestions = mention
+    ? members.filter((m) => m.username.toLowerCase().startsWith(mention.prefix.toLowerCase())).slice(0, 6)
+    : [];
+
   const submit = () => {
     if (!text.trim()) return;
     send(roomId, text, replyTo?.id ?? null);
     setText("");
+    setCaret(0);
     onSent();
   };
+  const complete = (username: string) => {
+    if (!mention) return;
+    const next = `${text.slice(0, mention.start)}@${username} ${text.slice(caret)}`;
+    const at = mention.start + username.length + 2;
+    setText(next);
+    setCaret(at);
+    setPicked(0);
+    requestAnimationFrame(() => box.current?.setSelectionRange(at, at));
+  };
+  const track = (el: HTMLTextAreaElement) => {
+    setCaret(el.selectionStart ?? el.value.length);
+    setDismissed(false);
+  };
+
   return (
     <form class="composer" onSubmit={(e) => { e.preventDefault(); submit(); }}>
+      {suggestions.length > 0 && (
+        <ul role="listbox" aria-label={t("mentions")} class="suggestions">
+          {suggestions.map((m, i) => (
+            <li key={m.username} role="option" aria-selected={i === picked} onMouseDown={(e) => { e.preventDefault(); complete(m.username); }}>
+              <strong>@{m.username}</strong> <span class="muted">{m.display_name}</span>
+            </li>
+          ))}
+        </ul>
+      )}
       <textarea
+        ref={box}
         aria-label={t("message")}
+        aria-autocomplete="list"
+        aria-expanded={suggestions.length > 0}
         rows={2}
         maxLength={4000}
         value={text}
-        onInput={(e) => { setText(e.currentTarget.value); typing(roomId); }}
+        onInput={(e) => { setText(e.currentTarget.value); track(e.currentTarget); typing(roomId); }}
+        onClick={(e) => track(e.currentTarget)}
         onKeyDown={(e) => {
+          if (suggestions.length > 0) {
+            if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+              e.preventDefault();
+              const step = e.key === "ArrowDown" ? 1 : suggestions.length - 1;
+              setPicked((picked + step) % suggestions.length);
+              return;
+            }
+            if ((e.key === "Enter" && !e.shiftKey) || e.key === "Tab") {
+              e.preventDefault();
+              complete(suggestions[Math.min(picked, suggestions.length - 1)].username);
+              return;
+            }
+            if (e.key === "Escape") {
+              setDismissed(true);
+              return;
+            }
+          }
           // Enter sends; Shift+Enter breaks the line; Enter while an IME is composing (Hangul) finishes the syllable.
           if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
             e.preventDefault();

@@ -1,13 +1,12 @@
 import { useState } from "preact/hooks";
 import { t } from "../i18n";
-import { addFriend, answerRequest, openDirect, openRoom, searchPeople, store } from "../state/app";
+import { addFriend, answerRequest, openDirect, openRoom, notify, searchPeople } from "../state/app";
 import type { Profile, State } from "../state/store";
 import type { Room } from "../state/messages";
-import { messageOf } from "../api/errors";
 
 /** Run an action; its error becomes the notice. */
 function act(action: () => Promise<unknown>) {
-  return () => void action().catch((error) => store.set({ notice: messageOf(error) }));
+  return () => void action().catch((error) => notify(error));
 }
 
 export function People({ state }: { state: State }) {
@@ -22,7 +21,7 @@ export function People({ state }: { state: State }) {
     try {
       setResults(await searchPeople(q));
     } catch (error) {
-      store.set({ notice: messageOf(error) });
+      notify(error);
     }
   };
 
