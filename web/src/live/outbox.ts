@@ -104,6 +104,13 @@ export class Outbox<M extends Confirmed> {
     void this.resume();
   }
 
+  /** Forget everything queued (the user signed out: nothing may be sent under the next session). */
+  clear(): void {
+    this.items = [];
+    this.blocked = false;
+    this.changed();
+  }
+
   discard(clientMsgId: string): void {
     this.items = this.items.filter((item) => item.clientMsgId !== clientMsgId);
     this.changed();

@@ -105,6 +105,7 @@ session.onChange((signedIn) => {
   if (!signedIn) {
     const wasSignedIn = store.get().signedIn;
     stopLive();
+    outbox.clear();
     store.set({ ...initialState(store.get().locale), notice: wasSignedIn ? t("sessionEnded") : null });
   }
 });
@@ -241,13 +242,25 @@ async function loadLatest(roomId: number): Promise<void> {
   await learnUsers(page.items.map((m) => m.sender_id));
 }
 
-/** The page before the oldest loaded message (scrolling up). */
+const loadingOlder = new Set<number>();
+
+/** The page before the oldest loaded message (scrolling up); one request at a time per room. */
 export async function loadOlder(roomId: number): Promise<void> {
   const history = store.get().histories[roomId];
-  if (!history || history.older === null) return;
+  if (!history || history.older === null || loadingOlder.has(roomId)) return;
+  loadingOlder.add(roomId);
+  try {
+    await loadPageBefore(roomId, history.older);
+  } finally {
+    loadingOlder.delete(roomId);
+  }
+}
+
+async function loadPageBefore(roomId: number, before: number): Promise<void> {
+  const history = store.get().histories[roomId] ?? emptyHistory;
   const page = await ok(
     chatApi.GET("/rooms/{room_id}/messages", {
-      params: { path: { room_id: roomId }, query: { before: history.older, limit: HISTORY_PAGE } },
+      params: { path: { room_id: roomId }, query: { before, limit: HISTORY_PAGE } },
     }),
   );
   const now = store.get().histories[roomId] ?? history;
