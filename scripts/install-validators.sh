@@ -14,6 +14,7 @@ declare -A PACKAGE_OF=(
     [promtool]=prometheus             # Debian ships promtool inside the prometheus package
     [deck]=deck                       # Kong's decK, for `deck validate` of the DB-less kong.yml
     [amtool]=prometheus-alertmanager  # amtool check-config of alertmanager.yml
+    [caddy]=caddy                     # `caddy validate` of the Caddyfile (adapted, modules provisioned)
 )
 
 missing=()

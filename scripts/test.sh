@@ -24,7 +24,7 @@ cd "$(dirname "$0")/.."
 VENV="$PWD/.venv/bin"
 ALL_GATES=(lint types services suites e2e-real fuzz web)
 SUITES=(tests/docs tests/config tests/infra tests/gateway tests/dev tests/e2e tests/observability)
-TYPED_HELPERS=(tools/dev tools/docs tools/passwords tools/web tests/gateway tests/dev tests/e2e tests/observability tests/support tests/fuzz tests/chaos)
+TYPED_HELPERS=(tools/dev tools/docs tools/passwords tools/monitoring tools/web tests/gateway tests/dev tests/e2e tests/observability tests/support tests/fuzz tests/chaos)
 fail=0
 
 service_names() {

@@ -89,6 +89,9 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     _m("chat_sse_replayed_events_total", "counter", "", "chat-service"),
     _m("chat_sse_resets_total", "counter", "", "chat-service"),
     _m("chat_permission_confirms_total", "counter", "result", "chat-service"),
+    _m("chat_ephemeral_events_published_total", "counter", "event", "chat-service"),
+    _m("chat_ephemeral_events_delivered_total", "counter", "event", "chat-service"),
+    _m("chat_presence_stale_total", "counter", "", "chat-service"),
 )
 CATALOGUE_BY_NAME: dict[str, MetricSpec] = {m.name: m for m in CATALOGUE}
 
@@ -108,6 +111,8 @@ EXPORTER_PREFIXES: dict[str, str] = {
     "redis_": "redis-exporter",
     "kafka_": "kafka-exporter",
     "kong_": "kong",
+    "node_": "node-exporter",
+    "container_": "cadvisor",
 }
 # Series Prometheus writes itself for every target, and its alert state.
 PROMETHEUS_METRICS = frozenset(

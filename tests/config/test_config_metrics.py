@@ -17,7 +17,16 @@ from promql_metrics import (
     selectors,
 )
 
-EXPORTER_JOBS = {"kong", "mysqld-exporter", "mongodb-exporter", "redis-exporter", "kafka-exporter", "prometheus"}
+EXPORTER_JOBS = {
+    "kong",
+    "mysqld-exporter",
+    "mongodb-exporter",
+    "redis-exporter",
+    "kafka-exporter",
+    "node-exporter",
+    "cadvisor",
+    "prometheus",
+}
 
 
 def test_there_are_expressions_to_check() -> None:

@@ -1,6 +1,6 @@
 """Every deployment believes X-Forwarded-For only from its gateway (docs/gateway.md "Client addresses"):
-the compose stacks give Kong a fixed address in a fixed subnet and trust that address alone; Kubernetes
-trusts the pod network, never everyone."""
+the compose stacks give Kong (and Caddy, the TLS proxy in front of it) a fixed address in a fixed subnet and
+trust those addresses alone; Kubernetes trusts the pod network, never everyone."""
 
 from __future__ import annotations
 
@@ -30,13 +30,20 @@ def test_compose_services_trust_kong_alone(compose_file: Path) -> None:
     kong = ipaddress.ip_address(_resolved(settings["ipv4_address"]))
     subnet = ipaddress.ip_network(_resolved(data["networks"][network]["ipam"]["config"][0]["subnet"]))
     assert kong in subnet
+    # Where Caddy terminates TLS in front of Kong (mvp, msa), its fixed address is trusted too: Kong appends
+    # it after the client address Caddy set.
+    gateways = {str(kong)}
+    if "caddy" in data["services"]:
+        caddy = ipaddress.ip_address(_resolved(data["services"]["caddy"]["networks"][network]["ipv4_address"]))
+        assert caddy in subnet
+        gateways.add(str(caddy))
     trusting = {
-        name: _resolved(service["environment"]["FORWARDED_ALLOW_IPS"])
+        name: frozenset(_resolved(entry) for entry in service["environment"]["FORWARDED_ALLOW_IPS"].split(","))
         for name, service in data["services"].items()
         if "FORWARDED_ALLOW_IPS" in (service.get("environment") or {})
     }
     assert set(trusting) >= {"user-service", "friend-service", "chat-service"}
-    assert set(trusting.values()) == {str(kong)}, trusting
+    assert set(trusting.values()) == {frozenset(gateways)}, trusting
 
 
 def test_kubernetes_trusts_a_network_not_everyone() -> None:

@@ -60,7 +60,9 @@ test("two people befriend, chat live, react, and survive a dropped connection", 
   await expect(bobRoom.getByLabel(/unread/)).toHaveText("1");
   await bobRoom.getByRole("button").click();
   await expect(messages(bob.page).getByText("Hello Bob\nsecond line")).toBeVisible();
-  await bob.page.getByRole("textbox", { name: "Message" }).fill("Hi Alice");
+  // Typing shows on the other side while Bob writes.
+  await bob.page.getByRole("textbox", { name: "Message" }).pressSequentially("Hi Alice");
+  await expect(alice.page.getByText("Bob is typing…")).toBeVisible();
   await bob.page.getByRole("button", { name: "Send" }).click();
   await expect(messageItems(alice.page, "Hi Alice")).toHaveCount(1);
 

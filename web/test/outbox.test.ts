@@ -161,6 +161,8 @@ describe("history merging", () => {
       type: "direct",
       name: null,
       member_ids: [1, 2],
+      members: [],
+      settings: { muted_until: null, notify: "all" },
       last_message: last,
       last_seq: last?.seq ?? 0,
       last_read_seq: 0,

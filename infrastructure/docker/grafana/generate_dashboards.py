@@ -521,6 +521,24 @@ def chat_dashboard() -> Json:
         description="Per minute. granted: the replica had not heard of the friendship (or the lifted block) "
         "yet; error and circuit_open: friend-service could not answer and the replica's refusal stood.",
     )
+    b.row("Typing and presence (ephemeral events)")
+    b.timeseries(
+        "Ephemeral events published",
+        [(f"sum by (event) (rate(chat_ephemeral_events_published_total[{RI}]))", "{{event}}")],
+        unit="ops",
+        description="typing: calls outside the 2 s debounce; presence.updated: online/offline changes announced "
+        "to friends. One message on chat:ephemeral reaches every process.",
+    )
+    b.timeseries(
+        "Ephemeral events written to streams",
+        [
+            (f"sum by (event) (rate(chat_ephemeral_events_delivered_total[{RI}]))", "{{event}}"),
+            (f"sum(rate(chat_presence_stale_total[{RI}]))", "presence skipped (stale)"),
+        ],
+        unit="ops",
+        description="Frames without an id, never stored nor replayed. Stale: a change read more than "
+        "PRESENCE_MAX_AGE_S after it happened (the presence consumer was catching up).",
+    )
     http_rows(b)
     error_logs(b)
     return _dashboard(

@@ -46,6 +46,15 @@ write chat_mongo_url "mongodb://chat_svc:${mongo_chat_pw}@mongodb:27017/chat?aut
 write mongodb_exporter_uri "mongodb://exporter:${mongo_exporter_pw}@mongodb:27017/admin"
 write grafana_admin_password "$(rand)"
 
+# The backup job's S3 credentials (AWS CLI format) are the store's, not ours to invent: an empty profile
+# until you fill it in; the default backup target, a local volume, needs none.
+[[ -e backup_s3_credentials ]] || printf '[default]\n' >backup_s3_credentials
+# Alertmanager's Slack-compatible webhooks: a URL that resolves nowhere until you put the real ones here
+# (alerts stay visible in Alertmanager's UI and Grafana meanwhile).
+for severity in critical warning; do
+    [[ -e alert_webhook_url_$severity ]] || printf 'https://alert-webhook.invalid/%s' "$severity" >"alert_webhook_url_$severity"
+done
+
 if [[ ! -e jwt_private_key.pem || $force == true ]]; then
     openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out jwt_private_key.pem 2>/dev/null
     echo "created jwt_private_key.pem"
@@ -54,5 +63,5 @@ else
 fi
 # Containers run as non-root uids that differ per image; compose bind-mounts these files as they are,
 # so they must be readable by others on this host. Keep the directory itself private to your user.
-chmod 0644 -- *_url *_password *.cnf jwt_private_key.pem
+chmod 0644 -- *_url *_password *.cnf jwt_private_key.pem backup_s3_credentials alert_webhook_url_*
 chmod 0700 .

@@ -103,3 +103,16 @@ async def server(app: StartedApp[State]) -> AsyncIterator[UvicornServer]:
         yield srv
     finally:
         await srv.stop()
+
+
+@pytest.fixture(scope="session")
+async def other_server(make_settings: Any) -> AsyncIterator[UvicornServer]:
+    """A second chat-service process on the same database and Redis, with no broker: whatever reaches its
+    streams came from the session app through Redis."""
+    async for started in started_app(create_app(make_settings(kafka_bootstrap="127.0.0.1:1")), State):
+        srv = UvicornServer(started)
+        await srv.start()
+        try:
+            yield srv
+        finally:
+            await srv.stop()

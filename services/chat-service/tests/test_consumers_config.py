@@ -7,6 +7,7 @@ from typing import Any
 from app.core.state import State
 from app.factory import create_app
 from app.kafka.consumers import FANOUT_GROUP, PERMISSIONS_GROUP, USERS_GROUP
+from app.kafka.presence import PRESENCE_GROUP
 from chat_shared.revocation import consumer_group
 from chat_shared.testing.fixtures import started_app
 from chat_shared.testing.waiting import eventually
@@ -21,7 +22,13 @@ async def test_only_the_fanout_uses_the_live_fetch_wait(make_settings: Any) -> N
         for c in consumers:
             assert c._consumer is not None
             waits[c.group_id] = c._consumer._fetch_max_wait_ms
-        assert waits == {FANOUT_GROUP: 5, PERMISSIONS_GROUP: 50, USERS_GROUP: 50, consumer_group("chat-service"): 50}
+        assert waits == {
+            FANOUT_GROUP: 5,
+            PRESENCE_GROUP: 5,
+            PERMISSIONS_GROUP: 50,
+            USERS_GROUP: 50,
+            consumer_group("chat-service"): 50,
+        }
 
 
 def test_the_replica_wait_defaults_to_the_live_one(make_settings: Any) -> None:

@@ -16,7 +16,15 @@ from app.repositories.rooms import RoomRepository
 from app.stream.log import Append, UserLog, stream_key
 from chat_shared.db import commit
 from chat_shared.events import DomainEvent, EventEnvelope
-from chat_shared.events.chat import MemberJoined, MemberLeft, MessageSent, MessageSnapshot
+from chat_shared.events.chat import (
+    MemberJoined,
+    MemberLeft,
+    MemberRoleChanged,
+    MessageSent,
+    MessageSnapshot,
+    RoomRole,
+    RoomUpdated,
+)
 from tests.support import new_user
 
 
@@ -150,3 +158,23 @@ async def test_a_former_member_never_receives_a_later_message(
     assert await seen(state, a) == [expected[name] for name in order]
     x_gets_message = x_in_database and X_REJOINED_GETS_MESSAGE[order]
     assert await seen(state, x) == [expected[name] for name in order if name != "sent" or x_gets_message]
+
+
+async def test_a_removal_wins_over_the_rooms_events_already_in_its_batch(state: State) -> None:
+    """The removal committed before the batch was read: the removed member gets none of the room's events
+    queued with it — messages and room changes ahead of the ``MemberLeft`` included — only the removal."""
+    owner, removed = new_user(), new_user()
+    room = await room_with(state, [owner])  # the database after the removal's commit
+    at = datetime.now(UTC)
+    await fan_out(
+        state,
+        [
+            MessageSent.of(_message(room, 1, owner)),
+            RoomUpdated(room_id=room, name="renamed", by_user_id=owner, at=at),
+            MemberRoleChanged(room_id=room, user_id=owner, role=RoomRole.OWNER, by_user_id=owner, at=at),
+            MemberLeft(room_id=room, user_id=removed, member_ids=[owner], removed_by=owner, at=at),
+            MessageSent.of(_message(room, 2, owner)),
+        ],
+    )
+    assert await seen(state, owner) == [f"{SENT} 1", "room.updated", "room.member_role_changed", LEFT, f"{SENT} 2"]
+    assert await seen(state, removed) == [LEFT]

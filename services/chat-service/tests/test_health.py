@@ -14,7 +14,7 @@ async def test_health_is_static(client: httpx.AsyncClient) -> None:
 async def test_ready_reports_every_dependency(client: httpx.AsyncClient) -> None:
     response = await client.get("/ready")
     assert response.status_code == 200, response.text
-    assert response.json()["checks"] == {"mysql": "ok", "redis": "ok", "mongo": "ok", "kafka": "ok"}
+    assert response.json()["checks"] == {"mysql": "ok", "redis": "ok", "mongo": "ok", "kafka": "ok", "stream": "ok"}
 
 
 async def test_metrics_expose_chat_series(client: httpx.AsyncClient) -> None:

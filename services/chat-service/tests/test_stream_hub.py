@@ -1,12 +1,10 @@
 """The stream hub on its own (fake ASGI sends, stub logs): delivery to a user's streams, wake-ups, heartbeat
-slices, stalled clients, the per-user subscription — the edges a real server cannot reach on demand."""
+slices, stalled clients — the edges a real server cannot reach on demand."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
-
-import pytest
 
 from app.stream.log import id_tuple
 from chat_shared.testing.waiting import HANG_GUARD_S, eventually
@@ -52,36 +50,6 @@ def test_the_heartbeat_spreads_streams_over_its_slices() -> None:
     slices = [hub.new_connection(n, send).slice for n in range(3 * hub_module.HEARTBEAT_SLICES)]
     assert sorted(set(slices)) == list(range(hub_module.HEARTBEAT_SLICES))
     assert max(slices.count(s) for s in set(slices)) == 3
-
-
-async def test_a_failed_first_subscribe_is_retried_by_the_users_next_stream() -> None:
-    """If a user's first stream fails to subscribe (a connection storm), their next stream subscribes;
-    otherwise none of the user's streams would ever be woken."""
-    from app.stream import hub as hub_module
-
-    class FlakyPubSub:  # the Redis pub/sub connection, failing once
-        def __init__(self) -> None:
-            self.calls: list[str] = []
-
-        async def subscribe(self, name: str) -> None:
-            self.calls.append(name)
-            if len(self.calls) == 1:
-                raise TimeoutError("storm")
-
-    async def send(message: dict[str, Any]) -> None:
-        return None
-
-    hub = hub_module.StreamHub(redis=None, user_log=None, heartbeat_s=15, max_lifetime_s=3600)  # type: ignore[arg-type]
-    pubsub = FlakyPubSub()
-    hub._pubsub = pubsub  # type: ignore[assignment]
-    first, second = hub.new_connection(7, send), hub.new_connection(7, send)
-    with pytest.raises(TimeoutError):
-        await hub.register(first)
-    await hub.register(second)
-    assert pubsub.calls == ["chat:user:7", "chat:user:7"]
-    third = hub.new_connection(7, send)
-    await hub.register(third)
-    assert len(pubsub.calls) == 2  # subscribed once it worked, not per stream
 
 
 async def test_a_stalled_device_is_closed_and_the_users_other_streams_still_get_the_event(monkeypatch: Any) -> None:

@@ -88,17 +88,3 @@ export async function ok<T>(call: Promise<Answer<T>>): Promise<T> {
   const retry = retryAfterSeconds(response.headers.get("Retry-After"));
   throw new ApiError(response.status, detailMessage(error, `${response.status} ${response.statusText}`), retry);
 }
-
-/**
- * A route the generated types do not list yet (the parts of the contract being built now: typing,
- * for one). Same auth, refresh and throttling; a 404 or 405 means this server does not offer it.
- */
-export async function untyped(method: string, path: string, json?: unknown): Promise<Response> {
-  return authedFetch(
-    new Request(`${API_BASE}${path}`, {
-      method,
-      headers: json === undefined ? undefined : { "Content-Type": "application/json" },
-      body: json === undefined ? undefined : JSON.stringify(json),
-    }),
-  );
-}

@@ -1,4 +1,4 @@
-import { chatApi, friendApi, ok, session, throttleListeners, untyped, userApi } from "../api/http";
+import { chatApi, friendApi, ok, session, throttleListeners, userApi } from "../api/http";
 import { ApiError, NetworkError, messageOf } from "../api/errors";
 import { initialLocale, setLocale, t, type Locale } from "../i18n";
 import { Outbox, type SendResult } from "../live/outbox";
@@ -349,18 +349,13 @@ export async function toggleReaction(message: Message, emoji: string): Promise<v
 }
 
 let lastTyping = 0;
-let typingOffered = true;
 
-/** Tell the room the user is typing (CONTRACT §8), at most every few seconds; silent where not offered. */
+/** Tell the room the user is typing, at most every few seconds (the server drops repeats within 2 s). */
 export function typing(roomId: number): void {
   const now = Date.now();
-  if (!typingOffered || now - lastTyping < TYPING_EVERY_MS) return;
+  if (now - lastTyping < TYPING_EVERY_MS) return;
   lastTyping = now;
-  void untyped("POST", `/rooms/${roomId}/typing`)
-    .then((response) => {
-      if (response.status === 404 || response.status === 405) typingOffered = false;
-    })
-    .catch(() => undefined);
+  void chatApi.POST("/rooms/{room_id}/typing", { params: { path: { room_id: roomId } } }).catch(() => undefined);
 }
 
 // ---------------------------------------------------------------- the stream's events

@@ -10,8 +10,10 @@ from fastapi import Depends, Request
 from app.core.state import StateDep
 from app.models.room import Room, RoomMember
 from app.services.message_service import MessageService
+from app.services.moderation import ModerationService
 from app.services.permissions import Permissions
 from app.services.room_service import RoomService
+from app.services.typing import Typing
 from chat_shared.auth import CurrentUser
 from chat_shared.db import SessionDep
 from chat_shared.schemas import Id
@@ -42,6 +44,20 @@ async def get_message_service(state: StateDep, session: SessionDep, permissions:
 
 RoomServiceDep = Annotated[RoomService, Depends(get_room_service)]
 MessageServiceDep = Annotated[MessageService, Depends(get_message_service)]
+
+
+async def get_moderation(rooms: RoomServiceDep) -> ModerationService:
+    """Moderation use cases, on the room service's session."""
+    return ModerationService(rooms)
+
+
+async def get_typing(state: StateDep) -> Typing:
+    """Typing indicators: the debounce in Redis, delivery through the ephemeral bus."""
+    return Typing(state.redis, state.ephemeral)
+
+
+ModerationDep = Annotated[ModerationService, Depends(get_moderation)]
+TypingDep = Annotated[Typing, Depends(get_typing)]
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""``/rooms``: create, list, read, invite, leave, read positions."""
+"""``/rooms``: create, list, read, invite, leave, read positions (moderation: :mod:`app.api.moderation`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.api.deps import RoomMemberDep, RoomServiceDep
+from app.api.deps import ModerationDep, RoomMemberDep, RoomServiceDep
 from app.schemas.room import MemberAdd, ReadOut, ReadPosition, RoomCreate, RoomOut, RoomPage
 from chat_shared.auth import CurrentUser
 from chat_shared.cursor import TimeCursor
@@ -57,21 +57,21 @@ async def read_room(access: RoomMemberDep, rooms: RoomServiceDep) -> RoomOut:
     status_code=status.HTTP_201_CREATED,
     responses=MEMBER
     | error(400, "Not a group room")
-    | error(403, "Not a member, or the invitee is not the inviter's friend")
+    | error(403, "Not a member, neither the owner nor an admin, or the invitee is not the inviter's friend")
     | error(409, "Already a member, or the group is full")
     | TOO_LARGE,
 )
 async def add_member(body: MemberAdd, access: RoomMemberDep, rooms: RoomServiceDep) -> RoomOut:
-    """Invite a friend into a group room."""
+    """Invite a friend into a group room (owner or admin)."""
     return await rooms.invite(access.room, access.user_id, body.user_id)
 
 
 @router.delete(
     "/{room_id}/members/me", status_code=status.HTTP_204_NO_CONTENT, responses=MEMBER | error(400, "A direct room")
 )
-async def leave_room(access: RoomMemberDep, rooms: RoomServiceDep) -> Response:
-    """Leave a group room."""
-    await rooms.leave(access.room, access.user_id)
+async def leave_room(access: RoomMemberDep, moderation: ModerationDep) -> Response:
+    """Leave a group room; an owner who leaves passes ownership to the longest-standing admin, else member."""
+    await moderation.leave(access.room, access.user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -46,3 +46,5 @@ class Settings(ServiceSettings):
     user_stream_ttl_s: int = 24 * 3600
     live_log_max_events: int = 100_000
     fanout_dedupe_ttl_s: int = 15 * 60
+    #: A presence change older than this when the consumer reads it is not announced on the stream.
+    presence_max_age_s: float = 60.0

@@ -22,3 +22,16 @@ PERMISSION_CONFIRMS = Counter(
     "Refusals of the permission replica confirmed with friend-service, by outcome",
     ["result"],
 )  # granted|refused|error|circuit_open
+EPHEMERAL_DELIVERED = Counter(
+    "chat_ephemeral_events_delivered_total",
+    "Ephemeral events (typing, presence.updated) written to SSE streams; never stored nor replayed",
+    ["event"],
+)
+EPHEMERAL_PUBLISHED = Counter(
+    "chat_ephemeral_events_published_total",
+    "Ephemeral events published to every process (a typing call within the debounce window publishes none)",
+    ["event"],
+)
+PRESENCE_STALE = Counter(
+    "chat_presence_stale_total", "Presence changes too old to announce when the consumer read them (skipped)"
+)

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 
 from app.core.config import Settings
 from app.services.friend_directory import FriendDirectory
+from app.stream.ephemeral import EphemeralBus
 from app.stream.hub import StreamHub
 from app.stream.tickets import TicketStore
 from chat_shared.state import CoreState, state_in_scope
@@ -16,10 +17,12 @@ from chat_shared.state import CoreState, state_in_scope
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class State(CoreState[Settings]):
-    """The shared stores, the live stream's hub and its tickets, and friend-service's directory."""
+    """The shared stores, the live stream's hub, its tickets and its ephemeral events, and friend-service's
+    directory."""
 
     tickets: TicketStore
     hub: StreamHub
+    ephemeral: EphemeralBus
     friend_directory: FriendDirectory
 
 

@@ -20,6 +20,7 @@ from chat_shared.events import DomainEvent, EventEnvelope
 from chat_shared.events.chat import (
     MemberJoined,
     MemberLeft,
+    MemberRoleChanged,
     MessageDeleted,
     MessageEdited,
     MessageEvent,
@@ -28,6 +29,7 @@ from chat_shared.events.chat import (
     ReactionsChanged,
     RoomCreated,
     RoomEvent,
+    RoomUpdated,
 )
 from chat_shared.events.friend import FriendRemoved, FriendRequestAccepted, UserBlocked, UserUnblocked
 from chat_shared.events.user import UserProfileUpdated, UserRegistered
@@ -74,7 +76,7 @@ USER_HANDLERS: Handlers = {UserRegistered: on_user_registered, UserProfileUpdate
 #: The events whose payload carries the room's member list after the change.
 MembershipEvent: TypeAlias = RoomCreated | MemberJoined | MemberLeft
 #: The events the fan-out writes to the stream.
-StreamEvent: TypeAlias = MessageEvent | MessagesRead | MembershipEvent
+StreamEvent: TypeAlias = MessageEvent | MessagesRead | MembershipEvent | RoomUpdated | MemberRoleChanged
 
 #: The SSE event name of each event the fan-out delivers (CONTRACT §6).
 SSE_EVENTS: dict[type[StreamEvent], str] = {
@@ -86,6 +88,8 @@ SSE_EVENTS: dict[type[StreamEvent], str] = {
     RoomCreated: "room.created",
     MemberJoined: "room.member_joined",
     MemberLeft: "room.member_left",
+    RoomUpdated: "room.updated",
+    MemberRoleChanged: "room.member_role_changed",
 }
 
 
@@ -107,7 +111,21 @@ def stream_data(event: StreamEvent) -> dict[str, Any]:
                 "member_ids": event.member_ids,
             }
         case MemberLeft():
-            return {"room_id": event.room_id, "user_id": event.user_id, "member_ids": event.member_ids}
+            return {
+                "room_id": event.room_id,
+                "user_id": event.user_id,
+                "removed_by": event.removed_by,
+                "member_ids": event.member_ids,
+            }
+        case RoomUpdated():
+            return {"room_id": event.room_id, "name": event.name, "by_user_id": event.by_user_id}
+        case MemberRoleChanged():
+            return {
+                "room_id": event.room_id,
+                "user_id": event.user_id,
+                "role": event.role.value,
+                "by_user_id": event.by_user_id,
+            }
     assert_never(event)
 
 

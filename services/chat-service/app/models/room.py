@@ -8,9 +8,15 @@ from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chat_shared.db import Base, BigId, UTCDateTime, utcnow
+from chat_shared.events.chat import NotifyLevel, RoomRole
 
 DIRECT = "direct"
 GROUP = "group"
+
+OWNER = RoomRole.OWNER.value
+ADMIN = RoomRole.ADMIN.value
+MEMBER = RoomRole.MEMBER.value
+NOTIFY_ALL = NotifyLevel.ALL.value
 
 
 def pair_key(a: int, b: int) -> str:
@@ -37,7 +43,12 @@ class Room(Base):
 
 
 class RoomMember(Base):
-    """Membership and the member's read position."""
+    """Membership: the member's role (group rooms), read position and own settings for the room.
+
+    ``role`` is ``owner`` (exactly one per group room), ``admin`` or ``member``; a direct room's two members
+    are stored as ``member`` and shown without a role. ``muted_until`` and ``notify`` steer push and e-mail,
+    never the stream.
+    """
 
     __tablename__ = "room_members"
     __table_args__ = (Index("ix_room_members_user", "user_id", "room_id"),)
@@ -46,3 +57,6 @@ class RoomMember(Base):
     user_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     last_read_seq: Mapped[int] = mapped_column(BigId, default=0)
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    role: Mapped[str] = mapped_column(String(10), default=MEMBER, server_default=MEMBER)
+    muted_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, default=None)
+    notify: Mapped[str] = mapped_column(String(10), default=NOTIFY_ALL, server_default=NOTIFY_ALL)

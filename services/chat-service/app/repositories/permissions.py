@@ -42,6 +42,28 @@ class PermissionRepository:
         )
         return {r.user_high if r.user_low == user_id else r.user_low for r in rows.all()}
 
+    async def friends_of(self, user_id: int) -> list[int]:
+        """The user's friends, leaving out anyone a block stands between (either way)."""
+        rows = await self.session.execute(
+            select(Friendship.user_low, Friendship.user_high).where(
+                Friendship.active.is_(True), or_(Friendship.user_low == user_id, Friendship.user_high == user_id)
+            )
+        )
+        friends = {high if low == user_id else low for low, high in rows.all()}
+        if not friends:
+            return []
+        blocks = await self.session.execute(
+            select(Block.blocker_id, Block.blocked_id).where(
+                Block.active.is_(True),
+                or_(
+                    (Block.blocker_id == user_id) & Block.blocked_id.in_(friends),
+                    (Block.blocked_id == user_id) & Block.blocker_id.in_(friends),
+                ),
+            )
+        )
+        blocked = {b if a == user_id else a for a, b in blocks.all()}
+        return sorted(friends - blocked)
+
     async def blocked_between(self, a: int, b: int) -> bool:
         """Whether either user blocks the other."""
         row = (

@@ -8,7 +8,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app.models.room import Room, RoomMember
+from app.models.room import ADMIN, MEMBER, NOTIFY_ALL, OWNER, Room, RoomMember
 
 
 class RoomRepository:
@@ -33,6 +33,12 @@ class RoomRepository:
         """One membership row."""
         return await self.session.get(RoomMember, (room_id, user_id))
 
+    async def role_of(self, room_id: int, user_id: int) -> str | None:
+        """The member's role as committed now (None: not a member), whatever this session loaded before."""
+        return await self.session.scalar(
+            select(RoomMember.role).where(RoomMember.room_id == room_id, RoomMember.user_id == user_id)
+        )
+
     async def member_ids(self, room_id: int) -> list[int]:
         """Members of a room, by id."""
         rows = await self.session.scalars(
@@ -53,6 +59,37 @@ class RoomRepository:
                 result[room_id].append(user_id)
         return result
 
+    async def memberships_of(self, room_ids: list[int]) -> dict[int, list[RoomMember]]:
+        """The membership rows (role, joined_at) of several rooms at once, each room's by user id."""
+        result: dict[int, list[RoomMember]] = {r: [] for r in room_ids}
+        if room_ids:
+            rows = await self.session.scalars(
+                select(RoomMember)
+                .where(RoomMember.room_id.in_(room_ids))
+                .order_by(RoomMember.room_id, RoomMember.user_id)
+            )
+            for member in rows.all():
+                result[member.room_id].append(member)
+        return result
+
+    async def members_for_update(self, room_id: int) -> dict[int, RoomMember]:
+        """The room's membership rows as committed now, locked until the commit (after :meth:`lock`, so a
+        moderation decision is made on the state no concurrent one can change)."""
+        rows = await self.session.scalars(
+            select(RoomMember)
+            .where(RoomMember.room_id == room_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return {m.user_id: m for m in rows.all()}
+
+    @staticmethod
+    def heir(members: list[RoomMember]) -> RoomMember | None:
+        """Who owns the room when its owner leaves: the longest-standing admin, else the longest-standing member."""
+        rank = {ADMIN: 0, MEMBER: 1}
+        candidates = [m for m in members if m.role in rank]
+        return min(candidates, key=lambda m: (rank[m.role], m.joined_at, m.user_id), default=None)
+
     async def count_members(self, room_id: int) -> int:
         """How many members a room has."""
         return int(
@@ -60,10 +97,15 @@ class RoomRepository:
             or 0
         )
 
-    def add_members(self, room_id: int, user_ids: list[int], now: datetime) -> None:
-        """Stage membership rows."""
+    def add_members(self, room_id: int, user_ids: list[int], now: datetime, owner: int | None = None) -> None:
+        """Stage membership rows; ``owner`` (a group's creator) gets the owner role, the others are members."""
         for user_id in user_ids:
-            self.session.add(RoomMember(room_id=room_id, user_id=user_id, last_read_seq=0, joined_at=now))
+            role = OWNER if user_id == owner else MEMBER
+            self.session.add(
+                RoomMember(
+                    room_id=room_id, user_id=user_id, last_read_seq=0, joined_at=now, role=role, notify=NOTIFY_ALL
+                )
+            )
 
     async def remove_member(self, room_id: int, user_id: int) -> bool:
         """Delete a membership; False if there was none."""

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from app.schemas.members import MemberOut, RoomSettingsOut
 from app.schemas.message import MessageOut
 from chat_shared.schemas import ClosedModel, Id, Seq
 
@@ -66,10 +67,12 @@ class RoomOut(BaseModel):
     type: str
     name: str | None
     member_ids: list[int]
+    members: list[MemberOut]
     last_message: MessageOut | None
     unread_count: int
     last_read_seq: int
     last_seq: int
+    settings: RoomSettingsOut
 
 
 class RoomPage(BaseModel):

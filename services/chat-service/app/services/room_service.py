@@ -1,4 +1,5 @@
-"""Rooms: create (one direct room per pair), list, read, invite, leave, read positions."""
+"""Rooms: create (one direct room per pair), list, read, invite, read positions (leaving and moderation:
+:mod:`app.services.moderation`)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import metrics
-from app.models.room import DIRECT, GROUP, Room, RoomMember, pair_key
+from app.models.room import ADMIN, DIRECT, GROUP, OWNER, Room, RoomMember, pair_key
 from app.repositories.messages import MessageRepository
 from app.repositories.rooms import RoomRepository
 from app.schemas.room import ReadOut, RoomCreate, RoomOut, RoomPage
+from app.services.member_views import members_out, settings_out
 from app.services.permissions import Permissions
 from app.services.views import message_out
 from chat_shared import cursor as cursors
 from chat_shared.db import utcnow
 from chat_shared.errors import BadRequest, Conflict, Forbidden, NotFound
-from chat_shared.events.chat import MemberJoined, MemberLeft, MessagesRead, RoomCreated
+from chat_shared.events.chat import MemberJoined, MessagesRead, RoomCreated
 from chat_shared.outbox import Outbox
 
 
@@ -97,7 +99,7 @@ class RoomService:
             RoomCreated(room_id=room.id, type=DIRECT, name=None, member_ids=members, created_by=user_id, at=now),
         )
         metrics.ROOMS_CREATED.labels(DIRECT).inc()
-        return self._fresh_view(room, members), True
+        return await self._fresh_view(room), True
 
     async def _create_group(self, user_id: int, name: str, invited: list[int]) -> RoomOut:
         others = sorted(set(invited) - {user_id})
@@ -113,32 +115,36 @@ class RoomService:
         self.session.add(room)
         await self.session.flush()
         members = sorted([user_id, *others])
-        self.rooms.add_members(room.id, members, now)
+        self.rooms.add_members(room.id, members, now, owner=user_id)
         self.outbox.add(
             self.session,
             RoomCreated(room_id=room.id, type=GROUP, name=name, member_ids=members, created_by=user_id, at=now),
         )
         metrics.ROOMS_CREATED.labels(GROUP).inc()
-        return self._fresh_view(room, members)
+        return await self._fresh_view(room)
 
-    @staticmethod
-    def _fresh_view(room: Room, members: list[int]) -> RoomOut:
+    async def _fresh_view(self, room: Room) -> RoomOut:
+        """A room just created: its members as staged, nothing sent or read yet."""
+        await self.session.flush()
+        rows = (await self.rooms.memberships_of([room.id]))[room.id]
         return RoomOut(
             id=room.id,
             type=room.type,
             name=room.name,
-            member_ids=members,
+            member_ids=[m.user_id for m in rows],
+            members=members_out(room, rows),
             last_message=None,
             unread_count=0,
             last_read_seq=0,
             last_seq=0,
+            settings=settings_out(None, utcnow()),
         )
 
     async def view(self, room: Room, user_id: int, member: RoomMember | None = None) -> RoomOut:
         """One room as ``user_id`` sees it."""
         member = member or await self.rooms.member(room.id, user_id)
         read = member.last_read_seq if member else 0
-        members = await self.rooms.member_ids(room.id)
+        rows = (await self.rooms.memberships_of([room.id]))[room.id]
         repo = MessageRepository()
         last, unread = await asyncio.gather(
             repo.by_seqs([(room.id, room.last_seq)]), repo.unread(room.id, user_id, read, room.last_seq)
@@ -147,11 +153,13 @@ class RoomService:
             id=room.id,
             type=room.type,
             name=room.name,
-            member_ids=members,
+            member_ids=[m.user_id for m in rows],
+            members=members_out(room, rows),
             last_message=message_out(last[room.id]) if room.id in last else None,
             unread_count=unread,
             last_read_seq=read,
             last_seq=room.last_seq,
+            settings=settings_out(member, utcnow()),
         )
 
     async def list(self, user_id: int, cursor: str | None, limit: int) -> RoomPage:
@@ -160,7 +168,8 @@ class RoomService:
         more = len(rows) > limit
         rows = rows[:limit]
         ids = [room.id for room, _ in rows]
-        members = await self.rooms.members_of(ids)
+        members = await self.rooms.memberships_of(ids)
+        now = utcnow()
         repo = MessageRepository()
         last = await repo.by_seqs([(room.id, room.last_seq) for room, _ in rows])
         unread = await asyncio.gather(
@@ -171,11 +180,13 @@ class RoomService:
                 id=room.id,
                 type=room.type,
                 name=room.name,
-                member_ids=members[room.id],
+                member_ids=[row.user_id for row in members[room.id]],
+                members=members_out(room, members[room.id]),
                 last_message=message_out(last[room.id]) if room.id in last else None,
                 unread_count=count,
                 last_read_seq=m.last_read_seq,
                 last_seq=room.last_seq,
+                settings=settings_out(m, now),
             )
             for (room, m), count in zip(rows, unread, strict=True)
         ]
@@ -188,6 +199,8 @@ class RoomService:
         # Invites of one room run one at a time, so the member check and the head count below see every
         # earlier invite: two invites of one user, or racing for the last seat, answer 201 and 409.
         await self.rooms.lock(room.id)
+        if await self.rooms.role_of(room.id, inviter) not in (OWNER, ADMIN):
+            raise Forbidden("Only the room's owner or an admin can add members")
         if await self.rooms.member(room.id, invitee) is not None:
             raise Conflict("Already a member")
         if invitee != inviter and not await self.permissions.are_friends(inviter, invitee):
@@ -203,14 +216,6 @@ class RoomService:
             MemberJoined(room_id=room.id, user_id=invitee, by_user_id=inviter, member_ids=members, at=now),
         )
         return await self.view(room, inviter)
-
-    async def leave(self, room: Room, user_id: int) -> None:
-        """Leave a group room (a direct room cannot be left: it is the pair's one conversation)."""
-        if room.type != GROUP:
-            raise BadRequest("A direct room cannot be left")
-        await self.rooms.remove_member(room.id, user_id)
-        members = await self.rooms.member_ids(room.id)
-        self.outbox.add(self.session, MemberLeft(room_id=room.id, user_id=user_id, member_ids=members, at=utcnow()))
 
     async def mark_read(self, room: Room, member: RoomMember, seq: int) -> ReadOut:
         """Move the caller's read position forward (capped at the room's last seq); never backwards."""

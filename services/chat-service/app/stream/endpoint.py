@@ -56,6 +56,10 @@ class StreamEndpoint:
         if hub.closing:
             await _json(send, 503, {"detail": "Shutting down, reconnect"}, [(b"retry-after", b"1")])
             return
+        if not hub.live:  # no wake-up would reach the stream (Redis away): the client retries
+            detail = f"Live stream unavailable: {hub.subscription.reason}; reconnect"
+            await _json(send, 503, {"detail": detail}, [(b"retry-after", b"2")])
+            return
         user_id = grant.user_id
         scope.setdefault("state", {})["user_id"] = user_id
         last_event_id = headers.get("last-event-id") or query.get("last_event_id")

@@ -1,11 +1,13 @@
 """The per-process stream hub: local connections by user, one Redis subscription, one heartbeat timer.
 
 No task exists per idle stream: a connection is a small object parked in its own ASGI call (waiting for
-the client to go away). A wake-up on ``chat:user:{id}`` starts a short-lived pump per connection of that
-user, which reads the user's log from the connection's last id and writes the frames; one timer writes
-``: ping`` to every idle stream and closes streams past their lifetime. The same channel carries ``reset``
-(the user's log lost events: their streams send ``reset`` and go on live) and ``close <stream>`` (a newer
-stream of the user pushed that one out, see :mod:`app.stream.limits`).
+the client to go away). A wake-up on ``chat:user:{id}`` starts a short-lived pump per user, which reads the
+user's log from each stream's last id and writes the frames; one timer writes ``: ping`` to every idle
+stream and closes streams past their lifetime. The same channel carries ``reset`` (the user's log lost
+events: their streams send ``reset`` and go on live) and ``close <stream>`` (a newer stream of the user
+pushed that one out, see :mod:`app.stream.limits`). The subscription itself, and what happens when Redis goes
+away and comes back, is :mod:`app.stream.subscription`: each time it is confirmed again every stream reads
+its log from its last delivered entry, so no wake-up lost in the break holds a stream back.
 """
 
 from __future__ import annotations
@@ -15,14 +17,13 @@ import contextlib
 import json
 import random
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
 from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
 
 from app.core import metrics
+from app.stream.connection import Connection, Send, frame
 from app.stream.limits import StreamId, StreamLimit, parse_close
 from app.stream.log import (
     GAP_FIELDS,
@@ -35,11 +36,11 @@ from app.stream.log import (
     parse_user,
     parse_wake_up,
 )
+from app.stream.subscription import CONFIRM_TIMEOUT_S, Subscription
 from chat_shared.revocation import Revocation
 
 log = structlog.get_logger("app.stream.hub")
 
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 PING = b": ping\n\n"
 #: Written to a stream pushed out by a newer one of the same user before it ends: reconnect later, not at once.
 REPLACED = b"retry: 30000\n: closed: a newer stream of this user replaced it\n\n"
@@ -51,58 +52,7 @@ BATCH = 200
 HEARTBEAT_SLICES = 15
 
 
-def frame(entry_id: str, event: str, data: str) -> bytes:
-    """One SSE event."""
-    return f"id: {entry_id}\nevent: {event}\ndata: {data}\n\n".encode()
-
-
-class Connection:
-    """One open stream."""
-
-    __slots__ = (
-        "closed",
-        "dirty",
-        "expires_at",
-        "issued_at",
-        "last_id",
-        "number",
-        "pumping",
-        "replaying",
-        "reset",
-        "send",
-        "sid",
-        "slice",
-        "user_id",
-    )
-
-    def __init__(
-        self,
-        user_id: int,
-        send: Send,
-        expires_at: float,
-        heartbeat_slice: int = 0,
-        *,
-        number: int = 0,
-        sid: str | None = None,
-        issued_at: int = 0,
-    ) -> None:
-        self.user_id = user_id
-        self.number = number  # opening order in this process: names the stream, and the oldest is pushed out
-        #: The session that opened the stream, and when its token was issued: the stream ends with it.
-        self.sid = sid
-        self.issued_at = issued_at
-        self.slice = heartbeat_slice
-        self.send = send
-        self.expires_at = expires_at
-        self.last_id = "0-0"
-        self.pumping = True  # until the endpoint has replayed, wake-ups only mark the connection dirty
-        self.dirty = False
-        self.replaying = False
-        self.reset = False  # the user's log lost events: send ``reset`` before anything else
-        self.closed: str | None = None
-
-    async def write(self, body: bytes) -> None:
-        await self.send({"type": "http.response.body", "body": body, "more_body": True})
+__all__ = ["Connection", "Send", "StreamHub", "encode_data", "frame"]
 
 
 class StreamHub:
@@ -126,26 +76,39 @@ class StreamHub:
         self.limit = limit
         self.connections: dict[int, set[Connection]] = {}
         self.closing = False
-        self._pubsub: PubSub | None = None
+        self.subscription = Subscription(redis, self._on_message, self._catch_up)
         self._tasks: list[asyncio.Task[Any]] = []
         self._user_pumps: dict[int, asyncio.Task[Any]] = {}
         self._user_dirty: set[int] = set()
         self._wake_ups: dict[int, list[WakeUp]] = {}
-        self._subscribed: set[int] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._opened = 0
 
     # --- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the subscription connection and start the listener and the heartbeat timer."""
+        """Start the subscription (it connects in the background, also while Redis is away) and the
+        heartbeat timer."""
         self._loop = asyncio.get_running_loop()
-        self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        await self._pubsub.subscribe("chat:hub")  # keeps the connection open while no user is subscribed
         self._tasks = [
-            asyncio.create_task(self._listen(), name="stream-hub-listener"),
+            asyncio.create_task(self.subscription.run(), name="stream-hub-subscription"),
             asyncio.create_task(self._heartbeat(), name="stream-hub-heartbeat"),
         ]
+        # Streams opened right after start-up find the subscription up; with Redis away it comes up later.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(CONFIRM_TIMEOUT_S):
+                await self.subscription.first_attempt.wait()
+
+    @property
+    def live(self) -> bool:
+        """Whether wake-ups reach this process (its subscription is confirmed): streams can be served."""
+        return self.subscription.live
+
+    async def ready_check(self) -> bool:
+        """Readiness: the subscription is confirmed (a process without it would deliver nothing live)."""
+        if not self.live:
+            raise ConnectionError(self.subscription.reason)
+        return True
 
     def request_shutdown(self) -> None:
         """Close every stream now (thread/signal safe); called when the server starts to stop."""
@@ -168,9 +131,7 @@ class StreamHub:
         for task in [*self._tasks, *pumps]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, timeout=2)
-        if self._pubsub is not None:
-            with contextlib.suppress(Exception):
-                await self._pubsub.aclose()
+        await self.subscription.close()
 
     # --- connections ----------------------------------------------------------------------------
 
@@ -194,12 +155,10 @@ class StreamHub:
         conns.add(conn)
         metrics.SSE_OPEN.inc()
         metrics.SSE_OPENED.inc()
-        # Subscribed state is tracked per user, not "first stream of the user": if that first stream's
-        # subscribe fails (a connection storm), the user's next stream must try again, or none of their
-        # streams would ever be woken.
-        if conn.user_id not in self._subscribed and self._pubsub is not None:
-            await self._pubsub.subscribe(channel(conn.user_id))
-            self._subscribed.add(conn.user_id)
+        # Confirmed per channel, not "first stream of the user": if that first stream's subscribe fails (a
+        # connection storm, Redis away), the user's next stream tries again.
+        if self._loop is not None:
+            await self.subscription.add(channel(conn.user_id))
         await self._push_out_oldest(conn)
 
     async def _push_out_oldest(self, conn: Connection) -> None:
@@ -247,10 +206,7 @@ class StreamHub:
         # the set still registered is forgotten, once.
         if not conns and self.connections.get(conn.user_id) is conns:
             del self.connections[conn.user_id]
-            self._subscribed.discard(conn.user_id)
-            if self._pubsub is not None:
-                with contextlib.suppress(Exception):
-                    await self._pubsub.unsubscribe(channel(conn.user_id))
+            await self.subscription.remove(channel(conn.user_id))
 
     async def close_sessions(self, revocation: Revocation) -> None:
         """End this process's streams that a revocation kills (opened by a revoked session, or with a token
@@ -321,6 +277,13 @@ class StreamHub:
                     conn.dirty = True
                     continue
                 ready.append(conn)
+            if any(conn.resumed for conn in ready):
+                try:
+                    await self._check_positions(user_id, ready)
+                except Exception as exc:  # Redis away again: the streams resume later with Last-Event-ID
+                    log.warning("stream_pump_failed", user_id=user_id, error=repr(exc)[:200])
+                    for conn in ready:
+                        await self.close(conn, "error")
             if resets := [conn for conn in ready if conn.reset]:
                 await self._send_reset(user_id, resets)
             groups: dict[str, list[Connection]] = {}
@@ -426,6 +389,8 @@ class StreamHub:
         try:
             while not conn.closed:
                 conn.dirty = False
+                if conn.resumed:
+                    await self._check_positions(conn.user_id, [conn])
                 if conn.reset:
                     await self._send_reset(conn.user_id, [conn])
                     conn.pumping = True  # still this pump's stream
@@ -440,30 +405,40 @@ class StreamHub:
             conn.pumping = False
             conn.replaying = False
 
-    async def _listen(self) -> None:
-        assert self._pubsub is not None
-        while True:
-            try:
-                message = await self._pubsub.get_message(timeout=1.0)
-                if message is None or message.get("type") != "message":
-                    continue
-                user_id = parse_user(str(message.get("channel", "")))
-                data = str(message.get("data", ""))
-                if user_id is not None:
-                    if data == RESET_WAKE_UP:
-                        self.reset(user_id)
-                    elif (stream := parse_close(data)) is not None:
-                        await self._close_stream(user_id, stream)
-                    else:
-                        self.kick(user_id, parse_wake_up(data))
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                # Wake-ups may have been missed while Redis was away: catch every stream up.
-                log.warning("stream_hub_listener_failed", error=repr(exc)[:200])
-                await asyncio.sleep(0.5)
-                for user_id in list(self.connections):
-                    self.kick(user_id)
+    async def _on_message(self, name: str, data: str) -> None:
+        """A message on a user's channel: a wake-up, a ``reset``, or a ``close`` of one of their streams."""
+        user_id = parse_user(name)
+        if user_id is None:
+            return
+        if data == RESET_WAKE_UP:
+            self.reset(user_id)
+        elif (stream := parse_close(data)) is not None:
+            await self._close_stream(user_id, stream)
+        else:
+            self.kick(user_id, parse_wake_up(data))
+
+    def _catch_up(self) -> None:
+        """The subscription is confirmed (again): wake-ups published while it was away were lost, so every
+        stream reads its log from its last delivered entry, after checking that the log still holds it."""
+        for user_id, conns in list(self.connections.items()):
+            for conn in conns:
+                conn.resumed = True
+            self.kick(user_id)
+
+    async def _check_positions(self, user_id: int, conns: list[Connection]) -> None:
+        """After a break: a stream whose last entry the log no longer holds (Redis came back without its
+        data) sends ``reset`` instead of reading on from a position that no longer exists."""
+        held: dict[str, bool] = {}
+        for conn in conns:
+            if not conn.resumed:
+                continue
+            conn.resumed = False
+            if conn.last_id == "0-0":
+                continue
+            if conn.last_id not in held:
+                held[conn.last_id] = await self.log.has(user_id, conn.last_id)
+            if not held[conn.last_id]:
+                conn.reset = True
 
     async def _heartbeat(self) -> None:
         tick = self.heartbeat_s / HEARTBEAT_SLICES

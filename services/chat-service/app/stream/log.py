@@ -216,14 +216,14 @@ class UserLog:
         return keys, args
 
     async def _run(self, appends: list[Append], prelude: Prelude | None = None) -> list[Any]:
-        pipe = self.redis.pipeline(transaction=False)
-        if prelude is not None:
-            await prelude(pipe)
-        skip = len(pipe)
-        for append in appends:
-            keys, args = self._script_call(append)
-            await self._append(keys=keys, args=args, client=pipe)
-        results: list[Any] = await pipe.execute(raise_on_error=False)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            if prelude is not None:
+                await prelude(pipe)
+            skip = len(pipe)
+            for append in appends:
+                keys, args = self._script_call(append)
+                await self._append(keys=keys, args=args, client=pipe)
+            results: list[Any] = await pipe.execute(raise_on_error=False)
         for result in results:
             if isinstance(result, Exception) and not isinstance(result, OutOfMemoryError):
                 raise result

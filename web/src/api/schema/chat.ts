@@ -80,7 +80,11 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Rename Room
+         * @description Rename a group room (owner or admin).
+         */
+        patch: operations["rename_room_rooms__room_id__patch"];
         trace?: never;
     };
     "/rooms/{room_id}/members": {
@@ -94,9 +98,49 @@ export interface paths {
         put?: never;
         /**
          * Add Member
-         * @description Invite a friend into a group room.
+         * @description Invite a friend into a group room (owner or admin).
          */
         post: operations["add_member_rooms__room_id__members_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/rooms/{room_id}/members/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove Member
+         * @description Remove a member: the owner removes anyone, an admin removes members. Your own id leaves the room.
+         */
+        delete: operations["remove_member_rooms__room_id__members__user_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/rooms/{room_id}/members/{user_id}/role": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Change Role
+         * @description Make a member an admin, or an admin a member (owner only).
+         */
+        put: operations["change_role_rooms__room_id__members__user_id__role_put"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -115,7 +159,7 @@ export interface paths {
         post?: never;
         /**
          * Leave Room
-         * @description Leave a group room.
+         * @description Leave a group room; an owner who leaves passes ownership to the longest-standing admin, else member.
          */
         delete: operations["leave_room_rooms__room_id__members_me_delete"];
         options?: never;
@@ -195,6 +239,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/rooms/{room_id}/owner": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Hand Over Ownership
+         * @description Make another member the owner; the previous owner becomes an admin (owner only).
+         */
+        post: operations["hand_over_ownership_rooms__room_id__owner_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/rooms/{room_id}/read": {
         parameters: {
             query?: never;
@@ -209,6 +273,48 @@ export interface paths {
          * @description Move the caller's read position forward (never backwards).
          */
         post: operations["mark_read_rooms__room_id__read_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/rooms/{room_id}/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Put Settings
+         * @description Replace the caller's settings for the room; they steer push and e-mail, never the stream.
+         */
+        put: operations["put_settings_rooms__room_id__settings_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/rooms/{room_id}/typing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Typing
+         * @description Tell the room's other members the caller is typing (a repeat within 2 s is not sent again).
+         *
+         *     Their open streams get an ephemeral ``typing`` event: never stored, never replayed, without an ``id``.
+         */
+        post: operations["typing_rooms__room_id__typing_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -272,6 +378,18 @@ export interface components {
          * @description ``POST /rooms/{id}/members``.
          */
         MemberAdd: {
+            /** User Id */
+            user_id: number;
+        };
+        /**
+         * MemberOut
+         * @description One member of a room; ``role`` is null in a direct room (it has no roles).
+         */
+        MemberOut: {
+            /** Joined At */
+            joined_at: string;
+            /** Role */
+            role: ("owner" | "admin" | "member") | null;
             /** User Id */
             user_id: number;
         };
@@ -367,6 +485,14 @@ export interface components {
             status: "not_ready";
         };
         /**
+         * OwnerTransfer
+         * @description ``POST /rooms/{id}/owner``: the member who becomes the owner.
+         */
+        OwnerTransfer: {
+            /** User Id */
+            user_id: number;
+        };
+        /**
          * ReadOut
          * @description The caller's read position after the update.
          */
@@ -418,6 +544,17 @@ export interface components {
             seq: number;
         };
         /**
+         * RoleChange
+         * @description ``PUT /rooms/{id}/members/{user_id}/role``: ownership moves only through ``POST /rooms/{id}/owner``.
+         */
+        RoleChange: {
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "admin" | "member";
+        };
+        /**
          * RoomCreate
          * @description ``POST /rooms``: a direct room names exactly one other user; a group has a name.
          */
@@ -446,8 +583,11 @@ export interface components {
             last_seq: number;
             /** Member Ids */
             member_ids: number[];
+            /** Members */
+            members: components["schemas"]["MemberOut"][];
             /** Name */
             name: string | null;
+            settings: components["schemas"]["RoomSettingsOut"];
             /** Type */
             type: string;
             /** Unread Count */
@@ -462,6 +602,43 @@ export interface components {
             items: components["schemas"]["RoomOut"][];
             /** Next Cursor */
             next_cursor: string | null;
+        };
+        /**
+         * RoomRename
+         * @description ``PATCH /rooms/{id}``: the group's new name.
+         */
+        RoomRename: {
+            /** Name */
+            name: string;
+        };
+        /**
+         * RoomSettingsOut
+         * @description The caller's own settings for a room; ``muted_until`` is null when the room is not muted (a mute
+         *     whose time has passed reads as null).
+         */
+        RoomSettingsOut: {
+            /** Muted Until */
+            muted_until: string | null;
+            /**
+             * Notify
+             * @enum {string}
+             */
+            notify: "all" | "mentions" | "none";
+        };
+        /**
+         * SettingsUpdate
+         * @description ``PUT /rooms/{id}/settings``: replaces the caller's settings for the room. A ``muted_until`` without a
+         *     zone is UTC; one already past means "not muted".
+         */
+        SettingsUpdate: {
+            /** Muted Until */
+            muted_until?: string | null;
+            /**
+             * Notify
+             * @default all
+             * @enum {string}
+             */
+            notify: "all" | "mentions" | "none";
         };
         /**
          * TicketOut
@@ -730,6 +907,88 @@ export interface operations {
             };
         };
     };
+    rename_room_rooms__room_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                room_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RoomRename"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoomOut"];
+                };
+            };
+            /** @description A direct room: it has no roles */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme the route expects */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not a member, or neither the owner nor an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The body is over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     add_member_rooms__room_id__members_post: {
         parameters: {
             query?: never;
@@ -774,7 +1033,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Not a member, or the invitee is not the inviter's friend */
+            /** @description Not a member, neither the owner nor an admin, or the invitee is not the inviter's friend */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -794,6 +1053,157 @@ export interface operations {
             };
             /** @description Already a member, or the group is full */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The body is over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    remove_member_rooms__room_id__members__user_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                room_id: number;
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A direct room: it has no roles */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme the route expects */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not a member, not allowed to remove this member, or the member is the owner */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such room, or the user is not a member of it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    change_role_rooms__room_id__members__user_id__role_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                room_id: number;
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RoleChange"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoomOut"];
+                };
+            };
+            /** @description A direct room, or the owner's own role (hand over ownership instead) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme the route expects */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not a member, or not the owner */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such room, or the user is not a member of it */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1324,6 +1734,88 @@ export interface operations {
             };
         };
     };
+    hand_over_ownership_rooms__room_id__owner_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                room_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OwnerTransfer"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoomOut"];
+                };
+            };
+            /** @description A direct room: it has no roles */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme the route expects */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not a member, or not the owner */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such room, or the user is not a member of it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The body is over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     mark_read_rooms__room_id__read_post: {
         parameters: {
             query?: never;
@@ -1379,6 +1871,137 @@ export interface operations {
             };
             /** @description The body is over the size limit */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    put_settings_rooms__room_id__settings_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                room_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SettingsUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoomSettingsOut"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme the route expects */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Authenticated, but not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The body is over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    typing_rooms__room_id__typing_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                room_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme the route expects */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Authenticated, but not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such resource */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
 from types import TracebackType
 
 import redis
@@ -13,15 +14,19 @@ from chat_shared.testing.broker import free_port, wait_for_port
 
 
 class RedisServer:
-    """``redis-server`` on a free port, without persistence; ``stop``/``start`` keep the port, so clients
-    holding its URL reconnect to the restarted server."""
+    """``redis-server`` on a free port; ``stop``/``start`` keep the port, so clients holding its URL reconnect
+    to the restarted server. Without ``data_dir`` it keeps nothing across a restart; with it, an append-only
+    file synced on every write there (a restart keeps every acknowledged write, as a production Redis with
+    AOF does)."""
 
-    def __init__(self, maxmemory: str | None = None) -> None:
+    def __init__(self, maxmemory: str | None = None, data_dir: Path | None = None) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
         self.port = free_port()
         self._args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        if data_dir is not None:
+            self._args[-1:] = ["yes", "--appendfsync", "always", "--dir", str(data_dir)]
         if maxmemory is not None:
             self._args += ["--maxmemory", maxmemory, "--maxmemory-policy", "noeviction"]
         self._process: subprocess.Popen[bytes] | None = None
