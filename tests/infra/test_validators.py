@@ -258,7 +258,7 @@ def test_web_deployment_is_hardened_and_routed() -> None:
         for rule in d["spec"]["rules"]
         for p in rule["http"]["paths"]
     }
-    assert ("/", "web") in routes
+    assert ("/(?!api(?:/|$)).*", "web") in routes
 
 
 def test_web_dockerfile() -> None:
