@@ -20,8 +20,14 @@ $(UV):
 install: $(UV)
 	$(UV) sync --all-packages --all-groups --frozen --quiet
 
-dev: install
+dev: install web/dist/index.html
 	$(UV) run --frozen python tools/dev/run.py
+
+# The web client, built once and again only when a source changed (the dev gateway serves web/dist at /).
+WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/vite.config.ts \
+	web/package.json web/package-lock.json web/tsconfig.json
+web/dist/index.html: $(WEB_SOURCES)
+	scripts/build-web.sh
 
 backends:
 	scripts/ensure-backends.sh

@@ -17,12 +17,14 @@
 #   suites          the cross-cutting suites: docs, config, infra, gateway, e2e (make dev), observability
 #   e2e-real        the e2e journey once more with real MariaDB and Redis behind make dev's processes
 #   fuzz            schemathesis against each service's OpenAPI document (tests/fuzz), ~1 min per service
+#   web             the web client (web/): npm ci from the lockfile, generated API types current, typecheck,
+#                   build, Vitest, then Playwright in Chromium against make dev (docs/web.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="$PWD/.venv/bin"
-ALL_GATES=(lint types services suites e2e-real fuzz)
+ALL_GATES=(lint types services suites e2e-real fuzz web)
 SUITES=(tests/docs tests/config tests/infra tests/gateway tests/dev tests/e2e tests/observability)
-TYPED_HELPERS=(tools/dev tools/docs tools/passwords tools/monitoring tools/images tests/gateway tests/dev tests/e2e tests/observability tests/support tests/fuzz tests/chaos)
+TYPED_HELPERS=(tools/dev tools/docs tools/passwords tools/monitoring tools/images tools/web tests/gateway tests/dev tests/e2e tests/observability tests/support tests/fuzz tests/chaos)
 fail=0
 
 service_names() {
@@ -49,6 +51,12 @@ in_service() {
     echo
     echo "==> ($name) $*"
     (cd "services/$name" && "$@") || fail=1
+}
+
+in_web() {
+    echo
+    echo "==> (web) $*"
+    (cd web && "$@") || fail=1
 }
 
 gate() {
@@ -83,6 +91,15 @@ gate() {
             ;;
         fuzz)
             run "$VENV/pytest" -q -p no:cacheprovider tests/fuzz
+            ;;
+        web)
+            run scripts/install-web.sh
+            (cd web && npm ci --no-audit --no-fund --loglevel=error) || fail=1
+            run "$VENV/python" tools/web/openapi_schemas.py --check
+            in_web npm run typecheck
+            in_web npm run build
+            in_web npm test
+            in_web npx playwright test
             ;;
         *)
             echo "unknown gate: $1 (known: ${ALL_GATES[*]} service:NAME)" >&2

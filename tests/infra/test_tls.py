@@ -97,9 +97,11 @@ def test_caddy_serves_the_site_over_https_to_kong(site: str, tmp_path: Path) -> 
     # Automatic HTTPS (certificate, HTTP->HTTPS redirect) stays on: nothing disables or skips it.
     assert "automatic_https" not in server
     handlers = _handlers(route["handle"])
-    (proxy,) = [h for h in handlers if h["handler"] == "reverse_proxy"]
-    assert proxy["upstreams"] == [{"dial": "kong:8000"}]
-    assert proxy["flush_interval"] == -1, "server-sent events must not be buffered"
+    proxies = {h["upstreams"][0]["dial"]: h for h in handlers if h["handler"] == "reverse_proxy"}
+    # /api/* to Kong, everything else to the web client's nginx (CONTRACT §1).
+    assert set(proxies) == {"kong:8000", "web:8080"}
+    assert proxies["kong:8000"]["flush_interval"] == -1, "server-sent events must not be buffered"
+    assert '"path":["/api/*"]' in json.dumps(route, separators=(",", ":"))
     hsts = [h["response"]["set"]["Strict-Transport-Security"] for h in handlers if "set" in h.get("response", {})]
     assert hsts == [["max-age=31536000; includeSubDomains"]]
 
@@ -121,7 +123,7 @@ def test_only_caddy_is_published(compose_file: Path) -> None:
     assert "ports" not in services["kong"], "Kong's listener stays internal"
     assert caddy["environment"]["SITE_ADDRESS"] == "${SITE_ADDRESS:-localhost}"
     assert "./infrastructure/docker/caddy/Caddyfile:/etc/caddy/Caddyfile:ro" in caddy["volumes"]
-    assert caddy["depends_on"] == {"kong": {"condition": "service_healthy"}}
+    assert caddy["depends_on"] == {"kong": {"condition": "service_healthy"}, "web": {"condition": "service_healthy"}}
     public = [
         name for name, s in services.items() if any(not str(p).startswith("127.0.0.1:") for p in s.get("ports", []))
     ]

@@ -209,7 +209,7 @@ def test_production_overlay_scales_and_protects() -> None:
             spec = doc["spec"]
             assert (spec["minReplicas"], spec["maxReplicas"]) == (2, 10)
             assert spec["metrics"][0]["resource"]["target"]["averageUtilization"] == 70
-        if doc["kind"] == "Deployment":
+        if doc["kind"] == "Deployment" and doc["metadata"]["name"] in SERVICES:
             spec = doc["spec"]
             assert "replicas" not in spec, "the HPA owns replicas"
             assert spec["template"]["spec"]["topologySpreadConstraints"]
@@ -220,12 +220,12 @@ def test_mvp_overlay_runs_one_of_each() -> None:
     replicas = {
         d["metadata"]["name"]: d["spec"]["replicas"] for d in docs if d["kind"] in ("Deployment", "StatefulSet")
     }
-    assert replicas == dict.fromkeys([*SERVICES, "mysql", "mongodb", "redis", "kafka"], 1)
+    assert replicas == dict.fromkeys([*SERVICES, "web", "mysql", "mongodb", "redis", "kafka"], 1)
 
 
 def test_deployments_are_hardened() -> None:
     for doc in _render("production"):
-        if doc["kind"] != "Deployment":
+        if doc["kind"] != "Deployment" or doc["metadata"]["name"] not in SERVICES:
             continue
         pod = doc["spec"]["template"]["spec"]
         (container,) = pod["containers"]
@@ -237,6 +237,39 @@ def test_deployments_are_hardened() -> None:
         assert container["resources"]["requests"] and container["resources"]["limits"]
         assert {m["mountPath"] for m in container["volumeMounts"]} >= {"/tmp", "/tmp/prometheus", "/run/secrets"}
         assert pod["terminationGracePeriodSeconds"] > 10 + 30  # preStop sleep + gunicorn graceful_timeout
+
+
+def test_web_deployment_is_hardened_and_routed() -> None:
+    """The web client's nginx: non-root, read-only, probed, limited; the Ingress sends / to it."""
+    docs = _render("production")
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "web"]
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health"
+    assert container["resources"]["requests"] and container["resources"]["limits"]
+    routes = {
+        (p["path"], p["backend"]["service"]["name"])
+        for d in docs
+        if d["kind"] == "Ingress"
+        for rule in d["spec"]["rules"]
+        for p in rule["http"]["paths"]
+    }
+    assert ("/(?!api(?:/|$)).*", "web") in routes
+
+
+def test_web_dockerfile() -> None:
+    """The web image: hadolint-clean, a build stage, then unprivileged nginx serving dist/."""
+    dockerfile = ROOT / "web" / "Dockerfile"
+    _run(_tool("hadolint"), "--failure-threshold", "info", str(dockerfile))
+    text = dockerfile.read_text()
+    assert "AS build" in text
+    assert "nginx-unprivileged" in text
+    assert "COPY --from=build /web/dist/ /usr/share/nginx/html/" in text
+    assert "HEALTHCHECK" in text
 
 
 # --------------------------------------------------------------------------------------------- workflows

@@ -34,6 +34,8 @@ import httpx
 REPO = Path(__file__).resolve().parents[2]
 SERVICES_DIR = REPO / "services"
 GATEWAY_MODULE = "tools.dev.gateway"  # run with ``-m`` from the repository root
+#: The built web client the gateway serves at / (``make dev`` builds it first; web/ holds its sources).
+WEB_DIST = REPO / "web" / "dist"
 MONGO_MODULE = "tools.dev.mongo_standin"
 GATEWAY_CONFIG = REPO / "infrastructure/docker/kong/kong.yml"
 STATE_FILE = "dev.json"
@@ -413,6 +415,10 @@ class DevSystem:
             gateway_argv += ["--upstream", item]
         if not self.rate_limit:
             gateway_argv.append("--no-rate-limit")
+        if (WEB_DIST / "index.html").is_file():
+            gateway_argv += ["--static", str(WEB_DIST)]
+        else:
+            self.console.line("dev", "web/dist is not built: the web client is not served (`make dev` builds it)")
         await self.spawn("gateway", gateway_argv, REPO)
 
     async def wait_listening(self, name: str, port: int, timeout: float = 15.0) -> None:

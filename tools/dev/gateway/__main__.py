@@ -9,6 +9,7 @@ from pathlib import Path
 from . import __doc__ as package_doc
 from .app import Gateway
 from .routing import KONG_YML, load_config
+from .static import StaticSite
 
 
 def parse_hosts(items: Iterable[str]) -> dict[str, str]:
@@ -40,6 +41,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--no-rate-limit", action="store_true", help="skip kong.yml's rate-limiting plugins")
     parser.add_argument("--quiet", action="store_true", help="no access log line per request")
+    parser.add_argument(
+        "--static",
+        type=Path,
+        metavar="DIR",
+        help="serve the built web client (web/dist) at / for GET/HEAD requests outside /api",
+    )
     args = parser.parse_args(argv)
 
     import uvicorn
@@ -49,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         parse_hosts(args.upstream),
         rate_limit=not args.no_rate_limit,
         log_requests=not args.quiet,
+        static=StaticSite(args.static) if args.static else None,
     )
     uvicorn.run(
         app,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -13,6 +14,10 @@ from . import plugins as kong
 from .asgi import RawHeaders, Receive, Scope, Send, header
 from .proxy import create_client, forward, read_body, timeout, upstream_headers
 from .routing import GatewayConfig, Match, match
+from .static import StaticSite
+
+#: Paths Kong owns: never answered by the web client's files (an unknown API path stays Kong's 404).
+API_PREFIX = "/api"
 
 
 @dataclass
@@ -29,6 +34,8 @@ class Gateway:
     rate_limit: bool = True
     log_requests: bool = True
     client: httpx.AsyncClient | None = None
+    #: The web client's built files, served for GET/HEAD outside /api (as nginx does behind Kong).
+    static: StaticSite | None = None
     limiter: kong.RateLimiter = field(default_factory=kong.RateLimiter)
     #: Requests per upstream so far: where the next one starts in the round robin.
     turns: dict[str, int] = field(default_factory=dict)
@@ -86,6 +93,9 @@ class Gateway:
             await send({"type": "http.response.body", "body": body})
             logged(status)
 
+        if found is None and self.static is not None and self._is_site_request(scope, raw_path):
+            await self._serve_site(scope, receive, send, logged)
+            return
         if found is None:
             await respond(404, "no Route matched with those values")  # Kong's words
             return
@@ -126,6 +136,24 @@ class Gateway:
         failed = await forward(self.client, attempts, found, receive, send, extra, logged)
         if failed is not None:
             await respond(*failed)
+
+    @staticmethod
+    def _is_site_request(scope: Scope, raw_path: str) -> bool:
+        under_api = raw_path == API_PREFIX or raw_path.startswith(API_PREFIX + "/")
+        return scope["method"] in ("GET", "HEAD") and not under_api
+
+    async def _serve_site(self, scope: Scope, receive: Receive, send: Send, logged: Callable[[int], None]) -> None:
+        assert self.static is not None
+        status = 500
+
+        async def noting_status(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await self.static(scope, receive, noting_status)
+        logged(status)
 
     def _balanced(self, found: Match) -> list[str]:
         """The route's targets in round-robin order: each request starts one further along the list."""
