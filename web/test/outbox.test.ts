@@ -167,6 +167,7 @@ describe("history merging", () => {
       last_seq: last?.seq ?? 0,
       last_read_seq: 0,
       unread_count: 0,
+      mention_count: 0,
     });
     const r = room(1, null);
     expect(withNewMessage(r, message("a", 1), 1, false).unread_count).toBe(1);

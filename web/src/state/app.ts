@@ -303,7 +303,7 @@ export function markRead(roomId: number): void {
     const items = store.get().histories[roomId]?.items ?? [];
     const seq = Math.max(room?.last_seq ?? 0, items.at(-1)?.seq ?? 0);
     if (!room || seq <= room.last_read_seq) return;
-    updateRoom(roomId, (r) => ({ ...r, last_read_seq: seq, unread_count: 0 }));
+    updateRoom(roomId, (r) => ({ ...r, last_read_seq: seq, unread_count: 0, mention_count: 0 }));
     void ok(chatApi.POST("/rooms/{room_id}/read", { params: { path: { room_id: roomId } }, body: { seq } })).catch(notify);
   }, 300);
 }
@@ -389,7 +389,7 @@ function handleEvent(name: StreamEventName, data: unknown): void {
       }));
       if (user_id === store.get().me?.id) {
         updateRoom(room_id, (room) =>
-          last_read_seq > room.last_read_seq ? { ...room, last_read_seq, unread_count: 0 } : room,
+          last_read_seq > room.last_read_seq ? { ...room, last_read_seq, unread_count: 0, mention_count: 0 } : room,
         );
       }
       break;

@@ -123,7 +123,7 @@ export function Rooms({ state }: { state: State }) {
         {state.rooms.length === 0 && <li class="muted">{t("noRooms")}</li>}
         {state.rooms.map((room) => {
           const last = room.last_message;
-          const mentionCount = (room as Room & { mention_count?: number }).mention_count ?? 0; // CONTRACT §8, not served yet
+          const mentionCount = room.mention_count;
           return (
             <li key={room.id} aria-current={state.activeRoom === room.id ? "true" : undefined}>
               <button type="button" class="item" onClick={act(() => openRoom(room.id))}>

@@ -22,6 +22,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/messages/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search All
+         * @description Messages containing ``q`` in every room the caller is a member of now, newest first.
+         */
+        get: operations["search_all_messages_search_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/ready": {
         parameters: {
             query?: never;
@@ -85,6 +105,29 @@ export interface paths {
          * @description Rename a group room (owner or admin).
          */
         patch: operations["rename_room_rooms__room_id__patch"];
+        trace?: never;
+    };
+    "/rooms/{room_id}/attachments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create Attachment
+         * @description Sign the upload of a file for the room (a type not accepted is a 422).
+         *
+         *     ``PUT`` the file's exact bytes to ``upload.url`` with ``upload.headers``, then send a message with
+         *     ``attachment_id``.
+         */
+        post: operations["create_attachment_rooms__room_id__attachments_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/rooms/{room_id}/members": {
@@ -183,6 +226,9 @@ export interface paths {
         /**
          * Send Message
          * @description Send; 201 means durable. The same ``client_msg_id`` again returns the original (200).
+         *
+         *     An ``image`` or ``file`` message carries an uploaded ``attachment_id``; its upload must hold what was
+         *     declared (422).
          */
         post: operations["send_message_rooms__room_id__messages_post"];
         delete?: never;
@@ -234,6 +280,26 @@ export interface paths {
          * @description Take a reaction back (idempotent).
          */
         delete: operations["remove_reaction_rooms__room_id__messages__message_id__reactions__emoji__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/rooms/{room_id}/messages/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search Room
+         * @description Messages of the room containing ``q``, newest first.
+         */
+        get: operations["search_room_rooms__room_id__messages_search_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -348,6 +414,69 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
+         * AttachmentCreate
+         * @description ``POST /rooms/{id}/attachments``: what the client is about to upload.
+         */
+        AttachmentCreate: {
+            /**
+             * Content Type
+             * @description One of the accepted types
+             */
+            content_type: string;
+            /**
+             * Filename
+             * @description Shown to members and offered as the download's name
+             */
+            filename: string;
+            /**
+             * Size
+             * @description Exact length in bytes
+             */
+            size: number;
+        };
+        /**
+         * AttachmentOut
+         * @description The file of a message, with download URLs minted for the reader (valid at least 5 minutes).
+         */
+        AttachmentOut: {
+            /** Content Type */
+            content_type: string;
+            /** Filename */
+            filename: string;
+            /** Height */
+            height?: number | null;
+            /** Id */
+            id: string;
+            /** Size */
+            size: number;
+            /**
+             * Thumbnail Url
+             * @description Presigned URL of the thumbnail; null until it exists
+             */
+            thumbnail_url?: string | null;
+            /**
+             * Url
+             * @description Presigned download URL
+             */
+            url?: string | null;
+            /** Width */
+            width?: number | null;
+        };
+        /**
+         * AttachmentUpload
+         * @description The attachment's id (send it with the message once the upload finished) and its presigned upload.
+         */
+        AttachmentUpload: {
+            /** Attachment Id */
+            attachment_id: string;
+            /**
+             * Expires In
+             * @description Seconds the upload URL works
+             */
+            expires_in: number;
+            upload: components["schemas"]["UploadTarget"];
+        };
+        /**
          * ErrorOut
          * @description An error: what went wrong, in words safe to show to the user.
          */
@@ -395,25 +524,36 @@ export interface components {
         };
         /**
          * MessageCreate
-         * @description ``POST /rooms/{id}/messages``.
+         * @description ``POST /rooms/{id}/messages``: a text, or an uploaded file (``image``/``file``) with an optional caption.
          */
         MessageCreate: {
+            /**
+             * Attachment Id
+             * @description An upload of `POST /rooms/{id}/attachments`
+             */
+            attachment_id?: string | null;
             /** Client Msg Id */
             client_msg_id?: string | null;
             /** Content */
-            content: string;
+            content?: string | null;
             /**
              * Message Type
              * @default text
-             * @constant
+             * @enum {string}
              */
-            message_type: "text";
+            message_type: "text" | "image" | "file";
+            /**
+             * Reply To
+             * @description The `id` of a message of this room to quote; another room's, unknown or deleted → 422
+             */
+            reply_to?: string | null;
         };
         /**
          * MessageOut
          * @description The public message object.
          */
         MessageOut: {
+            attachment?: components["schemas"]["AttachmentOut"] | null;
             /** Client Msg Id */
             client_msg_id: string | null;
             /** Content */
@@ -585,6 +725,11 @@ export interface components {
             member_ids: number[];
             /** Members */
             members: components["schemas"]["MemberOut"][];
+            /**
+             * Mention Count
+             * @description Unread messages (above `last_read_seq`) that mention the caller
+             */
+            mention_count: number;
             /** Name */
             name: string | null;
             settings: components["schemas"]["RoomSettingsOut"];
@@ -626,6 +771,25 @@ export interface components {
             notify: "all" | "mentions" | "none";
         };
         /**
+         * SearchHit
+         * @description A message search found, and its room.
+         */
+        SearchHit: {
+            message: components["schemas"]["MessageOut"];
+            /** Room Id */
+            room_id: number;
+        };
+        /**
+         * SearchPage
+         * @description Search results, newest first; ``next_cursor`` continues with older ones (null: no more).
+         */
+        SearchPage: {
+            /** Items */
+            items: components["schemas"]["SearchHit"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /**
          * SettingsUpdate
          * @description ``PUT /rooms/{id}/settings``: replaces the caller's settings for the room. A ``muted_until`` without a
          *     zone is UTC; one already past means "not muted".
@@ -649,6 +813,24 @@ export interface components {
             expires_in: number;
             /** Ticket */
             ticket: string;
+        };
+        /**
+         * UploadTarget
+         * @description Where and how to upload: ``PUT url`` with exactly ``headers`` and the declared bytes.
+         */
+        UploadTarget: {
+            /** Headers */
+            headers: {
+                [key: string]: string;
+            };
+            /**
+             * Method
+             * @default PUT
+             * @constant
+             */
+            method: "PUT";
+            /** Url */
+            url: string;
         };
         /** ValidationError */
         ValidationError: {
@@ -688,6 +870,52 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HealthOut"];
+                };
+            };
+        };
+    };
+    search_all_messages_search_get: {
+        parameters: {
+            query: {
+                /** @description `next_cursor` of the previous page */
+                cursor?: string | null;
+                limit?: number;
+                /** @description 2–100 characters; matches any part of a message's text, whatever its case or script */
+                q: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchPage"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme the route expects */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -970,6 +1198,79 @@ export interface operations {
                 };
             };
             /** @description The body is over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_attachment_rooms__room_id__attachments_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                room_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AttachmentCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AttachmentUpload"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme the route expects */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Authenticated, but not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The declared size is over the type's limit (images 10 MiB, other files 25 MiB) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1426,6 +1727,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
+            /** @description The attachment's upload is not there yet (`upload not found`), or another message has it */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
             /** @description The body is over the size limit */
             413: {
                 headers: {
@@ -1716,6 +2026,72 @@ export interface operations {
             };
             /** @description A duplicate, or a state that forbids the action */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    search_room_rooms__room_id__messages_search_get: {
+        parameters: {
+            query: {
+                /** @description `next_cursor` of the previous page */
+                cursor?: string | null;
+                limit?: number;
+                /** @description 2–100 characters; matches any part of a message's text, whatever its case or script */
+                q: string;
+            };
+            header?: never;
+            path: {
+                room_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchPage"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme the route expects */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Authenticated, but not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such resource */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

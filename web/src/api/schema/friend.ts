@@ -268,6 +268,8 @@ export interface components {
          * @description A friend of the caller, with their current profile and presence.
          */
         FriendOut: {
+            /** Avatar Url */
+            avatar_url?: string | null;
             /** Display Name */
             display_name: string;
             /** Is Online */

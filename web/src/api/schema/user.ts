@@ -186,6 +186,33 @@ export interface paths {
         patch: operations["update_me_profile_me_patch"];
         trace?: never;
     };
+    "/profile/me/avatar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set Avatar
+         * @description Make an uploaded picture the avatar: a 256 px square; 422 when the upload is not the declared image.
+         */
+        put: operations["set_avatar_profile_me_avatar_put"];
+        /**
+         * Create Avatar Upload
+         * @description Sign the upload of a new avatar picture (JPEG, PNG, GIF or WebP; else 422).
+         *
+         *     ``PUT`` the picture's exact bytes to ``upload.url`` with ``upload.headers``, then ``PUT /profile/me/avatar``
+         *     with ``upload_id``.
+         */
+        post: operations["create_avatar_upload_profile_me_avatar_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/profile/me/password": {
         parameters: {
             query?: never;
@@ -263,6 +290,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/users/avatars/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Avatar Picture
+         * @description An avatar picture: a redirect to a short-lived URL of the private bucket (no token needed: the name is
+         *     the picture's hash, and profiles are public to every signed-in user).
+         */
+        get: operations["avatar_picture_users_avatars__name__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/users/search": {
         parameters: {
             query?: never;
@@ -287,6 +335,44 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * AvatarCreate
+         * @description ``POST /profile/me/avatar``: the picture about to be uploaded.
+         */
+        AvatarCreate: {
+            /**
+             * Content Type
+             * @description image/jpeg, png, gif or webp
+             */
+            content_type: string;
+            /**
+             * Size
+             * @description Exact length in bytes (at most 5 MiB)
+             */
+            size: number;
+        };
+        /**
+         * AvatarSet
+         * @description ``PUT /profile/me/avatar``: make a finished upload the caller's avatar.
+         */
+        AvatarSet: {
+            /** Upload Id */
+            upload_id: string;
+        };
+        /**
+         * AvatarUpload
+         * @description The upload's id (give it to ``PUT /profile/me/avatar`` once uploaded) and its presigned URL.
+         */
+        AvatarUpload: {
+            /**
+             * Expires In
+             * @description Seconds the upload URL works
+             */
+            expires_in: number;
+            upload: components["schemas"]["UploadTarget"];
+            /** Upload Id */
+            upload_id: string;
+        };
         /** Body_login_form_auth_login_post */
         Body_login_form_auth_login_post: {
             /** Password */
@@ -492,6 +578,24 @@ export interface components {
              * @constant
              */
             token_type: "bearer";
+        };
+        /**
+         * UploadTarget
+         * @description Where and how to upload: ``PUT url`` with exactly ``headers`` and the declared bytes.
+         */
+        UploadTarget: {
+            /** Headers */
+            headers: {
+                [key: string]: string;
+            };
+            /**
+             * Method
+             * @default PUT
+             * @constant
+             */
+            method: "PUT";
+            /** Url */
+            url: string;
         };
         /**
          * UserPage
@@ -983,6 +1087,121 @@ export interface operations {
             };
         };
     };
+    set_avatar_profile_me_avatar_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AvatarSet"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OwnProfile"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme the route expects */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The upload is not there yet (`upload not found`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The body is over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_avatar_upload_profile_me_avatar_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AvatarCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AvatarUpload"];
+                };
+            };
+            /** @description No valid access token */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme the route expects */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The declared size is over 5 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     change_password_profile_me_password_put: {
         parameters: {
             query?: never;
@@ -1178,6 +1397,38 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    avatar_picture_users_avatars__name__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description As in an `avatar_url` */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To a presigned URL of the picture (no body) */
+            307: {
+                headers: {
+                    /** @description The picture's presigned URL */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {
