@@ -29,7 +29,7 @@ CONSUMED = {
 DEPENDENCIES = {
     "user-service": {"mysql", "redis", "kafka"},
     "friend-service": {"mysql", "redis", "kafka"},
-    "chat-service": {"mysql", "redis", "mongo", "kafka"},
+    "chat-service": {"mysql", "redis", "mongo", "kafka", "stream"},
 }
 # Families every prometheus-client process exports on its own.
 DEFAULT_PREFIXES = ("python_", "process_")

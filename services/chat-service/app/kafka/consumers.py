@@ -151,8 +151,10 @@ class FanOutBatch:
     Messages (``message.events``) and membership (``chat.events``) travel apart, so a batch's order says
     nothing about which came first in the room. What does is the seq: a join or leave records the room's last
     seq at the change (``after_seq``), under the room's lock that every send's seq takes too. A member who
-    joins or leaves in the batch receives a message only if they were a member at its seq: above their join,
-    at or below their leave, whatever the order the batch holds them in (``positions``).
+    joins in the batch receives a message only if its seq is above their join, whatever the order the batch
+    holds them in (``positions``); one whose last change in the batch is a leave receives none of the room's
+    messages in it (removal wins: an earlier batch, read after the leave's commit, withheld the ones before
+    the leave already, and a removed member's messages stay a prefix of the room's, without a hole).
 
     Membership events without ``after_seq`` (an older producer's) narrow the room's later events of the batch
     to the members they name (``members``), in the batch's order.
@@ -208,15 +210,11 @@ class FanOutBatch:
 
 
 def _member_at(marks: list[tuple[int, bool]], seq: int, member_now: bool) -> bool:
-    """Whether a user whose joins and leaves in the batch are ``marks`` (by position) was a member at ``seq``.
-
-    The change just below ``seq`` decides: a join means a member, a leave not. Below every change, the user
-    was what the first change undid. Above the last one, a member only if the database still says so (a
-    later leave whose event is not read yet wins)."""
-    before = [joined for position, joined in marks if position < seq]
-    if not before:
-        return not marks[0][1]
-    return before[-1] and (member_now or len(before) < len(marks))
+    """Whether a user whose joins and leaves in the batch are ``marks`` (by position) receives the message at
+    ``seq``: only after their last change, if that is a join and the database still counts them (a later
+    leave whose event is not read yet wins)."""
+    position, joined = marks[-1]
+    return joined and seq > position and member_now
 
 
 class FanOut:
