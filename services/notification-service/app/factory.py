@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from app.api import preferences, subscriptions
 from app.core.config import Settings
 from app.core.state import State
-from app.kafka.consumers import PRESENCE_GROUP, PUSH_GROUP, REPLICA_GROUP, REPLICA_HANDLERS, push_handlers
+from app.kafka.consumers import PRESENCE_GROUP, PUSH_GROUP, REPLICA_GROUP, push_handlers, replica_handlers
 from app.models.delivery import Mail, Push
 from app.services.fcm import Fcm, ServiceAccount
 from app.services.mail_dispatcher import MailDispatcher
@@ -114,7 +114,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] = ti
             pushes=pushes,
             mails=mails,
         )
-        runtime.consume(REPLICA_GROUP, [USER_EVENTS, CHAT_EVENTS, FRIEND_EVENTS], REPLICA_HANDLERS)
+        runtime.consume(REPLICA_GROUP, [USER_EVENTS, CHAT_EVENTS, FRIEND_EVENTS], replica_handlers(clock))
         runtime.consume(PRESENCE_GROUP, [USER_ONLINE_STATUS], presence_handlers(presence))
         runtime.consume(PUSH_GROUP, [MESSAGE_EVENTS], push_handlers(planner), live=True)
         runtime.spawn(pushes.run(), "push-dispatcher")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,7 +13,7 @@ from app.repositories.queues import PushQueue
 from app.repositories.replica import BlockReplica, MemberReplica, UserReplica
 from app.repositories.subscriptions import SubscriptionRepository
 from app.services.planner import PushPlanner
-from chat_shared.consumer import Handlers
+from chat_shared.consumer import Handler, Handlers
 from chat_shared.dialect import upsert
 from chat_shared.events.chat import MemberJoined, MemberLeft, MessageSent, RoomCreated, RoomSettingsChanged
 from chat_shared.events.envelope import EventEnvelope
@@ -25,8 +26,19 @@ PRESENCE_GROUP = "notification-service.presence"
 PUSH_GROUP = "notification-service.pushes"
 
 
-async def on_user_registered(session: AsyncSession, event: UserRegistered, envelope: EventEnvelope) -> None:
-    """Replicate the user and queue their welcome mail (once: the queue row is unique per user and kind)."""
+def on_user_registered(clock: Callable[[], float]) -> Handler:
+    """Replicate the user and queue their welcome mail (once: the queue row is unique per user and kind),
+    due now on the dispatchers' clock."""
+
+    async def handle(session: AsyncSession, event: UserRegistered, _: EventEnvelope) -> None:
+        now = datetime.fromtimestamp(clock(), UTC)
+        await register(session, event, now)
+
+    return handle
+
+
+async def register(session: AsyncSession, event: UserRegistered, now: datetime) -> None:
+    """The replica row and the welcome mail of a new user."""
     await UserReplica(session).upsert_if_newer(
         event.user_id, event.username, event.display_name, event.created_at, event.email, event.locale
     )
@@ -43,9 +55,9 @@ async def on_user_registered(session: AsyncSession, event: UserRegistered, envel
                     "display_name": event.display_name,
                     "username": event.username,
                     "status": QueueStatus.PENDING.value,
-                    "due_at": datetime.now(UTC),
+                    "due_at": now,
                     "attempts": 0,
-                    "created_at": datetime.now(UTC),
+                    "created_at": now,
                 },
                 key=[Mail.user_id, Mail.kind],
                 update=lambda new: {"user_id": new.user_id},
@@ -83,17 +95,19 @@ async def on_unblocked(session: AsyncSession, event: UserUnblocked, _: EventEnve
     await BlockReplica(session).remove(event.blocker_id, event.blocked_id)
 
 
-REPLICA_HANDLERS: Handlers = {
-    UserRegistered: on_user_registered,
-    UserProfileUpdated: on_profile_updated,
-    UserDeleted: on_user_deleted,
-    RoomCreated: on_members,
-    MemberJoined: on_members,
-    MemberLeft: on_members,
-    RoomSettingsChanged: on_settings,
-    UserBlocked: on_blocked,
-    UserUnblocked: on_unblocked,
-}
+def replica_handlers(clock: Callable[[], float]) -> Handlers:
+    """The handlers of the replicas' consumer group."""
+    return {
+        UserRegistered: on_user_registered(clock),
+        UserProfileUpdated: on_profile_updated,
+        UserDeleted: on_user_deleted,
+        RoomCreated: on_members,
+        MemberJoined: on_members,
+        MemberLeft: on_members,
+        RoomSettingsChanged: on_settings,
+        UserBlocked: on_blocked,
+        UserUnblocked: on_unblocked,
+    }
 
 
 def push_handlers(planner: PushPlanner) -> Handlers:

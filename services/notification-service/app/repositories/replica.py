@@ -62,7 +62,7 @@ class UserReplica:
         rows = await self.session.execute(
             select(ReplicaUser.id, ReplicaUser.display_name).where(ReplicaUser.id.in_(list(ids)))
         )
-        return dict(rows.tuples())
+        return {int(row[0]): str(row[1]) for row in rows}
 
     async def delete(self, user_id: int) -> None:
         """Forget a deleted user."""

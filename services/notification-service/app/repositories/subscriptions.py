@@ -88,5 +88,5 @@ class PreferenceRepository:
         rows = await self.session.execute(
             select(Preference.user_id, Preference.show_preview).where(Preference.user_id.in_(list(user_ids)))
         )
-        found = {user_id: bool(show) for user_id, show in rows.tuples()}
+        found = {int(row[0]): bool(row[1]) for row in rows}
         return {u: found.get(u, True) for u in user_ids}

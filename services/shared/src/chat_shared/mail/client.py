@@ -45,9 +45,9 @@ class Mailer:
         message["To"] = to
         message["Subject"] = mail.subject
         message["Message-ID"] = make_msgid(domain=s.mail_from_address.rpartition("@")[2] or None)
-        message["Content-Language"] = mail.locale
         message.set_content(mail.text)
         message.add_alternative(mail.html, subtype="html")
+        message["Content-Language"] = mail.locale  # after the parts: set_content clears Content-* headers
         return message
 
     async def send(self, to: str, mail: Rendered) -> None:
