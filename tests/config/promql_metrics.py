@@ -35,7 +35,7 @@ ALERTS_DIR = REPO / "infrastructure/docker/prometheus/alerts"
 DASHBOARDS_DIR = REPO / "infrastructure/docker/grafana/dashboards"
 OBSERVABILITY_DOC = REPO / "docs/observability.md"
 
-SERVICES = ("user-service", "friend-service", "chat-service")
+SERVICES = ("user-service", "friend-service", "chat-service", "notification-service")
 ALL = frozenset(SERVICES)
 
 
@@ -89,6 +89,13 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     _m("chat_sse_replayed_events_total", "counter", "", "chat-service"),
     _m("chat_sse_resets_total", "counter", "", "chat-service"),
     _m("chat_permission_confirms_total", "counter", "result", "chat-service"),
+    # notification-service
+    _m("notification_subscriptions_total", "counter", "type action", "notification-service"),
+    _m("notification_decisions_total", "counter", "result", "notification-service"),
+    _m("notification_pushes_total", "counter", "channel host result", "notification-service"),
+    _m("notification_push_duration_seconds", "histogram", "channel", "notification-service"),
+    _m("notification_push_delay_seconds", "histogram", "", "notification-service"),
+    _m("notification_mails_total", "counter", "kind result", "notification-service"),
 )
 CATALOGUE_BY_NAME: dict[str, MetricSpec] = {m.name: m for m in CATALOGUE}
 
