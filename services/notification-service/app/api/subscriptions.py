@@ -22,8 +22,9 @@ router = APIRouter(prefix="/notifications/subscriptions", tags=["notifications"]
 async def subscribe(
     user: CurrentUser, subscriptions: SubscriptionServiceDep, body: SubscriptionIn = Body()
 ) -> SubscriptionOut:
-    """Subscribe a browser (Web Push) or an app (FCM) to the caller's notifications. The same endpoint or
-    token again refreshes its keys and answers the existing subscription."""
+    """Subscribe a browser (Web Push) or an app (FCM); the same endpoint or token again is the same one.
+
+    Posting an existing endpoint or token refreshes its keys and answers the existing subscription."""
     return await subscriptions.subscribe(user.id, body)
 
 
