@@ -27,7 +27,7 @@ from chat_shared.testing.broker import Broker, free_port
 from chat_shared.testing.fixtures import DEFAULT_REDIS, flush_redis
 
 REPO = Path(__file__).resolve().parents[2]
-SERVICES = ("user-service", "friend-service", "chat-service")
+SERVICES = ("user-service", "friend-service", "chat-service", "notification-service")
 START_TIMEOUT_S = 90.0
 
 
