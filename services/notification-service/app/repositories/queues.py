@@ -66,6 +66,14 @@ class Queue(Generic[Q]):
             .values(status=QueueStatus.RETRY.value, due_at=due_at, attempts=m.attempts + 1, claim=None)
         )
 
+    async def touch(self, claims: Sequence[str], now: datetime) -> None:
+        """Renew the claims this process is still working on, so no other process takes their rows over."""
+        if claims:
+            m = self.model
+            await self.session.execute(
+                update(m).where(m.claim.in_(list(claims)), m.status == QueueStatus.SENDING.value).values(claimed_at=now)
+            )
+
     async def release_stale(self, claimed_before: datetime) -> int:
         """Rows claimed by a process that died before settling them: offered again."""
         m = self.model

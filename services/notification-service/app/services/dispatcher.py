@@ -4,9 +4,9 @@ A slow or failing push service never holds up the others: each row is sent on it
 ``push_concurrency_per_host`` at once per host and ``push_concurrency`` in all, and a row that must be
 retried (429, 5xx, timeout) goes back to the queue with a due time (exponential backoff with jitter, never
 earlier than the ``Retry-After`` it was given) instead of waiting in place. Results are written in one
-transaction per batch. A row claimed by a process that died is offered again after
-``dispatch_claim_timeout_s``: that push may then reach the push service twice, which its ``Topic`` header
-(Web Push) or collapse key (FCM) turns into one notification on the device.
+transaction per batch. A process renews the claims it still works on; a row claimed by a process that
+died is offered again after ``dispatch_claim_timeout_s``: that push may then reach the push service twice,
+which its ``Topic`` header (Web Push) or collapse key (FCM) turns into one notification on the device.
 """
 
 from __future__ import annotations
@@ -71,6 +71,8 @@ class Dispatcher(ABC, Generic[Q]):
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_release = 0.0
+        #: This process's claims with rows not yet settled (renewed so they never look abandoned).
+        self._claims: dict[str, int] = {}
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
@@ -125,21 +127,26 @@ class Dispatcher(ABC, Generic[Q]):
                 task.cancel()
 
     async def pass_once(self) -> int:
-        """Claim what is due (as much as there is room for) and start sending it; the number claimed."""
+        """Renew this process's claims and release abandoned ones (now and then), claim what is due (as much
+        as there is room for) and start sending it; the number claimed."""
         room = min(self.batch, self._max_in_flight - self._in_flight)
-        if room <= 0:
+        housekeeping = self.clock() - self._last_release >= self.claim_timeout_s / 4
+        if room <= 0 and not housekeeping:
             return 0
         async with self.sessionmaker() as session:
             queue = Queue(session, self.model)
-            if self.clock() - self._last_release >= self.claim_timeout_s / 4:
+            if housekeeping:
                 self._last_release = self.clock()
+                await queue.touch(list(self._claims), self.now())
                 released = await queue.release_stale(self.now() - timedelta(seconds=self.claim_timeout_s))
                 if released:
                     log.warning("dispatch_released_stale_claims", queue=self.name, rows=released)
-            rows = await queue.claim_due(self.now(), room)
+            rows = await queue.claim_due(self.now(), room) if room > 0 else []
             await self.prepare(session, rows)
             await commit(session)
         self._in_flight += len(rows)
+        if rows and rows[0].claim is not None:
+            self._claims[rows[0].claim] = len(rows)
         for row in rows:
             task = asyncio.create_task(self._send(row))
             self._tasks.add(task)
@@ -172,6 +179,11 @@ class Dispatcher(ABC, Generic[Q]):
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 10.0)
             self._in_flight -= len(batch)
+            for row, _ in batch:
+                if row.claim is not None and row.claim in self._claims:
+                    self._claims[row.claim] -= 1
+                    if self._claims[row.claim] <= 0:
+                        del self._claims[row.claim]
             self._wake.set()
 
     def retry_delay(self, attempts: int, retry_after_s: float | None) -> float:
