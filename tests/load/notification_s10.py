@@ -100,9 +100,12 @@ async def make_rooms(
         for r, m in zip(ids, rooms, strict=True)
     ]
     await publish(producer, events)
-    async with engine.connect() as conn:
-        while await conn.scalar(select(func.count()).select_from(Member).where(Member.room_id.in_(ids))) < n * MEMBERS:
-            await asyncio.sleep(0.2)
+    while True:  # a connection per look: one transaction would keep seeing its first snapshot
+        async with engine.connect() as conn:
+            found = await conn.scalar(select(func.count()).select_from(Member).where(Member.room_id.in_(ids)))
+        if found >= n * MEMBERS:
+            break
+        await asyncio.sleep(0.2)
     sem = asyncio.Semaphore(16)
 
     async def subscribe(room: int, user: int) -> None:
@@ -142,6 +145,7 @@ async def run(args: argparse.Namespace) -> list[tuple[str, ...]]:
     }
     process = start_uvicorn("main:app", SERVICE_DIR, port, env)
     await wait_ready(port, "/health", process, timeout=240)
+    print("notification-service is up", flush=True)
     engine = create_async_engine(url)
     producer = eb.producer(broker.bootstrap)
     await producer.start()
@@ -152,6 +156,7 @@ async def run(args: argparse.Namespace) -> list[tuple[str, ...]]:
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client,
         ):
             rooms = await make_rooms(producer, engine, client, keys, receiver, args.rooms)
+            print(f"{len(rooms)} rooms of {MEMBERS} ready", flush=True)
             # Steady: open loop, round-robin over the rooms.
             first_sent: dict[int, float] = {}
             sent_per_room: dict[int, int] = defaultdict(int)
