@@ -91,6 +91,8 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] = ti
             max_attempts=settings.push_max_attempts,
             webpush=webpush,
             fcm=fcm,
+            redis=runtime.redis,
+            window_s=settings.collapse_window_s,
             **common,
         )
         mails = MailDispatcher(

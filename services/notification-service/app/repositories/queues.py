@@ -100,6 +100,22 @@ class PushQueue(Queue[Push]):
         await self.session.execute(update(Push).where(*where).values(count=Push.count + 1, **values))
         return set(await self.session.scalars(select(Push.user_id).where(*where).distinct()))
 
+    async def hold_back(self, user_id: int, room_id: int, after: datetime, until: datetime) -> None:
+        """Waiting pushes of the user for the room of a later window than the one due at ``after`` go no
+        earlier than ``until`` (the window after a send); the same window's pushes to the user's other
+        devices are left alone."""
+        await self.session.execute(
+            update(Push)
+            .where(
+                Push.user_id == user_id,
+                Push.room_id == room_id,
+                Push.status.in_(DUE),
+                Push.due_at > after,
+                Push.due_at < until,
+            )
+            .values(due_at=until)
+        )
+
     async def add(self, rows: list[dict[str, Any]]) -> None:
         if rows:
             await self.session.execute(insert(Push), rows)

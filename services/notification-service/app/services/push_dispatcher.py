@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
+from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,8 +18,19 @@ from app.repositories.subscriptions import SubscriptionRepository
 from app.schemas.notification import PushPayload, SenderOut
 from app.services.dispatcher import Dispatcher
 from app.services.fcm import Fcm
+from app.services.planner import window_key
 from app.services.push_result import Outcome, PushResult
 from app.services.webpush import WebPush
+
+#: Raise each window key (ms) to at least its argument, keeping the key a minute past the window's end.
+HOLD_BACK = """
+for i, key in ipairs(KEYS) do
+  local wanted = tonumber(ARGV[i])
+  local current = tonumber(redis.call('GET', key) or '0')
+  if wanted > current then redis.call('SET', key, wanted, 'PX', 70000) end
+end
+return 0
+"""
 
 
 def payload_of(push: Push) -> PushPayload:
@@ -43,10 +56,12 @@ class PushDispatcher(Dispatcher[Push]):
 
     name = "pushes"
 
-    def __init__(self, *args: Any, webpush: WebPush, fcm: Fcm, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, webpush: WebPush, fcm: Fcm, redis: Redis, window_s: float, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.webpush = webpush
         self.fcm = fcm
+        self.redis = redis
+        self.window_s = window_s
         #: The subscription of each push being sent, read when it was claimed.
         self._targets: dict[int, Subscription] = {}
 
@@ -81,6 +96,24 @@ class PushDispatcher(Dispatcher[Push]):
     async def settle(self, session: AsyncSession, results: list[tuple[Push, PushResult]]) -> None:
         subscriptions = SubscriptionRepository(session)
         queue = PushQueue(session)
+        # The window counts from when a push really went, not from when it was due: a push sent late
+        # holds the next one of its user and room back, so two never arrive less than the window apart.
+        until = self.now() + timedelta(seconds=self.window_s)
+        sent_due: dict[tuple[int, int], datetime] = {}
+        for row, result in results:
+            if result.outcome == Outcome.SENT:
+                key = (row.user_id, row.room_id)
+                sent_due[key] = max(sent_due.get(key, row.due_at), row.due_at)
+        for (user_id, room_id), due in sent_due.items():
+            await queue.hold_back(user_id, room_id, due, until)
+        sent_until = dict.fromkeys(sent_due, until)
+        if sent_until:
+            await self.redis.eval(
+                HOLD_BACK,
+                len(sent_until),
+                *(window_key(u, r) for u, r in sent_until),
+                *(int(until.timestamp() * 1000) for until in sent_until.values()),
+            )
         for row, result in results:
             sub = self._targets.pop(row.id, None)
             if sub is not None:
