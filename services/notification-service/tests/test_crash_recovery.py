@@ -1,6 +1,7 @@
 """``kill -9`` of the service in the middle of a burst of pushes: after a restart no push is missing, and a
-push sent twice can only be one that was in flight at the kill — the same payload under the same Topic,
-which the push service or the browser replaces instead of showing twice.
+push sent more than once can only be one that was in flight at the kill (or timed out and was retried) —
+the same payload under the same Topic, which the push service or the browser replaces instead of showing
+twice.
 
 The service runs as a real process here (its own database, broker and Redis db, so the suite's in-process
 app does not share its consumer groups)."""
@@ -147,11 +148,10 @@ async def test_kill_9_mid_burst_loses_nothing(
     twice = {name for name, n in per_browser.items() if n > 1}
     print(f"kill -9 after {received_at_kill}/{ROOMS} pushes: {len(per_browser)} rooms pushed, {len(twice)} twice")
     assert set(per_browser) == {f"crash-{room}" for room in messages}  # none missing
-    assert max(per_browser.values()) <= 2
-    for name in twice:  # only a push in flight at the kill, re-sent whole: the same payload, the same Topic
+    for name in twice:  # a push in flight at the kill (or timed out), re-sent whole: same payload, same Topic
         copies = [r for r in receiver.received if r.name == name]
-        assert copies[0].payload == copies[1].payload
-        assert copies[0].headers["topic"] == copies[1].headers["topic"]
+        assert all(c.payload == copies[0].payload for c in copies)
+        assert all(c.headers["topic"] == copies[0].headers["topic"] for c in copies)
     for room, message in messages.items():
         [payload, *_] = [r.payload for r in receiver.received if r.name == f"crash-{room}"]
         assert payload["message_id"] == message.id and payload["count"] == 1
