@@ -35,6 +35,7 @@ COPY services/shared/pyproject.toml services/shared/
 COPY services/user-service/pyproject.toml services/user-service/
 COPY services/friend-service/pyproject.toml services/friend-service/
 COPY services/chat-service/pyproject.toml services/chat-service/
+COPY services/notification-service/pyproject.toml services/notification-service/
 ARG SERVICE
 ARG PORT
 RUN : "${PORT:?build with --build-arg PORT=<port>}" \

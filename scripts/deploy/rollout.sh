@@ -15,8 +15,8 @@ digests=${1:?usage: rollout.sh DIGESTS_FILE}
 ns=${NAMESPACE:-bigtech-chat}
 overlay=${OVERLAY:-k8s/overlays/production}
 timeout=${ROLLOUT_TIMEOUT:-240s}
-deployments=(user-service friend-service chat-service web)
-jobs=(kafka-topics user-service-migrate friend-service-migrate chat-service-migrate)
+deployments=(user-service friend-service chat-service notification-service web)
+jobs=(kafka-topics user-service-migrate friend-service-migrate chat-service-migrate notification-service-migrate)
 
 log() { printf '==> %s\n' "$*"; }
 

@@ -10,7 +10,7 @@ set -euo pipefail
 base=${1:?usage: smoke.sh BASE_URL}
 [[ $base == https://* ]] || { echo "the smoke test goes through the Ingress over HTTPS: $base" >&2; exit 2; }
 ns=${NAMESPACE:-bigtech-chat}
-for service in user-service friend-service chat-service; do
+for service in user-service friend-service chat-service notification-service; do
     echo "ready: $service"
     kubectl get --raw "/api/v1/namespaces/$ns/services/http:$service:http/proxy/ready" >/dev/null
 done

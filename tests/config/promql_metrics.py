@@ -35,7 +35,7 @@ ALERTS_DIR = REPO / "infrastructure/docker/prometheus/alerts"
 DASHBOARDS_DIR = REPO / "infrastructure/docker/grafana/dashboards"
 OBSERVABILITY_DOC = REPO / "docs/observability.md"
 
-SERVICES = ("user-service", "friend-service", "chat-service")
+SERVICES = ("user-service", "friend-service", "chat-service", "notification-service")
 ALL = frozenset(SERVICES)
 
 
@@ -102,6 +102,13 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     _m("chat_thumbnails_total", "counter", "result", "chat-service"),
     _m("chat_thumbnail_latency_seconds", "histogram", "", "chat-service"),
     _m("chat_attachments_swept_total", "counter", "reason", "chat-service"),
+    # notification-service
+    _m("notification_subscriptions_total", "counter", "type action", "notification-service"),
+    _m("notification_decisions_total", "counter", "result", "notification-service"),
+    _m("notification_pushes_total", "counter", "channel host result", "notification-service"),
+    _m("notification_push_duration_seconds", "histogram", "channel", "notification-service"),
+    _m("notification_push_delay_seconds", "histogram", "", "notification-service"),
+    _m("notification_mails_total", "counter", "kind result", "notification-service"),
 )
 CATALOGUE_BY_NAME: dict[str, MetricSpec] = {m.name: m for m in CATALOGUE}
 

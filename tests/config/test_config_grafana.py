@@ -15,7 +15,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 GRAFANA = REPO / "infrastructure/docker/grafana"
 DASHBOARDS = sorted((GRAFANA / "dashboards").glob("*.json"))
-EXPECTED = {"user.json", "friend.json", "chat.json", "kafka-outbox.json", "infrastructure.json"}
+EXPECTED = {"user.json", "friend.json", "chat.json", "notification.json", "kafka-outbox.json", "infrastructure.json"}
 
 
 def _generator() -> ModuleType:

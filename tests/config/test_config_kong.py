@@ -27,6 +27,7 @@ UPSTREAMS = {
     "user-service": "user-service:8005",
     "friend-service": "friend-service:8003",
     "chat-service": "chat-service:8002",
+    "notification-service": "notification-service:8004",
 }
 # CONTRACT §1: gateway prefix -> (service, upstream prefix)
 CONTRACT_PREFIXES = {
@@ -39,6 +40,7 @@ CONTRACT_PREFIXES = {
     "/api/rooms": ("chat-service", "/rooms"),
     "/api/messages": ("chat-service", "/messages"),
     "/api/stream": ("chat-service", "/stream"),
+    "/api/notifications": ("notification-service", "/notifications"),
 }
 
 

@@ -100,7 +100,12 @@ def test_scrape_config_covers_every_source() -> None:
     assert config["rule_files"] == ["alerts/*.yml"]
     assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    for service, port in {"user-service": 8005, "friend-service": 8003, "chat-service": 8002}.items():
+    for service, port in {
+        "user-service": 8005,
+        "friend-service": 8003,
+        "chat-service": 8002,
+        "notification-service": 8004,
+    }.items():
         job = jobs[service]
         assert job["metrics_path"] == "/metrics"
         [sd] = job["dns_sd_configs"]

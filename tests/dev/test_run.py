@@ -18,7 +18,7 @@ def test_the_gateway_closes_idle_upstream_connections_before_the_services_do() -
 def test_a_service_s_further_processes_listen_ten_ports_apart_clear_of_the_others() -> None:
     ports = Ports(8000)
     chat = next(s for s in SERVICES if s.name == "chat-service")
-    taken = {ports.gateway, ports.broker, ports.mongo, *(ports.service(s) for s in SERVICES)}
+    taken = {ports.gateway, ports.broker, ports.mongo, ports.smtp, *(ports.service(s) for s in SERVICES)}
     further = [ports.service(chat, i) for i in range(1, 9)]
     assert further[:2] == [8012, 8022]
     assert not taken.intersection(further)

@@ -28,7 +28,7 @@ from chat_shared.testing.fixtures import DEFAULT_REDIS, flush_redis
 from chat_shared.testing.s3 import S3Server, store_settings
 
 REPO = Path(__file__).resolve().parents[2]
-SERVICES = ("user-service", "friend-service", "chat-service")
+SERVICES = ("user-service", "friend-service", "chat-service", "notification-service")
 START_TIMEOUT_S = 90.0
 
 

@@ -112,6 +112,14 @@ def build(stack: Stack) -> World:
         reacted = me.call("chat-service", "PUT", f"/rooms/{message['room_id']}/messages/{message['id']}/reactions/👍")
         assert reacted.status_code == 200, reacted.text
 
+    subscribed = me.call(
+        "notification-service",
+        "POST",
+        "/notifications/subscriptions",
+        json={"type": "fcm", "token": "fuzz-token-" + "x" * 40},
+    )
+    assert subscribed.status_code == 201, subscribed.text
+
     people = [me.id, ann.id, bob.id, cat.id, dan.id, eve.id]
     return World(
         token=me.token,
@@ -128,5 +136,6 @@ def build(stack: Stack) -> World:
                 "user_id": [ann.id, bob.id, cat.id],
                 "emoji": ["👍", "🎉"],
             },
+            "notification-service": {"subscription_id": [subscribed.json()["id"]]},
         },
     )

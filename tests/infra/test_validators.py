@@ -24,7 +24,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 KUBERNETES_VERSION = "1.32.0"  # bundled by kubernetes-validate (offline); the client kubectl's minor
-SERVICES = {"user-service": 8005, "friend-service": 8003, "chat-service": 8002}
+SERVICES = {"user-service": 8005, "friend-service": 8003, "chat-service": 8002, "notification-service": 8004}
 
 DOCKERFILE = ROOT / "Dockerfile"  # one for every service: SERVICE and PORT are build arguments
 COMPOSE_FILES = [ROOT / f"docker-compose.{stage}.yml" for stage in ("mvp", "msa", "test")]

@@ -35,7 +35,17 @@ RUN_PY = REPO / "tools/dev/run.py"
 KONG_YML = REPO / "infrastructure/docker/kong/kong.yml"
 # The relaxed-rate-limit twin of kong.yml the compose e2e stack uses: a suite sends many requests a minute.
 KONG_TEST_YML = REPO / "infrastructure/docker/kong/kong.test.yml"
-OFFSETS = (0, 2, 3, 5, 17, 19, 92)  # gateway, chat, friend, user, MongoDB stand-in, S3, broker (tools/dev/run.py)
+OFFSETS = (
+    0,
+    2,
+    3,
+    4,
+    5,
+    17,
+    19,
+    26,
+    92,
+)  # gateway, chat, friend, notification, user, MongoDB stand-in, S3, SMTP sink, broker
 BROKER_OFFSET = 92
 BACKENDS = ("MYSQL_URL", "REDIS_URL", "MONGO_URL", "KAFKA_BOOTSTRAP", "S3_ENDPOINT_URL")
 START_TIMEOUT_S = 90.0

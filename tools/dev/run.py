@@ -2,7 +2,8 @@
 
 Starts the Tansu broker, the MongoDB stand-in (tools/dev/mongo_standin.py), the embedded S3 store
 (``chat_shared.testing.s3``: moto, :8019, bucket created), every service whose ``main.py``
-exists (user 8005, friend 8003, chat 8002) as its own uvicorn process, and the gateway (tools/dev/gateway/,
+exists (user 8005, friend 8003, chat 8002, notification 8004) as its own uvicorn process, the SMTP sink
+(chat_shared.testing.smtp_sink, :8026, mails under ``.data/mail/``) and the gateway (tools/dev/gateway/,
 which reads kong.yml) on :8000. Stores are SQLite files under ``.data/``, an in-process stand-in for Redis
 and the MongoDB stand-in, unless MYSQL_URL, REDIS_URL, MONGO_URL, KAFKA_BOOTSTRAP or S3_ENDPOINT_URL name real
 servers.
@@ -71,6 +72,7 @@ SERVICES = (
     ServiceSpec("user-service", 5, "user.db", "user"),
     ServiceSpec("friend-service", 3, "friend.db", "friend"),
     ServiceSpec("chat-service", 2, "chat.db", "chat"),
+    ServiceSpec("notification-service", 4, "notification.db", "notification"),
 )
 BROKER_OFFSET = 92  # 8092 with the default base: stays clear of a real Kafka on 9092
 MONGO_OFFSET = 17  # 8017: the MongoDB stand-in, when MONGO_URL names no server
@@ -78,6 +80,7 @@ S3_OFFSET = 19  # 8019: the embedded S3 store (moto), when S3_ENDPOINT_URL names
 S3_MODULE = "chat_shared.testing.s3"
 S3_BUCKET = "bigtech-chat-dev"
 S3_START_TIMEOUT_S = 60.0
+SMTP_OFFSET = 26  # 8026: the SMTP sink notification-service sends mail to
 PROCESS_STRIDE = 10  # a service's second process listens 10 ports above its first (chat: 8002, 8012, …)
 COLOURS = {
     "broker": "90",
@@ -86,6 +89,8 @@ COLOURS = {
     "user-service": "36",
     "friend-service": "35",
     "chat-service": "33",
+    "notification-service": "34",
+    "mail": "90",
     "gateway": "32",
     "dev": "1",
 }
@@ -112,6 +117,9 @@ class Ports:
     @property
     def s3(self) -> int:
         return self.base + S3_OFFSET
+
+    def smtp(self) -> int:
+        return self.base + SMTP_OFFSET
 
     def service(self, spec: ServiceSpec, process: int = 0) -> int:
         return self.base + spec.offset + PROCESS_STRIDE * process
@@ -165,7 +173,7 @@ class Backends:
 
     def describe(self, ports: Ports) -> list[str]:
         sql = (
-            _mask(self.mysql_url) + f" (databases {self.mysql_prefix}_user, _friend, _chat)"
+            _mask(self.mysql_url) + f" (databases {self.mysql_prefix}_user, _friend, _chat, _notification)"
             if self.mysql_url
             else f"SQLite files in {self.data_dir}"
         )
@@ -180,6 +188,22 @@ class Backends:
             else f"embedded (moto, in memory) on http://127.0.0.1:{ports.s3}, bucket {S3_BUCKET}"
         )
         return [f"SQL     {sql}", f"Redis   {redis}", f"MongoDB {mongo}", f"Kafka   {kafka}", f"S3      {s3}"]
+
+
+def ensure_vapid_key(path: Path) -> Path:
+    """The VAPID key pair of this dev system (a P-256 private key, PEM), made on first use."""
+    if not path.exists():
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        path.write_bytes(pem)
+        path.chmod(0o600)
+    return path
 
 
 def _mask(url: str | None) -> str:
@@ -302,6 +326,10 @@ class DevSystem:
             "AVATAR_BASE_URL": f"http://127.0.0.1:{self.ports.gateway}/api/users/avatars",
             **self.backends.s3_env(self.ports),
         }
+        if spec.name == "notification-service":
+            env["SMTP_HOST"], env["SMTP_PORT"] = "127.0.0.1", str(self.ports.smtp)
+            env["VAPID_PRIVATE_KEY_FILE"] = str(ensure_vapid_key(self.backends.data_dir / "keys" / "vapid.pem"))
+            env["PUSH_ALLOW_LOOPBACK"] = "true"  # a local Web Push receiver; never outside make dev
         if not self.backends.kafka_bootstrap:
             env["KAFKA_ENABLE_IDEMPOTENCE"] = "false"  # Tansu has no idempotent producer support
             env.setdefault("KAFKA_FETCH_MAX_WAIT_MS", "5")  # Tansu does not long-poll: short waits keep latency low
@@ -368,6 +396,20 @@ class DevSystem:
         if not self.backends.s3_url:
             # Started first and waited for last: importing moto takes seconds, the other stores start meanwhile.
             await self.wait_listening("s3", self.ports.s3, S3_START_TIMEOUT_S)
+        if any(s.name == "notification-service" for s in self.services):
+            await self.spawn(
+                "mail",
+                [
+                    sys.executable,
+                    "-m",
+                    "chat_shared.testing.smtp_sink",
+                    "--port",
+                    str(self.ports.smtp),
+                    "--dir",
+                    str(self.backends.data_dir / "mail"),
+                ],
+                REPO,
+            )
         if self.backends.mysql_url:
             await create_mysql_databases(
                 self.backends.mysql_url, [self.backends.mysql_database(s) for s in self.services]
@@ -567,8 +609,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--port-base",
         type=int,
         default=int(os.environ.get("DEV_PORT_BASE", "8000")),
-        help="gateway port; services on base+5 (user), +3 (friend), +2 (chat), broker on +92 "
-        "(env DEV_PORT_BASE, default 8000)",
+        help="gateway port; services on base+5 (user), +3 (friend), +2 (chat), +4 (notification), SMTP sink "
+        "on +26, broker on +92 (env DEV_PORT_BASE, default 8000)",
     )
     parser.add_argument(
         "--data-dir",

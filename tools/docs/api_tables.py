@@ -24,7 +24,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 CONTRACT = REPO / "docs" / "contract.md"
-SERVICES = ("user-service", "friend-service", "chat-service")
+SERVICES = ("user-service", "friend-service", "chat-service", "notification-service")
 GATEWAY_PREFIX = "/api"
 #: Served by every service for operators and tooling, never through the gateway.
 INTERNAL_PATHS = frozenset({"/health", "/ready", "/metrics", "/docs", "/redoc", "/openapi.json"})

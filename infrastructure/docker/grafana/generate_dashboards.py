@@ -465,6 +465,90 @@ def friend_dashboard() -> Json:
     )
 
 
+def notification_dashboard() -> Json:
+    b = Board()
+    b.row("Pushes")
+    b.stat("Pushes sent (1h)", 'sum(increase(notification_pushes_total{result="sent"}[1h]))')
+    b.stat(
+        "Push failure ratio (10m)",
+        'sum(rate(notification_pushes_total{result=~"retry|failed"}[10m])) / sum(rate(notification_pushes_total[10m]))',
+        unit="percentunit",
+        red_above=0.2,
+        description="Requests answered with 429, 5xx, a timeout or a refusal, of all push requests.",
+    )
+    b.stat(
+        "Push delay p99 (5m)",
+        "histogram_quantile(0.99, sum by (le) (rate(notification_push_delay_seconds_bucket[5m])))",
+        unit="s",
+        red_above=1,
+        description="From the send to the push service accepting the first push (collapsed pushes wait for "
+        "their window and are counted too).",
+    )
+    b.stat(
+        "Push decisions behind",
+        'sum(kafka_consumer_lag{group="notification-service.pushes"})',
+        red_above=500,
+        description="MessageSent events not yet decided on.",
+    )
+    b.timeseries(
+        "Push requests by channel and result",
+        [(f"sum by (channel, result) (rate(notification_pushes_total[{RI}])) * 60", "{{channel}} {{result}}")],
+        description="Per minute. gone: the push service said the subscription no longer exists (deleted).",
+    )
+    b.timeseries(
+        "Push requests by push service",
+        [(f"sum by (host) (rate(notification_pushes_total[{RI}])) * 60", "{{host}}")],
+        description="Per minute.",
+    )
+    b.timeseries(
+        "Push delay",
+        [
+            (f"histogram_quantile(0.5, sum by (le) (rate(notification_push_delay_seconds_bucket[{RI}])))", "p50"),
+            (f"histogram_quantile(0.99, sum by (le) (rate(notification_push_delay_seconds_bucket[{RI}])))", "p99"),
+        ],
+        unit="s",
+        threshold=1,
+    )
+    b.timeseries(
+        "Push request duration p95 by channel",
+        [
+            (
+                "histogram_quantile(0.95, sum by (channel, le) "
+                f"(rate(notification_push_duration_seconds_bucket[{RI}])))",
+                "{{channel}}",
+            )
+        ],
+        unit="s",
+    )
+    b.timeseries(
+        "Decisions by result",
+        [(f"sum by (result) (rate(notification_decisions_total[{RI}])) * 60", "{{result}}")],
+        description="Per minute, per member of a room on each message: queued, collapsed into a waiting push, "
+        "or why not (online, muted, not_mentioned, notify_none, blocked, no_subscription).",
+    )
+    b.timeseries(
+        "Subscriptions by type and action",
+        [(f"sum by (type, action) (rate(notification_subscriptions_total[{RI}])) * 60", "{{type}} {{action}}")],
+        description="Per minute. gone: deleted because the push service answered 404/410.",
+    )
+    b.row("Mail")
+    b.timeseries(
+        "Mails by kind and result",
+        [(f"sum by (kind, result) (rate(notification_mails_total[{RI}])) * 60", "{{kind}} {{result}}")],
+        description="Per minute.",
+        width=24,
+    )
+    http_rows(b)
+    error_logs(b)
+    return _dashboard(
+        "bigtech-notification",
+        "BigTech Chat / Notification Service",
+        "Web Push, FCM and e-mail (notification-service :8004).",
+        b,
+        [_constant("service", "notification-service")],
+    )
+
+
 def chat_dashboard() -> Json:
     b = Board()
     b.row("Messages and live stream")
@@ -799,6 +883,7 @@ DASHBOARDS = {
     "user.json": user_dashboard,
     "friend.json": friend_dashboard,
     "chat.json": chat_dashboard,
+    "notification.json": notification_dashboard,
     "kafka-outbox.json": kafka_outbox_dashboard,
     "infrastructure.json": infrastructure_dashboard,
 }

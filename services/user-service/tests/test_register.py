@@ -102,7 +102,7 @@ async def test_malformed_json_is_422(client: httpx.AsyncClient) -> None:
 async def test_user_registered_event_on_broker(client: httpx.AsyncClient, kafka_bootstrap: str) -> None:
     response = await client.post(
         "/auth/register",
-        headers={"X-Request-ID": "reg-corr-1"},
+        headers={"X-Request-ID": "reg-corr-1", "Accept-Language": "ko-KR,ko;q=0.9,en;q=0.8"},
         json={"email": "evt@example.com", "username": unique_name("evt"), "password": "correct-horse-9"},
     )
     assert response.status_code == 201
@@ -114,7 +114,30 @@ async def test_user_registered_event_on_broker(client: httpx.AsyncClient, kafka_
     assert event["event_type"] == "UserRegistered" and event["event_version"] == 1
     assert event["producer"] == "user-service" and event["correlation_id"] == "reg-corr-1"
     assert event["_key"] == str(user_id)
-    assert "email" not in event["payload"] and "password" not in str(event)
+    # The address and language of the welcome mail (notification-service); never a password or its hash.
+    assert event["payload"]["email"] == "evt@example.com" and event["payload"]["locale"] == "ko"
+    assert "password" not in str(event) and "argon" not in str(event)
+
+
+async def test_the_mail_language_defaults_to_english(client: httpx.AsyncClient, kafka_bootstrap: str) -> None:
+    ids = {}
+    for header in ("fr-FR,de;q=0.5", None):
+        response = await client.post(
+            "/auth/register",
+            headers={"Accept-Language": header} if header else {},
+            json={
+                "email": f"{unique_name('l')}@example.com",
+                "username": unique_name("lang"),
+                "password": "correct-horse-9",
+            },
+        )
+        assert response.status_code == 201
+        ids[response.json()["id"]] = header
+    events = await read_events(
+        kafka_bootstrap, "user.events", lambda evs: ids.keys() <= {e.get("payload", {}).get("user_id") for e in evs}
+    )
+    locales = {e["payload"]["user_id"]: e["payload"]["locale"] for e in events if e["payload"].get("user_id") in ids}
+    assert set(locales.values()) == {"en"}
 
 
 async def test_refused_registration_publishes_nothing(client: httpx.AsyncClient, kafka_bootstrap: str) -> None:

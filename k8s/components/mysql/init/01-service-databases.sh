@@ -28,7 +28,7 @@ SQL
 }
 
 {
-    for service in user friend chat; do
+    for service in user friend chat notification; do
         file="${SECRETS_DIR}/${service}_database_url"
         if [[ -r "$file" ]]; then
             sql_for_url "$file"

@@ -1,53 +1,21 @@
-"""Who is online, replicated from ``user.online_status`` into Redis.
-
-user-service publishes transitions only (``UserOnline`` on the first heartbeat after being offline,
-``UserOffline`` when the 60 s presence TTL lapses), not every heartbeat. So the replica keeps a
-*state* per user — ``friend:presence:{id}`` = ``"1:<at ms>"`` or ``"0:<at ms>"`` — rather than a key
-that a heartbeat would have to refresh: a 75 s TTL would turn every user offline 75 s after they came
-online. A transition older than the stored one is ignored (out-of-order safe). The online mark has a
-long safety TTL (a lost ``UserOffline`` cannot keep someone online forever); the offline mark only has
-to outlive the topic's retention so a late ``UserOnline`` cannot resurrect it.
-"""
+"""friend-service's presence replica (:mod:`chat_shared.presence`) under its own Redis keys."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
-
 from redis.asyncio import Redis
+
+from chat_shared.presence import PresenceReplica as SharedPresenceReplica
+
+PREFIX = "friend:presence:"
 
 
 def presence_key(user_id: int) -> str:
     """Redis key of a user's replicated presence."""
-    return f"friend:presence:{user_id}"
+    return f"{PREFIX}{user_id}"
 
 
-class PresenceReplica:
-    """Applies presence transitions and answers "who of these is online"."""
+class PresenceReplica(SharedPresenceReplica):
+    """The shared replica bound to friend-service's key prefix."""
 
     def __init__(self, redis: Redis, online_ttl_s: int, offline_ttl_s: int) -> None:
-        self.redis = redis
-        self.online_ttl_s = online_ttl_s
-        self.offline_ttl_s = offline_ttl_s
-
-    async def apply(self, user_id: int, online: bool, at: datetime) -> bool:
-        """Record a transition unless a newer one is already recorded; True if applied.
-
-        Events of one user share a partition and are handled one at a time by one consumer, so the
-        read-compare-write below has no concurrent writer for the same key.
-        """
-        at_ms = int(at.timestamp() * 1000)
-        key = presence_key(user_id)
-        current = await self.redis.get(key)
-        if current is not None and int(str(current).split(":", 1)[1]) >= at_ms:
-            return False
-        ttl = self.online_ttl_s if online else self.offline_ttl_s
-        await self.redis.set(key, f"{1 if online else 0}:{at_ms}", ex=ttl)
-        return True
-
-    async def online(self, user_ids: Sequence[int]) -> set[int]:
-        """The subset of ``user_ids`` currently online (one MGET)."""
-        if not user_ids:
-            return set()
-        values = await self.redis.mget([presence_key(u) for u in user_ids])
-        return {u for u, v in zip(user_ids, values, strict=True) if v is not None and str(v).startswith("1:")}
+        super().__init__(redis, PREFIX, online_ttl_s, offline_ttl_s)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Response, status
+from fastapi import APIRouter, Form, Header, Response, status
 
 from app.api.deps import AuthServiceDep, ClientAddress, ProfileServiceDep, ThrottleDep
 from app.schemas.auth import LoginJson, RefreshRequest, TokenPair
 from app.schemas.user import OwnProfile, RegisterRequest
+from chat_shared.mail.locale import pick_locale
 from chat_shared.responses import CONFLICT, THROTTLED, TOO_LARGE, UNAVAILABLE, error
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -23,9 +24,14 @@ LOGIN_ERRORS = error(401, "Wrong credentials") | TOO_LARGE | THROTTLED | UNAVAIL
     response_model=OwnProfile,
     responses=CONFLICT | TOO_LARGE | UNAVAILABLE,
 )
-async def register(body: RegisterRequest, auth: AuthServiceDep, profiles: ProfileServiceDep) -> OwnProfile:
+async def register(
+    body: RegisterRequest,
+    auth: AuthServiceDep,
+    profiles: ProfileServiceDep,
+    accept_language: Annotated[str | None, Header(description="Chooses the language of the account's mails")] = None,
+) -> OwnProfile:
     """Create an account."""
-    return await profiles.own(await auth.register(body))
+    return await profiles.own(await auth.register(body, pick_locale(accept_language)))
 
 
 @router.post("/login", response_model=TokenPair, responses=LOGIN_ERRORS)

@@ -6,10 +6,15 @@ from app.models.user import User
 from chat_shared.events.user import UserProfileUpdated, UserRegistered
 
 
-def user_registered(user: User) -> UserRegistered:
-    """The account exists (public fields only)."""
+def user_registered(user: User, locale: str | None = None) -> UserRegistered:
+    """The account exists: its public fields, and the address and language of its welcome mail."""
     return UserRegistered(
-        user_id=user.id, username=user.username, display_name=user.display_name, created_at=user.created_at
+        user_id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        email=user.email,
+        locale=locale,
+        created_at=user.created_at,
     )
 
 

@@ -31,6 +31,7 @@ from app.services.throttle import LoginThrottle, unknown_account, user_account
 from chat_shared.db import utcnow
 from chat_shared.errors import BadRequest, Conflict, TooManyRequests, Unauthorized, Unprocessable
 from chat_shared.events.user import RevocationReason, SessionsRevoked
+from chat_shared.mail.locale import DEFAULT_LOCALE, Locale
 from chat_shared.outbox import Outbox
 
 INVALID_CREDENTIALS = "Incorrect email/username or password"
@@ -70,12 +71,13 @@ class AuthService:
     def tokens(self) -> RefreshTokenRepository:
         return RefreshTokenRepository(self.session)
 
-    async def register(self, body: RegisterRequest) -> User:
-        """Create an account and stage ``UserRegistered``; 409 on a duplicate, 422 on a common password."""
+    async def register(self, body: RegisterRequest, locale: Locale = DEFAULT_LOCALE) -> User:
+        """Create an account and stage ``UserRegistered`` (with the e-mail and the language of the welcome
+        mail); 409 on a duplicate, 422 on a common password."""
         async with self.hasher.admit():
-            return await self._register(body)
+            return await self._register(body, locale)
 
-    async def _register(self, body: RegisterRequest) -> User:
+    async def _register(self, body: RegisterRequest, locale: Locale) -> User:
         if is_common(body.password):
             raise Unprocessable("This password is too common; choose another", loc=("body", "password"))
         email_key, username_key = str(body.email).lower(), body.username.lower()
@@ -98,7 +100,7 @@ class AuthService:
             await self.session.flush()
         except IntegrityError as exc:  # a concurrent registration won the unique key
             raise Conflict("Email or username already registered") from exc
-        self.outbox.add(self.session, events.user_registered(user))
+        self.outbox.add(self.session, events.user_registered(user, locale))
         REGISTRATIONS.inc()
         return user
 

@@ -893,7 +893,10 @@ export interface operations {
     register_auth_register_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Chooses the language of the account's mails */
+                "accept-language"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
