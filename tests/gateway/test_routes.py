@@ -99,7 +99,7 @@ def test_no_route_forwards_the_service_root(kong_file: Path) -> None:
 @pytest.mark.parametrize("kong_file", KONG_FILES, ids=lambda p: p.name)
 def test_every_route_targets_a_known_service(kong_file: Path) -> None:
     config = gateway.load_config(kong_file)
-    ports = {"user-service": "8005", "friend-service": "8003", "chat-service": "8002"}
+    ports = {"user-service": "8005", "friend-service": "8003", "chat-service": "8002", "notification-service": "8004"}
     for route in config.routes:
         assert route.host in ports, f"{route.name}: unknown upstream {route.netloc}"
         assert route.netloc == f"{route.host}:{ports[route.host]}", f"{route.name}: port of {route.netloc}"

@@ -75,7 +75,7 @@ def test_job_labels_match_the_rules() -> None:
                 jobs.add(labels["app.kubernetes.io/name"])
                 ports = {p["name"] for c in d["spec"]["template"]["spec"]["containers"] for p in c.get("ports", [])}
                 assert "http" in ports
-    assert jobs == {"user-service", "friend-service", "chat-service"}
+    assert jobs == {"user-service", "friend-service", "chat-service", "notification-service"}
     # Every service job a rule names is one the PodMonitor produces.
     named = set(re.findall(r'job="([a-z-]+-service)"', "".join(p.read_text() for p in ALERTS.glob("*.yml"))))
     assert named <= jobs, named - jobs

@@ -118,6 +118,7 @@ class Ports:
     def s3(self) -> int:
         return self.base + S3_OFFSET
 
+    @property
     def smtp(self) -> int:
         return self.base + SMTP_OFFSET
 
