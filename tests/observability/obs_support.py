@@ -75,6 +75,8 @@ async def run_journey(client: httpx.AsyncClient) -> Journey:
     counts = journey.counts
     alice = await _register(client, "obsa", journey.password)
     bob = await _register(client, "obsb", journey.password)
+    vapid = await client.get("/api/notifications/vapid-public-key")
+    assert vapid.status_code == 200, vapid.text
     journey.tokens += [alice.access, alice.refresh, bob.access, bob.refresh]
     counts.update(registrations=2, logins=2)
 

@@ -25,11 +25,13 @@ CONSUMED = {
     "user-service": (),
     "friend-service": ("user.events", "user.online_status"),
     "chat-service": ("friend.events", "user.events", "message.events", "chat.events"),
+    "notification-service": ("user.events", "chat.events", "friend.events", "user.online_status", "message.events"),
 }
 DEPENDENCIES = {
     "user-service": {"mysql", "redis", "kafka"},
     "friend-service": {"mysql", "redis", "kafka"},
     "chat-service": {"mysql", "redis", "mongo", "kafka", "stream"},
+    "notification-service": {"mysql", "redis", "kafka"},
 }
 # Families every prometheus-client process exports on its own.
 DEFAULT_PREFIXES = ("python_", "process_")
