@@ -88,36 +88,11 @@ class MessageRepository:
 
     async def unread(self, room_id: int, user_id: int, after_seq: int, last_seq: int) -> int:
         """Messages above the read position, up to the committed seq, not sent by the user, not deleted."""
-        if last_seq <= after_seq:
-            return 0
-        with mongo_timer("count"):
-            return int(
-                await _collection().count_documents(
-                    {
-                        "room_id": room_id,
-                        "seq": {"$gt": after_seq, "$lte": last_seq},
-                        "sender_id": {"$ne": user_id},
-                        "deleted": {"$ne": True},
-                    }
-                )
-            )
+        return await _count_unread(room_id, user_id, after_seq, last_seq)
 
     async def unread_mentions(self, room_id: int, user_id: int, after_seq: int, last_seq: int) -> int:
         """Of the messages :meth:`unread` counts, those that mention the user."""
-        if last_seq <= after_seq:
-            return 0
-        with mongo_timer("count"):
-            return int(
-                await _collection().count_documents(
-                    {
-                        "room_id": room_id,
-                        "mentions": user_id,
-                        "seq": {"$gt": after_seq, "$lte": last_seq},
-                        "sender_id": {"$ne": user_id},
-                        "deleted": {"$ne": True},
-                    }
-                )
-            )
+        return await _count_unread(room_id, user_id, after_seq, last_seq, mentions=user_id)
 
     @mongo_call("update")
     async def refresh_quotes(self, quoted: Message, text: str | None, reply_id: PydanticObjectId | None = None) -> int:
@@ -242,3 +217,19 @@ def _why_unchanged(message: Message | None, pair: dict[str, Any], add: bool) -> 
     if pair["e"] not in emojis and len(emojis) >= MAX_DISTINCT_REACTIONS:
         return Reacted.TOO_MANY_EMOJI
     return Reacted.CONTENDED
+
+
+async def _count_unread(room_id: int, user_id: int, after_seq: int, last_seq: int, **narrower: Any) -> int:
+    """The messages above the read position, up to the committed seq, not the user's own, not deleted, and
+    matching ``narrower`` as well."""
+    if last_seq <= after_seq:
+        return 0
+    query = {
+        "room_id": room_id,
+        **narrower,
+        "seq": {"$gt": after_seq, "$lte": last_seq},
+        "sender_id": {"$ne": user_id},
+        "deleted": {"$ne": True},
+    }
+    with mongo_timer("count"):
+        return int(await _collection().count_documents(query))
